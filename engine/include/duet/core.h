@@ -1,0 +1,127 @@
+/* duet core: context, tensors, variables, errors, scopes.
+ *
+ * A duet_ctx owns all memory. Eager tensors live in the context's step arena until
+ * duet_ctx_reset(); variables live until duet_ctx_free(). Errors are sticky values:
+ * once an op fails, every later op on the context returns a poisoned tensor and does
+ * nothing, and the caller checks duet_ctx_status() once at the end. */
+#ifndef DUET_CORE_H
+#define DUET_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DUET_VERSION "0.1.0"
+#define DUET_MAX_RANK 8
+
+typedef enum { DUET_F32 = 0, DUET_I32 = 1, DUET_BOOL = 2 } duet_dtype;
+
+/* A dim is a concrete size (>= 0) or, in graph mode, a symbol: an unknown size
+ * printed as None. Symbols are negative values below DUET_DIM_INFER so that -1
+ * keeps its usual meaning in reshape ("infer this dim"). */
+#define DUET_DIM_INFER (-1)
+#define DUET_DIM_IS_SYM(d) ((d) < DUET_DIM_INFER)
+#define DUET_SYM(id) (-(int64_t)(id)-2)
+#define DUET_SYM_ID(d) ((int)(-(d)-2))
+
+typedef struct duet_site {
+    const char *file;
+    int line;
+} duet_site;
+#define DUET_HERE ((duet_site){__FILE__, __LINE__})
+
+typedef enum {
+    DUET_OK = 0,
+    DUET_ERR_ARG,         /* NULL tensor, bad attribute value */
+    DUET_ERR_SHAPE,       /* incompatible shapes */
+    DUET_ERR_DTYPE,       /* wrong dtype for the op */
+    DUET_ERR_AXIS,        /* axis out of range */
+    DUET_ERR_INDEX,       /* index out of range (embedding ids, labels) */
+    DUET_ERR_OOM,         /* allocation failed or over the memory limit */
+    DUET_ERR_HOST_BRANCH, /* a host value was asked of a symbolic tensor */
+    DUET_ERR_TRACE,       /* tracing failed (mismatched cond branches, ...) */
+    DUET_ERR_GUARD,       /* a guard failed where retracing is not allowed */
+    DUET_ERR_INTERNAL
+} duet_status;
+
+/* A structured diagnostic: what went wrong, in which op, where in the model (scope
+ * path) and where in the source (call site). Host-branch diagnostics also fill the
+ * symbolic shape, the producing op, an explanation and the graph-safe rewrite. */
+typedef struct duet_diag {
+    duet_status code;
+    char op[48];
+    char scope[256];
+    char file[160];
+    int line;
+    char message[512];
+    char shape[128];
+    char producer[48];
+    char explanation[640];
+    char fix[384];
+} duet_diag;
+
+typedef struct duet_ctx duet_ctx;
+typedef struct duet_node duet_node;
+typedef struct duet_var duet_var;
+
+typedef struct duet_tensor {
+    duet_dtype dtype;
+    int rank;
+    int64_t shape[DUET_MAX_RANK];
+    void *data;      /* NULL for symbolic (traced) tensors, except constants */
+    duet_node *node; /* the op that produced it (tape entry or IR node) */
+    uint32_t flags;
+} duet_tensor;
+
+#define DUET_TENSOR_POISON 1u
+
+/* ---- context ---- */
+duet_ctx *duet_ctx_new(void);
+void duet_ctx_free(duet_ctx *ctx);
+/* Frees every eager tensor and the tape; variables stay. Call between steps. */
+void duet_ctx_reset(duet_ctx *ctx);
+/* Bytes the context may hold in arenas and variables; 0 = unlimited. */
+void duet_ctx_set_mem_limit(duet_ctx *ctx, size_t bytes);
+size_t duet_ctx_mem_used(const duet_ctx *ctx);
+
+duet_status duet_ctx_status(const duet_ctx *ctx);
+const duet_diag *duet_ctx_error(const duet_ctx *ctx); /* NULL when status is OK */
+void duet_ctx_clear_error(duet_ctx *ctx);
+/* Sets the sticky error (the first one wins) for a problem found by model code. */
+void duet_ctx_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Scopes name where in the model an op runs: "ner_model/transformer_block/softmax".
+ * Pushing while in error still works, so push/pop stay balanced. */
+void duet_scope_push(duet_ctx *ctx, const char *name);
+void duet_scope_pop(duet_ctx *ctx);
+const char *duet_scope_path(duet_ctx *ctx);
+
+/* ---- tensors ---- */
+size_t duet_dtype_size(duet_dtype t);
+const char *duet_dtype_name(duet_dtype t);
+int64_t duet_numel(const duet_tensor *t); /* -1 if any dim is symbolic */
+bool duet_is_poison(const duet_tensor *t);
+/* "(None, 4, None, None)" / "(2, 3)"; returns buf. */
+char *duet_shape_str(const duet_tensor *t, char *buf, size_t n);
+/* Host copies for tests and tools (eager tensors only). */
+float duet_get_f32(const duet_tensor *t, int64_t flat_index);
+int32_t duet_get_i32(const duet_tensor *t, int64_t flat_index);
+
+/* ---- variables ---- */
+/* Named parameters owned by the context; captured by reference by traced functions
+ * and changed only through duet_assign. Initial value is zero. */
+duet_var *duet_var_new(duet_ctx *ctx, const char *name, duet_dtype dtype, int rank,
+                       const int64_t *shape);
+const char *duet_var_name(const duet_var *v);
+const duet_tensor *duet_var_value(const duet_var *v); /* current host value */
+float *duet_var_f32(duet_var *v);                     /* for initialisers and loading */
+int duet_var_count(const duet_ctx *ctx);
+duet_var *duet_var_at(const duet_ctx *ctx, int i);
+
+/* ---- diagnostics ---- */
+const char *duet_status_name(duet_status s);
+void duet_diag_print(FILE *f, const duet_diag *d);
+
+#endif

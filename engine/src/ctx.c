@@ -1,0 +1,247 @@
+/* The context: memory, sticky errors, scopes and variables. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+static void *var_buf_alloc(duet_ctx *ctx, size_t bytes);
+static void var_buf_free(duet_ctx *ctx, void *data);
+
+duet_ctx *duet_ctx_new(void)
+{
+    duet_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->poison.flags = DUET_TENSOR_POISON;
+    ctx->poison.dtype = DUET_F32;
+    return ctx;
+}
+
+static void free_retired(duet_ctx *ctx)
+{
+    while (ctx->retired) {
+        duet_retired *r = ctx->retired;
+        ctx->retired = r->next;
+        duet_heap_free(ctx, r, sizeof *r + r->bytes);
+    }
+}
+
+void duet_ctx_reset(duet_ctx *ctx)
+{
+    duet_graph_clear(ctx, &ctx->tape);
+    duet_arena_reset(ctx, &ctx->tape.arena);
+    ctx->scope_cache = NULL;
+    free_retired(ctx);
+}
+
+void duet_ctx_free(duet_ctx *ctx)
+{
+    if (!ctx) return;
+    duet_ctx_reset(ctx);
+    duet_arena_free(ctx, &ctx->tape.arena);
+    free(ctx->tape.nodes);
+    for (int i = 0; i < ctx->nvars; i++) {
+        duet_var *v = ctx->vars[i];
+        var_buf_free(ctx, v->value.data);
+        free(v->name);
+        free(v);
+    }
+    free(ctx->vars);
+    free(ctx);
+}
+
+void duet_ctx_set_mem_limit(duet_ctx *ctx, size_t bytes) { ctx->mem_limit = bytes; }
+size_t duet_ctx_mem_used(const duet_ctx *ctx) { return ctx->mem_used; }
+
+/* ---- errors ---- */
+
+duet_status duet_ctx_status(const duet_ctx *ctx) { return ctx->err.code; }
+
+const duet_diag *duet_ctx_error(const duet_ctx *ctx)
+{
+    return ctx->err.code == DUET_OK ? NULL : &ctx->err;
+}
+
+void duet_ctx_clear_error(duet_ctx *ctx) { memset(&ctx->err, 0, sizeof ctx->err); }
+
+void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
+{
+    if (ctx->err.code != DUET_OK) return; /* sticky: the first error is the cause */
+    duet_diag *d = &ctx->err;
+    memset(d, 0, sizeof *d);
+    d->code = code;
+    snprintf(d->op, sizeof d->op, "%s", ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file
+                                             ? duet_op_table[ctx->cur_op]->name
+                                             : "");
+    snprintf(d->scope, sizeof d->scope, "%s",
+             ctx->vjp_of ? ctx->vjp_of->scope : duet_scope_path(ctx));
+    snprintf(d->file, sizeof d->file, "%s", ctx->cur_site.file ? ctx->cur_site.file : "");
+    d->line = ctx->cur_site.line;
+    vsnprintf(d->message, sizeof d->message, fmt, ap);
+}
+
+int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    duet_vfail(ctx, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void duet_ctx_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
+{
+    duet_site saved = ctx->cur_site;
+    ctx->cur_site = (duet_site){0};
+    va_list ap;
+    va_start(ap, fmt);
+    duet_vfail(ctx, code, fmt, ap);
+    va_end(ap);
+    ctx->cur_site = saved;
+}
+
+const char *duet_status_name(duet_status s)
+{
+    static const char *const names[] = {
+        "ok",          "bad argument", "shape error",        "dtype error",
+        "axis error",  "index error",  "out of memory",      "host branch on a symbolic tensor",
+        "trace error", "guard failed", "internal error",
+    };
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown error";
+}
+
+void duet_diag_print(FILE *f, const duet_diag *d)
+{
+    if (!d || d->code == DUET_OK) return;
+    fprintf(f, "error: %s: %s\n", duet_status_name(d->code), d->message);
+    if (d->op[0]) fprintf(f, "  op:       %s\n", d->op);
+    if (d->scope[0]) fprintf(f, "  scope:    %s\n", d->scope);
+    if (d->file[0]) fprintf(f, "  at:       %s:%d\n", d->file, d->line);
+    if (d->shape[0]) fprintf(f, "  tensor:   shape %s, produced by %s\n", d->shape, d->producer);
+    if (d->explanation[0]) fprintf(f, "  why:      %s\n", d->explanation);
+    if (d->fix[0]) fprintf(f, "  fix:      %s\n", d->fix);
+}
+
+/* ---- scopes ---- */
+
+void duet_scope_push(duet_ctx *ctx, const char *name)
+{
+    if (ctx->nscope < DUET_MAX_SCOPE)
+        ctx->scope_name[ctx->nscope++] = name;
+    else
+        ctx->scope_overflow++;
+    ctx->scope_cache = NULL;
+}
+
+void duet_scope_pop(duet_ctx *ctx)
+{
+    if (ctx->scope_overflow)
+        ctx->scope_overflow--;
+    else if (ctx->nscope > 0)
+        ctx->nscope--;
+    ctx->scope_cache = NULL;
+}
+
+/* The joined path is built once per push/pop and shared by the nodes made under it. */
+const char *duet_scope_path(duet_ctx *ctx)
+{
+    if (ctx->scope_cache) return ctx->scope_cache;
+    char buf[1024];
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ctx->nscope && len < sizeof buf - 1; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? "/" : "", ctx->scope_name[i]);
+    if (len >= sizeof buf) len = sizeof buf - 1;
+    char *s = duet_arena_strdup(ctx, &duet_cur_graph(ctx)->arena, buf);
+    ctx->scope_cache = s ? s : "";
+    return ctx->scope_cache;
+}
+
+/* ---- variables ---- */
+
+duet_var *duet_var_new(duet_ctx *ctx, const char *name, duet_dtype dtype, int rank,
+                       const int64_t *shape)
+{
+    ctx->cur_site = (duet_site){0};
+    if (rank < 0 || rank > DUET_MAX_RANK) {
+        duet_ctx_fail(ctx, DUET_ERR_ARG, "variable '%s': rank %d is out of range 0..%d", name,
+                      rank, DUET_MAX_RANK);
+        return NULL;
+    }
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0 || (shape[i] && n > INT64_MAX / 4 / shape[i])) {
+            duet_ctx_fail(ctx, DUET_ERR_ARG, "variable '%s': bad dim %lld", name,
+                          (long long)shape[i]);
+            return NULL;
+        }
+        n *= shape[i];
+    }
+    if (ctx->nvars == ctx->cap_vars) {
+        int cap = ctx->cap_vars ? ctx->cap_vars * 2 : 16;
+        duet_var **nv = realloc(ctx->vars, (size_t)cap * sizeof *nv);
+        if (!nv) goto oom;
+        ctx->vars = nv;
+        ctx->cap_vars = cap;
+    }
+    size_t bytes = (size_t)n * duet_dtype_size(dtype);
+    duet_var *v = calloc(1, sizeof *v);
+    void *data = var_buf_alloc(ctx, bytes);
+    char *nm = strdup(name);
+    if (!v || !data || !nm) {
+        free(v);
+        var_buf_free(ctx, data);
+        free(nm);
+        goto oom;
+    }
+    memset(data, 0, bytes);
+    v->id = ctx->nvars;
+    v->name = nm;
+    v->value.dtype = dtype;
+    v->value.rank = rank;
+    for (int i = 0; i < rank; i++) v->value.shape[i] = shape[i];
+    v->value.data = data;
+    ctx->vars[ctx->nvars++] = v;
+    return v;
+oom:
+    duet_ctx_fail(ctx, DUET_ERR_OOM, "variable '%s': out of memory", name);
+    return NULL;
+}
+
+const char *duet_var_name(const duet_var *v) { return v->name; }
+const duet_tensor *duet_var_value(const duet_var *v) { return &v->value; }
+float *duet_var_f32(duet_var *v) { return v->value.dtype == DUET_F32 ? v->value.data : NULL; }
+int duet_var_count(const duet_ctx *ctx) { return ctx->nvars; }
+duet_var *duet_var_at(const duet_ctx *ctx, int i)
+{
+    return i >= 0 && i < ctx->nvars ? ctx->vars[i] : NULL;
+}
+
+/* Variable buffers carry a header so that an old buffer can be retired: tensors read
+ * earlier in this step may still alias it, so assign never overwrites in place. */
+static void *var_buf_alloc(duet_ctx *ctx, size_t bytes)
+{
+    duet_retired *r = duet_heap_alloc(ctx, sizeof *r + bytes);
+    if (!r) return NULL;
+    r->bytes = bytes;
+    r->next = NULL;
+    return r + 1;
+}
+
+static void var_buf_free(duet_ctx *ctx, void *data)
+{
+    if (!data) return;
+    duet_retired *r = (duet_retired *)data - 1;
+    duet_heap_free(ctx, r, sizeof *r + r->bytes);
+}
+
+int duet_var_replace(duet_ctx *ctx, duet_var *v, const void *src)
+{
+    size_t bytes = (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);
+    void *fresh = var_buf_alloc(ctx, bytes);
+    if (!fresh) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+    memcpy(fresh, src, bytes);
+    duet_retired *old = (duet_retired *)v->value.data - 1;
+    old->next = ctx->retired;
+    ctx->retired = old;
+    v->value.data = fresh;
+    return 0;
+}

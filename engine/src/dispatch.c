@@ -1,0 +1,155 @@
+/* Dispatch: the one place an op becomes work. The shape rule runs in both modes;
+ * then eager mode allocates and runs the kernel, and trace mode stops at the node.
+ * Either way the node is recorded, so the eager tape and the traced IR are the same
+ * structure and autodiff walks both with the same code. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+const duet_op_def *const duet_op_table[DUET_OP_COUNT] = {
+#define X(id, name) [DUET_OP_##id] = &duet_opdef_##name,
+    DUET_OP_LIST(X)
+#undef X
+};
+
+/* Largest tensor an op may create: guards size arithmetic against overflow. */
+#define DUET_MAX_TENSOR_BYTES ((int64_t)1 << 38)
+
+duet_graph *duet_cur_graph(duet_ctx *ctx) { return ctx->trace ? ctx->trace : &ctx->tape; }
+
+duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g)
+{
+    if (g->n == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 256;
+        duet_node **nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return NULL;
+        g->nodes = nn;
+        g->cap = cap;
+    }
+    duet_node *n = duet_arena_alloc(ctx, &g->arena, sizeof *n);
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->id = g->n;
+    g->nodes[g->n++] = n;
+    return n;
+}
+
+void duet_graph_clear(duet_ctx *ctx, duet_graph *g)
+{
+    (void)ctx;
+    g->n = 0;
+}
+
+void *duet_alloc_bytes(duet_ctx *ctx, size_t bytes)
+{
+    return duet_arena_alloc(ctx, &duet_cur_graph(ctx)->arena, bytes);
+}
+
+int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d)
+{
+    if (DUET_DIM_IS_SYM(d) && ctx->sym_value && DUET_SYM_ID(d) < ctx->nsym)
+        return ctx->sym_value[DUET_SYM_ID(d)];
+    return d;
+}
+
+static bool in_graph(const duet_graph *g, const duet_node *n)
+{
+    return n && n->id < g->n && g->nodes[n->id] == n;
+}
+
+/* A concrete tensor from outside the trace (an eager tensor captured by the traced
+ * function) becomes a constant: its value is frozen into the graph, as TF does. */
+static duet_tensor *capture(duet_ctx *ctx, duet_site site, duet_tensor *t)
+{
+    return duet_constant_at(site, ctx, t->dtype, t->rank, t->shape, t->data);
+}
+
+static int check_inputs(duet_ctx *ctx, duet_site site, duet_tensor **in, int nin)
+{
+    for (int i = 0; i < nin; i++) {
+        if (!in[i]) return duet_fail(ctx, DUET_ERR_ARG, "input %d is NULL", i);
+        if (in[i]->flags & DUET_TENSOR_POISON)
+            return duet_fail(ctx, DUET_ERR_ARG, "input %d is a poisoned tensor", i);
+        if (ctx->mode == DUET_MODE_TRACE) {
+            if (!in_graph(ctx->trace, in[i]->node)) {
+                if (!in[i]->data)
+                    return duet_fail(ctx, DUET_ERR_ARG,
+                                     "input %d is a symbolic tensor from another trace", i);
+                in[i] = capture(ctx, site, in[i]);
+                ctx->cur_site = site;
+                if (duet_is_poison(in[i])) return -1;
+            }
+        } else if (!in[i]->data && duet_numel(in[i]) != 0) {
+            return duet_fail(ctx, DUET_ERR_ARG,
+                             "input %d is a symbolic tensor (leaked from a trace) used eagerly", i);
+        }
+    }
+    return 0;
+}
+
+static int alloc_output(duet_ctx *ctx, duet_graph *g, duet_tensor *out)
+{
+    int64_t n = duet_numel(out);
+    size_t es = duet_dtype_size(out->dtype);
+    if (n > DUET_MAX_TENSOR_BYTES / (int64_t)es) {
+        char buf[128];
+        return duet_fail(ctx, DUET_ERR_OOM, "output %s %s is too large",
+                         duet_dtype_name(out->dtype), duet_shape_str(out, buf, sizeof buf));
+    }
+    out->data = duet_arena_alloc(ctx, &g->arena, (size_t)n * es);
+    if (!out->data) {
+        char buf[128];
+        return duet_fail(ctx, DUET_ERR_OOM, "out of memory for output %s %s",
+                         duet_dtype_name(out->dtype), duet_shape_str(out, buf, sizeof buf));
+    }
+    return 0;
+}
+
+duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *const *in_, int nin,
+                        const duet_attrs *attr)
+{
+    if (ctx->err.code != DUET_OK) return &ctx->poison;
+    if (ctx->vjp_of) site = ctx->vjp_of->site; /* gradient ops point at their forward op */
+    ctx->cur_op = op;
+    ctx->cur_site = site;
+    const duet_op_def *def = duet_op_table[op];
+    if (def->nin >= 0 && nin != def->nin) {
+        duet_fail(ctx, DUET_ERR_INTERNAL, "expects %d inputs, got %d", def->nin, nin);
+        return &ctx->poison;
+    }
+    duet_graph *g = duet_cur_graph(ctx);
+    duet_tensor **in = duet_arena_alloc(ctx, &g->arena, sizeof *in * (size_t)(nin ? nin : 1));
+    if (!in) goto oom;
+    for (int i = 0; i < nin; i++) in[i] = in_[i];
+    if (check_inputs(ctx, site, in, nin)) return &ctx->poison;
+    ctx->cur_op = op;
+    duet_type ty = {0};
+    if (def->infer(ctx, attr, in, nin, &ty)) return &ctx->poison;
+
+    duet_node *node = duet_graph_append(ctx, g);
+    duet_tensor *out = duet_arena_alloc(ctx, &g->arena, sizeof *out);
+    if (!node || !out) goto oom;
+    memset(out, 0, sizeof *out);
+    out->dtype = ty.dtype;
+    out->rank = ty.rank;
+    memcpy(out->shape, ty.shape, sizeof out->shape);
+    out->node = node;
+    node->op = op;
+    node->nin = nin;
+    node->in = in;
+    node->out = out;
+    node->attr = *attr;
+    node->site = site;
+    node->scope = ctx->vjp_of ? ctx->vjp_of->scope : duet_scope_path(ctx);
+    node->grad_of = ctx->vjp_of;
+    if (ctx->mode == DUET_MODE_TRACE) {
+        if (op == DUET_OP_CONST) out->data = attr->p; /* constants keep their value */
+        return out;
+    }
+    if (!(def->flags & DUET_OPF_ALIAS) && alloc_output(ctx, g, out)) return &ctx->poison;
+    if (def->kernel(ctx, attr, in, nin, out)) return &ctx->poison;
+    return out;
+oom:
+    duet_fail(ctx, DUET_ERR_OOM, "out of memory while recording the op");
+    return &ctx->poison;
+}

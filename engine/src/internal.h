@@ -1,0 +1,201 @@
+/* Engine internals shared by the dispatcher, the op families, autodiff, the tracer
+ * and the executor. Not installed. */
+#ifndef DUET_INTERNAL_H
+#define DUET_INTERNAL_H
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "duet/core.h"
+#include "duet/ops.h"
+
+/* ---- arenas: bump allocation in chunks, reset in one go ---- */
+typedef struct duet_chunk duet_chunk;
+typedef struct duet_arena {
+    duet_chunk *head; /* newest chunk first */
+    size_t bytes;     /* bytes held in chunks (for the memory limit) */
+} duet_arena;
+void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size);
+void duet_arena_reset(duet_ctx *ctx, duet_arena *a);
+void duet_arena_free(duet_ctx *ctx, duet_arena *a);
+char *duet_arena_strdup(duet_ctx *ctx, duet_arena *a, const char *s);
+
+/* ---- op attributes: fixed size and zero-initialised so memcmp compares them ---- */
+#define DUET_MAX_IATTR 12
+typedef struct duet_attrs {
+    int64_t i[DUET_MAX_IATTR];
+    float f[4];
+    void *p; /* constants: data; var ops: the duet_var */
+} duet_attrs;
+
+/* The output type an op's shape rule computes. */
+typedef struct duet_type {
+    duet_dtype dtype;
+    int rank;
+    int64_t shape[DUET_MAX_RANK];
+} duet_type;
+
+/* Elementwise ops also expose a 1-D map over contiguous f32 runs (stride 0 or 1 per
+ * input) so the broadcasting kernel and the fusion pass share one definition. */
+typedef void (*duet_map1_fn)(float *out, const float *x, int64_t n, const duet_attrs *a);
+typedef void (*duet_map2_fn)(float *out, const float *x, int64_t sx, const float *y, int64_t sy,
+                             int64_t n);
+
+enum {
+    DUET_OPF_ELEMENTWISE = 1u << 0, /* same-shape f32 map: may be fused */
+    DUET_OPF_EFFECT = 1u << 1,      /* side effect (assign): never removed or merged */
+    DUET_OPF_SOURCE = 1u << 2,      /* reads state (var_read, placeholders): never folded */
+    DUET_OPF_ALIAS = 1u << 3,       /* kernel points out->data at existing memory (no alloc) */
+};
+
+typedef struct duet_op_def {
+    const char *name;
+    int nin; /* -1: variadic */
+    unsigned flags;
+    /* Shape/dtype rule; works on symbolic dims. Returns 0 or sets the ctx error. */
+    int (*infer)(duet_ctx *ctx, const duet_attrs *a, duet_tensor *const *in, int nin,
+                 duet_type *out);
+    /* CPU kernel on concrete tensors; out->data is allocated. Returns 0 or sets error. */
+    int (*kernel)(duet_ctx *ctx, const duet_attrs *a, duet_tensor *const *in, int nin,
+                  duet_tensor *out);
+    /* Gradient written with ops, so it runs eagerly or traces. gx[i] is left NULL
+     * where need[i] is false or the input has no gradient. */
+    void (*vjp)(duet_ctx *ctx, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                const bool *need);
+    duet_map1_fn map1;
+    duet_map2_fn map2;
+} duet_op_def;
+
+/* Op kinds: one table, entries defined in the families under src/ops/. */
+#define DUET_OP_LIST(X)                                                                   \
+    X(CONST, constant) X(FULL, full) X(ARANGE, arange) X(VAR_READ, var_read)                  \
+    X(ASSIGN, assign) X(PLACEHOLDER, placeholder) X(ADD, add) X(SUB, sub) X(MUL, mul)        \
+    X(DIV, div) X(NEG, neg) X(EXP, exp) X(LOG, log) X(SQRT, sqrt) X(RSQRT, rsqrt)           \
+    X(RELU, relu) X(TANH, tanh) X(POW_SCALAR, pow_scalar)          \
+    X(GREATER, greater) X(EQUAL, equal) X(LOGICAL_AND, logical_and)                         \
+    X(LOGICAL_NOT, logical_not) X(WHERE, where) X(CAST, cast) X(MATMUL, matmul)            \
+    X(RESHAPE, reshape) X(TRANSPOSE, transpose) X(SLICE, slice) X(PAD, pad)                \
+    X(CONCAT, concat) X(SUM_TO, sum_to) X(BROADCAST_TO, broadcast_to) X(SUM, sum) X(MAX, max)   \
+    X(ANY, any) X(SIZE, size)                 \
+    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SPARSE_XENT, sparse_xent)            \
+    X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
+    X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)
+
+typedef enum {
+#define X(id, name) DUET_OP_##id,
+    DUET_OP_LIST(X)
+#undef X
+        DUET_OP_COUNT
+} duet_op;
+
+#define X(id, name) extern const duet_op_def duet_opdef_##name;
+DUET_OP_LIST(X)
+#undef X
+extern const duet_op_def *const duet_op_table[DUET_OP_COUNT];
+
+/* ---- nodes: an eager tape entry and a graph IR node are the same thing ---- */
+struct duet_node {
+    int id;     /* index in its graph */
+    duet_op op;
+    int nin;
+    duet_tensor **in;
+    duet_tensor *out;
+    duet_attrs attr;
+    duet_site site;
+    const char *scope;
+    const duet_node *grad_of; /* forward node whose VJP emitted this one */
+};
+
+typedef struct duet_graph {
+    duet_arena arena;
+    duet_node **nodes;
+    int n, cap;
+} duet_graph;
+duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g);
+void duet_graph_clear(duet_ctx *ctx, duet_graph *g);
+
+typedef enum { DUET_MODE_EAGER = 0, DUET_MODE_TRACE = 1 } duet_mode;
+
+#define DUET_MAX_SCOPE 32
+
+struct duet_var {
+    int id;
+    char *name;
+    duet_tensor value; /* data is malloc'ed; replaced (not overwritten) by assign */
+};
+
+typedef struct duet_retired {
+    struct duet_retired *next;
+    size_t bytes;
+} duet_retired;
+int duet_var_replace(duet_ctx *ctx, duet_var *v, const void *src);
+
+struct duet_ctx {
+    duet_mode mode;
+    duet_graph tape;    /* eager: every op of the current step */
+    duet_graph *trace;  /* while tracing: the graph being built */
+    duet_diag err;
+    duet_tensor poison;
+    /* the node being dispatched, for error messages */
+    duet_op cur_op;
+    duet_site cur_site;
+    const duet_node *vjp_of; /* set while a VJP emits ops */
+    /* scopes */
+    const char *scope_name[DUET_MAX_SCOPE];
+    int nscope, scope_overflow;
+    const char *scope_cache; /* joined path, in the current graph's arena */
+    /* variables */
+    duet_var **vars;
+    int nvars, cap_vars;
+    duet_retired *retired; /* old variable buffers, freed at reset */
+    /* memory accounting */
+    size_t mem_used, mem_limit;
+    /* executor binding of symbols to sizes, when running a plan */
+    const int64_t *sym_value;
+    int nsym;
+};
+
+/* ---- dispatch ---- */
+duet_graph *duet_cur_graph(duet_ctx *ctx);
+/* Runs or traces one op: shape rule, then kernel (eager) or IR node (trace). */
+duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *const *in, int nin,
+                        const duet_attrs *attr);
+/* Records an error against the op being dispatched (sticky: the first one wins). */
+int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap);
+/* Resolves a symbol to its bound size when a plan runs; otherwise returns d. */
+int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d);
+void *duet_alloc_bytes(duet_ctx *ctx, size_t bytes); /* in the current graph's arena */
+void *duet_heap_alloc(duet_ctx *ctx, size_t bytes);  /* accounted malloc */
+void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes);
+
+/* ---- shape helpers for rules ---- */
+int64_t duet_type_numel(const duet_type *t);
+int duet_broadcast_shapes(duet_ctx *ctx, duet_tensor *const *in, int nin, duet_type *out);
+int duet_norm_axis(duet_ctx *ctx, int axis, int rank);
+char *duet_type_str(const duet_type *t, char *buf, size_t n);
+void duet_type_of(const duet_tensor *t, duet_type *ty);
+/* Element strides of x when broadcast to out's shape (0 along broadcast dims). */
+void duet_bcast_strides(const duet_tensor *x, const duet_tensor *out, int64_t *strides);
+
+/* ---- kernel helpers ---- */
+/* Walks the elements of out in order, tracking each input's broadcast offset. */
+typedef struct duet_bcast_iter {
+    int rank, n;
+    int64_t shape[DUET_MAX_RANK], idx[DUET_MAX_RANK];
+    int64_t stride[3][DUET_MAX_RANK];
+    int64_t off[3];
+} duet_bcast_iter;
+void duet_bcast_iter_init(duet_bcast_iter *it, const duet_tensor *out, const duet_tensor *const *in,
+                          int n);
+void duet_bcast_iter_next(duet_bcast_iter *it);
+/* Applies a map2 over broadcast inputs: inner runs of the last dim use map2. */
+void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
+                       duet_map2_fn f);
+
+/* ---- helpers for VJPs ---- */
+duet_tensor *duet_unbroadcast(duet_ctx *ctx, duet_tensor *g, const duet_tensor *like);
+duet_tensor *duet_ones_like(duet_ctx *ctx, duet_tensor *x);
+
+#endif

@@ -1,0 +1,254 @@
+/* Creation and state ops: constants, fills, arange, placeholders (graph inputs),
+ * variable reads and assigns. None has a gradient except var_read, which autodiff
+ * treats as a leaf. */
+#include "../internal.h"
+
+static int check_rank(duet_ctx *c, int rank)
+{
+    if (rank < 0 || rank > DUET_MAX_RANK)
+        return duet_fail(c, DUET_ERR_ARG, "rank %d is out of range 0..%d", rank, DUET_MAX_RANK);
+    return 0;
+}
+
+/* attrs i[0] = dtype, i[1] = rank, i[2..] = shape */
+static void attr_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape)
+{
+    a->i[0] = dt;
+    a->i[1] = rank;
+    for (int i = 0; i < rank; i++) a->i[2 + i] = shape[i];
+}
+
+static int infer_from_attrs(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                            duet_type *out)
+{
+    (void)in, (void)nin;
+    out->dtype = (duet_dtype)a->i[0];
+    out->rank = (int)a->i[1];
+    if (check_rank(c, out->rank)) return -1;
+    for (int i = 0; i < out->rank; i++) {
+        int64_t d = duet_dim_resolve(c, a->i[2 + i]);
+        if (d < 0 && !DUET_DIM_IS_SYM(d))
+            return duet_fail(c, DUET_ERR_ARG, "dim %d is %lld; dims must be >= 0", i, (long long)d);
+        out->shape[i] = d;
+    }
+    return 0;
+}
+
+/* ---- constant: attr p holds the value (copied into the graph's arena) ---- */
+static int constant_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                           duet_tensor *out)
+{
+    (void)c, (void)in, (void)nin;
+    memcpy(out->data, a->p, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
+    return 0;
+}
+const duet_op_def duet_opdef_constant = {
+    .name = "constant", .nin = 0, .infer = infer_from_attrs, .kernel = constant_kernel};
+
+duet_tensor *duet_constant_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank,
+                              const int64_t *shape, const void *data)
+{
+    if (c->err.code) return &c->poison;
+    c->cur_op = DUET_OP_CONST, c->cur_site = s;
+    if (check_rank(c, rank)) return &c->poison;
+    duet_attrs a = {0};
+    attr_type(&a, dt, rank, shape);
+    duet_type ty;
+    if (infer_from_attrs(c, &a, NULL, 0, &ty)) return &c->poison;
+    int64_t n = duet_type_numel(&ty);
+    if (n < 0) {
+        duet_fail(c, DUET_ERR_ARG, "a constant needs a concrete shape");
+        return &c->poison;
+    }
+    size_t bytes = (size_t)n * duet_dtype_size(dt);
+    a.p = duet_alloc_bytes(c, bytes ? bytes : 1);
+    if (!a.p) {
+        duet_fail(c, DUET_ERR_OOM, "out of memory for a constant of %zu bytes", bytes);
+        return &c->poison;
+    }
+    if (bytes) memcpy(a.p, data, bytes);
+    return duet_apply(c, s, DUET_OP_CONST, NULL, 0, &a);
+}
+
+duet_tensor *duet_scalar_at(duet_site s, duet_ctx *c, float v)
+{
+    return duet_constant_at(s, c, DUET_F32, 0, NULL, &v);
+}
+
+duet_tensor *duet_scalar_i32_at(duet_site s, duet_ctx *c, int32_t v)
+{
+    return duet_constant_at(s, c, DUET_I32, 0, NULL, &v);
+}
+
+/* ---- full: attr f[0] = value; the shape may be symbolic ---- */
+static int full_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                       duet_tensor *out)
+{
+    (void)c, (void)in, (void)nin;
+    int64_t n = duet_numel(out);
+    float v = a->f[0];
+    if (out->dtype == DUET_F32)
+        for (int64_t i = 0; i < n; i++) ((float *)out->data)[i] = v;
+    else if (out->dtype == DUET_I32)
+        for (int64_t i = 0; i < n; i++) ((int32_t *)out->data)[i] = (int32_t)v;
+    else
+        memset(out->data, v != 0.0f, (size_t)n);
+    return 0;
+}
+const duet_op_def duet_opdef_full = {
+    .name = "full", .nin = 0, .infer = infer_from_attrs, .kernel = full_kernel};
+
+duet_tensor *duet_full_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank, const int64_t *shape,
+                          float v)
+{
+    if (c->err.code) return &c->poison;
+    c->cur_op = DUET_OP_FULL, c->cur_site = s;
+    if (check_rank(c, rank)) return &c->poison;
+    duet_attrs a = {0};
+    attr_type(&a, dt, rank, shape);
+    a.f[0] = v;
+    return duet_apply(c, s, DUET_OP_FULL, NULL, 0, &a);
+}
+
+duet_tensor *duet_full_like_at(duet_site s, duet_ctx *c, duet_tensor *x, float v)
+{
+    if (c->err.code || !x) {
+        if (!x) duet_ctx_fail(c, DUET_ERR_ARG, "full_like: input is NULL");
+        return &c->poison;
+    }
+    return duet_full_at(s, c, x->dtype, x->rank, x->shape, v);
+}
+
+duet_tensor *duet_ones_like(duet_ctx *c, duet_tensor *x) { return duet_full_like(c, x, 1.0f); }
+
+/* ---- arange: i32 [0, n) ---- */
+static int arange_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_type *out)
+{
+    (void)in, (void)nin;
+    int64_t n = duet_dim_resolve(c, a->i[0]);
+    if (n < 0 && !DUET_DIM_IS_SYM(n))
+        return duet_fail(c, DUET_ERR_ARG, "arange: n is %lld; must be >= 0", (long long)n);
+    if (n > INT32_MAX) return duet_fail(c, DUET_ERR_ARG, "arange: n %lld exceeds i32", (long long)n);
+    out->dtype = DUET_I32;
+    out->rank = 1;
+    out->shape[0] = n;
+    return 0;
+}
+static int arange_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                         duet_tensor *out)
+{
+    (void)c, (void)a, (void)in, (void)nin;
+    for (int64_t i = 0; i < out->shape[0]; i++) ((int32_t *)out->data)[i] = (int32_t)i;
+    return 0;
+}
+const duet_op_def duet_opdef_arange = {
+    .name = "arange", .nin = 0, .infer = arange_infer, .kernel = arange_kernel};
+
+duet_tensor *duet_arange_at(duet_site s, duet_ctx *c, int64_t n)
+{
+    duet_attrs a = {0};
+    a.i[0] = n;
+    return duet_apply(c, s, DUET_OP_ARANGE, NULL, 0, &a);
+}
+
+/* ---- placeholder: a traced function's input; bound by the executor ---- */
+static int placeholder_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                              duet_tensor *out)
+{
+    (void)a, (void)in, (void)nin, (void)out;
+    return duet_fail(c, DUET_ERR_INTERNAL, "a placeholder cannot run eagerly");
+}
+const duet_op_def duet_opdef_placeholder = {.name = "placeholder",
+                                            .nin = 0,
+                                            .flags = DUET_OPF_SOURCE | DUET_OPF_ALIAS,
+                                            .infer = infer_from_attrs,
+                                            .kernel = placeholder_kernel};
+
+duet_tensor *duet_placeholder(duet_ctx *c, duet_site s, duet_dtype dt, int rank,
+                              const int64_t *shape, int index)
+{
+    duet_attrs a = {0};
+    attr_type(&a, dt, rank, shape);
+    a.i[10] = index;
+    return duet_apply(c, s, DUET_OP_PLACEHOLDER, NULL, 0, &a);
+}
+
+/* ---- var_read: aliases the variable's current buffer ---- */
+static int var_read_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                          duet_type *out)
+{
+    (void)c, (void)in, (void)nin;
+    duet_type_of(&((duet_var *)a->p)->value, out);
+    return 0;
+}
+static int var_read_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                           duet_tensor *out)
+{
+    (void)c, (void)in, (void)nin;
+    out->data = ((duet_var *)a->p)->value.data;
+    return 0;
+}
+const duet_op_def duet_opdef_var_read = {.name = "var_read",
+                                         .nin = 0,
+                                         .flags = DUET_OPF_SOURCE | DUET_OPF_ALIAS,
+                                         .infer = var_read_infer,
+                                         .kernel = var_read_kernel};
+
+duet_tensor *duet_var_read_at(duet_site s, duet_ctx *c, duet_var *v)
+{
+    if (!v) {
+        duet_ctx_fail(c, DUET_ERR_ARG, "var_read: variable is NULL");
+        return &c->poison;
+    }
+    duet_attrs a = {0};
+    a.p = v;
+    a.i[0] = v->id;
+    return duet_apply(c, s, DUET_OP_VAR_READ, NULL, 0, &a);
+}
+
+/* ---- assign: replaces the variable's buffer; the output aliases the new value ---- */
+static int assign_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_type *out)
+{
+    (void)nin;
+    const duet_var *v = a->p;
+    const duet_tensor *x = in[0];
+    bool ok = x->dtype == v->value.dtype && x->rank == v->value.rank;
+    for (int i = 0; ok && i < x->rank; i++)
+        ok = DUET_DIM_IS_SYM(x->shape[i]) || x->shape[i] == v->value.shape[i];
+    if (!ok) {
+        char sa[96], sb[96];
+        return duet_fail(c, DUET_ERR_SHAPE, "cannot assign %s %s to variable '%s' of %s %s",
+                         duet_dtype_name(x->dtype), duet_shape_str(x, sa, sizeof sa), v->name,
+                         duet_dtype_name(v->value.dtype), duet_shape_str(&v->value, sb, sizeof sb));
+    }
+    duet_type_of(&v->value, out);
+    return 0;
+}
+static int assign_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                         duet_tensor *out)
+{
+    (void)nin;
+    duet_var *v = a->p;
+    if (duet_var_replace(c, v, in[0]->data)) return -1;
+    out->data = v->value.data;
+    return 0;
+}
+const duet_op_def duet_opdef_assign = {.name = "assign",
+                                       .nin = 1,
+                                       .flags = DUET_OPF_EFFECT | DUET_OPF_ALIAS,
+                                       .infer = assign_infer,
+                                       .kernel = assign_kernel};
+
+duet_tensor *duet_assign_at(duet_site s, duet_ctx *c, duet_var *v, duet_tensor *value)
+{
+    if (!v) {
+        duet_ctx_fail(c, DUET_ERR_ARG, "assign: variable is NULL");
+        return &c->poison;
+    }
+    duet_attrs a = {0};
+    a.p = v;
+    a.i[0] = v->id;
+    return duet_apply(c, s, DUET_OP_ASSIGN, &value, 1, &a);
+}

@@ -1,0 +1,258 @@
+/* Elementwise arithmetic: add, sub, mul, div (NumPy broadcasting), and the unary
+ * maps neg, exp, log, sqrt, rsqrt, relu, tanh, pow_scalar. Each op's scalar work is
+ * one map function, used by the broadcasting kernel here and by the fusion pass. */
+#include <math.h>
+
+#include "../internal.h"
+
+/* ---- binary ---- */
+
+#define DEFINE_MAP2(name, expr)                                                               \
+    static void name##_map2(float *o, const float *x, int64_t sx, const float *y, int64_t sy, \
+                            int64_t n)                                                       \
+    {                                                                                        \
+        if (sx == 1 && sy == 1)                                                              \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                float a = x[i], b = y[i];                                                    \
+                o[i] = (expr);                                                               \
+            }                                                                                \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                float a = x[i * sx], b = y[i * sy];                                          \
+                o[i] = (expr);                                                               \
+            }                                                                                \
+    }
+DEFINE_MAP2(add, a + b)
+DEFINE_MAP2(sub, a - b)
+DEFINE_MAP2(mul, a *b)
+DEFINE_MAP2(div, a / b)
+
+static int arith_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                       duet_type *out)
+{
+    (void)a;
+    if (in[0]->dtype != in[1]->dtype || in[0]->dtype == DUET_BOOL)
+        return duet_fail(c, DUET_ERR_DTYPE, "operands are %s and %s; need two f32 or two i32",
+                         duet_dtype_name(in[0]->dtype), duet_dtype_name(in[1]->dtype));
+    out->dtype = in[0]->dtype;
+    return duet_broadcast_shapes(c, in, nin, out);
+}
+
+static int32_t i32_arith(duet_op op, int32_t a, int32_t b)
+{
+    switch (op) {
+    case DUET_OP_ADD: return (int32_t)((uint32_t)a + (uint32_t)b);
+    case DUET_OP_SUB: return (int32_t)((uint32_t)a - (uint32_t)b);
+    case DUET_OP_MUL: return (int32_t)((uint32_t)a * (uint32_t)b);
+    default: return b == 0 || (a == INT32_MIN && b == -1) ? 0 : a / b;
+    }
+}
+
+static int arith_kernel_i32(duet_ctx *c, duet_tensor *const *in, duet_tensor *out)
+{
+    duet_bcast_iter it;
+    duet_bcast_iter_init(&it, out, (const duet_tensor *const *)in, 2);
+    const int32_t *a = in[0]->data, *b = in[1]->data;
+    int32_t *o = out->data;
+    int64_t n = duet_numel(out);
+    for (int64_t i = 0; i < n; i++, duet_bcast_iter_next(&it))
+        o[i] = i32_arith(c->cur_op, a[it.off[0]], b[it.off[1]]);
+    return 0;
+}
+
+static int arith_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_tensor *out)
+{
+    (void)a, (void)nin;
+    if (out->dtype == DUET_I32) return arith_kernel_i32(c, in, out);
+    duet_bcast_apply2(in[0], in[1], out, duet_op_table[c->cur_op]->map2);
+    return 0;
+}
+
+static void add_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    if (need[0]) gx[0] = duet_unbroadcast(c, gy, n->in[0]);
+    if (need[1]) gx[1] = duet_unbroadcast(c, gy, n->in[1]);
+}
+
+static void sub_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    if (need[0]) gx[0] = duet_unbroadcast(c, gy, n->in[0]);
+    if (need[1]) gx[1] = duet_unbroadcast(c, duet_neg(c, gy), n->in[1]);
+}
+
+static void mul_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    if (need[0]) gx[0] = duet_unbroadcast(c, duet_mul(c, gy, n->in[1]), n->in[0]);
+    if (need[1]) gx[1] = duet_unbroadcast(c, duet_mul(c, gy, n->in[0]), n->in[1]);
+}
+
+/* d(a/b)/db = -a/b^2 = -out/b */
+static void div_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    if (need[0]) gx[0] = duet_unbroadcast(c, duet_div(c, gy, n->in[1]), n->in[0]);
+    if (need[1])
+        gx[1] = duet_unbroadcast(c, duet_neg(c, duet_div(c, duet_mul(c, gy, n->out), n->in[1])),
+                                 n->in[1]);
+}
+
+#define BINARY_DEF(nm, ID, vjp_fn)                                                           \
+    const duet_op_def duet_opdef_##nm = {.name = #nm,                                    \
+                                         .nin = 2,                                       \
+                                         .flags = DUET_OPF_ELEMENTWISE,                  \
+                                         .infer = arith_infer,                           \
+                                         .kernel = arith_kernel,                         \
+                                         .vjp = vjp_fn,                                  \
+                                         .map2 = nm##_map2};                             \
+    duet_tensor *duet_##nm##_at(duet_site s, duet_ctx *c, duet_tensor *a, duet_tensor *b) \
+    {                                                                                    \
+        duet_attrs at = {0};                                                             \
+        return duet_apply(c, s, DUET_OP_##ID, (duet_tensor *[]){a, b}, 2, &at);          \
+    }
+
+BINARY_DEF(add, ADD, add_vjp)
+BINARY_DEF(sub, SUB, sub_vjp)
+BINARY_DEF(mul, MUL, mul_vjp)
+BINARY_DEF(div, DIV, div_vjp)
+
+/* ---- unary f32 maps ---- */
+
+#define DEFINE_MAP1(name, expr)                                                            \
+    static void name##_map1(float *o, const float *in, int64_t n, const duet_attrs *at)    \
+    {                                                                                      \
+        (void)at;                                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                  \
+            float x = in[i];                                                               \
+            o[i] = (expr);                                                                 \
+        }                                                                                  \
+    }
+DEFINE_MAP1(neg, -x)
+DEFINE_MAP1(exp, expf(x))
+DEFINE_MAP1(log, logf(x))
+DEFINE_MAP1(sqrt, sqrtf(x))
+DEFINE_MAP1(rsqrt, 1.0f / sqrtf(x))
+DEFINE_MAP1(relu, x > 0.0f ? x : 0.0f)
+DEFINE_MAP1(tanh, tanhf(x))
+DEFINE_MAP1(pow_scalar, powf(x, at->f[0]))
+
+static int unary_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                       duet_type *out)
+{
+    (void)a, (void)nin;
+    if (in[0]->dtype != DUET_F32)
+        return duet_fail(c, DUET_ERR_DTYPE, "input is %s; need f32", duet_dtype_name(in[0]->dtype));
+    duet_type_of(in[0], out);
+    return 0;
+}
+
+static int unary_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_tensor *out)
+{
+    (void)nin;
+    duet_op_table[c->cur_op]->map1(out->data, in[0]->data, duet_numel(out), a);
+    return 0;
+}
+
+static void neg_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    (void)n, (void)need;
+    gx[0] = duet_neg(c, gy);
+}
+
+static void exp_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    (void)need;
+    gx[0] = duet_mul(c, gy, n->out);
+}
+
+static void log_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    (void)need;
+    gx[0] = duet_div(c, gy, n->in[0]);
+}
+
+/* d sqrt(x) = 0.5 / sqrt(x) */
+static void sqrt_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                     const bool *need)
+{
+    (void)need;
+    gx[0] = duet_div(c, duet_mul(c, gy, duet_scalar(c, 0.5f)), n->out);
+}
+
+/* d x^-1/2 = -0.5 x^-3/2 = -0.5 out^3 */
+static void rsqrt_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                      const bool *need)
+{
+    (void)need;
+    duet_tensor *cube = duet_mul(c, n->out, duet_mul(c, n->out, n->out));
+    gx[0] = duet_mul(c, gy, duet_mul(c, cube, duet_scalar(c, -0.5f)));
+}
+
+static void relu_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                     const bool *need)
+{
+    (void)need;
+    duet_tensor *pos = duet_greater(c, n->in[0], duet_scalar(c, 0.0f));
+    gx[0] = duet_where(c, pos, gy, duet_scalar(c, 0.0f));
+}
+
+/* d tanh = 1 - tanh^2 */
+static void tanh_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                     const bool *need)
+{
+    (void)need;
+    duet_tensor *d = duet_sub(c, duet_scalar(c, 1.0f), duet_mul(c, n->out, n->out));
+    gx[0] = duet_mul(c, gy, d);
+}
+
+static void pow_scalar_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                           const bool *need)
+{
+    (void)need;
+    float p = n->attr.f[0];
+    duet_tensor *d = duet_mul(c, duet_pow_scalar(c, n->in[0], p - 1.0f), duet_scalar(c, p));
+    gx[0] = duet_mul(c, gy, d);
+}
+
+#define UNARY_DEF(nm, ID)                                                                       \
+    const duet_op_def duet_opdef_##nm = {.name = #nm,                                           \
+                                         .nin = 1,                                              \
+                                         .flags = DUET_OPF_ELEMENTWISE,                         \
+                                         .infer = unary_infer,                                  \
+                                         .kernel = unary_kernel,                                \
+                                         .vjp = nm##_vjp,                                       \
+                                         .map1 = nm##_map1};                                    \
+    duet_tensor *duet_##nm##_at(duet_site s, duet_ctx *c, duet_tensor *x)                       \
+    {                                                                                           \
+        duet_attrs at = {0};                                                                    \
+        return duet_apply(c, s, DUET_OP_##ID, &x, 1, &at);                                      \
+    }
+UNARY_DEF(neg, NEG)
+UNARY_DEF(exp, EXP)
+UNARY_DEF(log, LOG)
+UNARY_DEF(sqrt, SQRT)
+UNARY_DEF(rsqrt, RSQRT)
+UNARY_DEF(relu, RELU)
+UNARY_DEF(tanh, TANH)
+
+const duet_op_def duet_opdef_pow_scalar = {.name = "pow_scalar",
+                                           .nin = 1,
+                                           .flags = DUET_OPF_ELEMENTWISE,
+                                           .infer = unary_infer,
+                                           .kernel = unary_kernel,
+                                           .vjp = pow_scalar_vjp,
+                                           .map1 = pow_scalar_map1};
+
+duet_tensor *duet_pow_scalar_at(duet_site s, duet_ctx *c, duet_tensor *x, float p)
+{
+    duet_attrs at = {0};
+    at.f[0] = p;
+    return duet_apply(c, s, DUET_OP_POW_SCALAR, &x, 1, &at);
+}

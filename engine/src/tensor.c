@@ -1,0 +1,193 @@
+/* Tensor and shape helpers shared by the shape rules and kernels. */
+#include "internal.h"
+
+size_t duet_dtype_size(duet_dtype t) { return t == DUET_BOOL ? 1 : 4; }
+
+const char *duet_dtype_name(duet_dtype t)
+{
+    switch (t) {
+    case DUET_F32: return "f32";
+    case DUET_I32: return "i32";
+    case DUET_BOOL: return "bool";
+    }
+    return "?";
+}
+
+int64_t duet_numel(const duet_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->shape[i] < 0) return -1;
+        n *= t->shape[i];
+    }
+    return n;
+}
+
+int64_t duet_type_numel(const duet_type *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->shape[i] < 0) return -1;
+        if (t->shape[i] && n > INT64_MAX / t->shape[i]) return INT64_MAX;
+        n *= t->shape[i];
+    }
+    return n;
+}
+
+bool duet_is_poison(const duet_tensor *t) { return !t || (t->flags & DUET_TENSOR_POISON); }
+
+static char *shape_str(int rank, const int64_t *shape, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "(");
+    for (int i = 0; i < rank && len < n; i++) {
+        const char *sep = i ? ", " : "";
+        if (DUET_DIM_IS_SYM(shape[i]))
+            len += (size_t)snprintf(buf + len, n - len, "%sNone", sep);
+        else
+            len += (size_t)snprintf(buf + len, n - len, "%s%lld", sep, (long long)shape[i]);
+    }
+    if (len < n) snprintf(buf + len, n - len, rank == 1 ? ",)" : ")");
+    return buf;
+}
+
+char *duet_shape_str(const duet_tensor *t, char *buf, size_t n)
+{
+    return shape_str(t->rank, t->shape, buf, n);
+}
+
+char *duet_type_str(const duet_type *t, char *buf, size_t n)
+{
+    return shape_str(t->rank, t->shape, buf, n);
+}
+
+void duet_type_of(const duet_tensor *t, duet_type *ty)
+{
+    ty->dtype = t->dtype;
+    ty->rank = t->rank;
+    memcpy(ty->shape, t->shape, sizeof ty->shape);
+}
+
+float duet_get_f32(const duet_tensor *t, int64_t i)
+{
+    if (!t || !t->data || i < 0 || i >= duet_numel(t)) return 0.0f / 0.0f;
+    switch (t->dtype) {
+    case DUET_F32: return ((const float *)t->data)[i];
+    case DUET_I32: return (float)((const int32_t *)t->data)[i];
+    case DUET_BOOL: return ((const uint8_t *)t->data)[i] ? 1.0f : 0.0f;
+    }
+    return 0;
+}
+
+int32_t duet_get_i32(const duet_tensor *t, int64_t i)
+{
+    if (!t || !t->data || i < 0 || i >= duet_numel(t)) return 0;
+    switch (t->dtype) {
+    case DUET_F32: return (int32_t)((const float *)t->data)[i];
+    case DUET_I32: return ((const int32_t *)t->data)[i];
+    case DUET_BOOL: return ((const uint8_t *)t->data)[i];
+    }
+    return 0;
+}
+
+
+int duet_norm_axis(duet_ctx *ctx, int axis, int rank)
+{
+    int a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank)
+        return duet_fail(ctx, DUET_ERR_AXIS, "axis %d is out of range for rank %d", axis, rank);
+    return a;
+}
+
+/* NumPy broadcasting on possibly symbolic dims. Two different symbols are taken to
+ * be equal: the executor checks the bound sizes when the plan runs. */
+int duet_broadcast_shapes(duet_ctx *ctx, duet_tensor *const *in, int nin, duet_type *out)
+{
+    int rank = 0;
+    for (int i = 0; i < nin; i++)
+        if (in[i]->rank > rank) rank = in[i]->rank;
+    out->rank = rank;
+    for (int d = 0; d < rank; d++) {
+        int64_t r = 1;
+        for (int i = 0; i < nin; i++) {
+            int k = d - (rank - in[i]->rank);
+            if (k < 0) continue;
+            int64_t x = in[i]->shape[k];
+            if (x == r || x == 1) continue;
+            if (r == 1 || (DUET_DIM_IS_SYM(r) && !DUET_DIM_IS_SYM(x))) {
+                r = x;
+                continue;
+            }
+            if (DUET_DIM_IS_SYM(x)) continue;
+            char sa[96], sb[96];
+            duet_shape_str(in[0], sa, sizeof sa);
+            duet_shape_str(in[i], sb, sizeof sb);
+            return duet_fail(ctx, DUET_ERR_SHAPE,
+                             "shapes %s and %s cannot be broadcast (dim %d: %lld vs %lld)", sa,
+                             sb, d, (long long)r, (long long)x);
+        }
+        out->shape[d] = r;
+    }
+    return 0;
+}
+
+void duet_bcast_strides(const duet_tensor *x, const duet_tensor *out, int64_t *strides)
+{
+    int off = out->rank - x->rank;
+    int64_t s = 1;
+    for (int d = out->rank - 1; d >= 0; d--) {
+        int k = d - off;
+        if (k < 0) {
+            strides[d] = 0;
+            continue;
+        }
+        strides[d] = (x->shape[k] == 1 && out->shape[d] != 1) ? 0 : s;
+        s *= x->shape[k];
+    }
+}
+
+void duet_bcast_iter_init(duet_bcast_iter *it, const duet_tensor *out, const duet_tensor *const *in,
+                          int n)
+{
+    memset(it, 0, sizeof *it);
+    it->rank = out->rank;
+    it->n = n;
+    memcpy(it->shape, out->shape, sizeof it->shape);
+    for (int i = 0; i < n; i++) duet_bcast_strides(in[i], out, it->stride[i]);
+}
+
+void duet_bcast_iter_next(duet_bcast_iter *it)
+{
+    for (int d = it->rank - 1; d >= 0; d--) {
+        for (int i = 0; i < it->n; i++) it->off[i] += it->stride[i][d];
+        if (++it->idx[d] < it->shape[d]) return;
+        for (int i = 0; i < it->n; i++) it->off[i] -= it->stride[i][d] * it->shape[d];
+        it->idx[d] = 0;
+    }
+}
+
+/* Runs f over the last dim of out, one call per row; whole-tensor calls when the
+ * inputs are full-size or scalars, the common cases. */
+void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
+                       duet_map2_fn f)
+{
+    const float *pa = a->data, *pb = b->data;
+    float *po = out->data;
+    int64_t n = duet_numel(out), na = duet_numel(a), nb = duet_numel(b);
+    if ((na == n || na == 1) && (nb == n || nb == 1)) {
+        f(po, pa, na == 1 && n != 1 ? 0 : 1, pb, nb == 1 && n != 1 ? 0 : 1, n);
+        return;
+    }
+    if (n == 0) return;
+    const duet_tensor *ins[2] = {a, b};
+    duet_bcast_iter it;
+    duet_bcast_iter_init(&it, out, ins, 2);
+    int last = out->rank - 1;
+    int64_t row = out->shape[last];
+    int64_t sa = it.stride[0][last], sb = it.stride[1][last];
+    /* iterate rows: treat the last dim as one step */
+    it.shape[last] = 1;
+    for (int64_t r = 0; r < n / row; r++) {
+        f(po + r * row, pa + it.off[0], sa, pb + it.off[1], sb, row);
+        duet_bcast_iter_next(&it);
+    }
+}

@@ -1,0 +1,51 @@
+/* Test helpers: run an op body on given inputs and check values and gradients.
+ * A body is a plain function of (ctx, inputs) -> output, so the same body runs
+ * eagerly and (once graph mode exists) traced. */
+#ifndef DUET_TESTUTIL_H
+#define DUET_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+/* cmocka needs these first */
+#include <cmocka.h>
+
+#include "duet/duet.h"
+
+typedef duet_tensor *(*tu_body)(duet_ctx *ctx, duet_tensor **in, void *user);
+
+typedef struct tu_input {
+    duet_dtype dtype;
+    int rank;
+    int64_t shape[DUET_MAX_RANK];
+    const void *data; /* f32, i32 or bool (uint8_t) host data */
+    bool diff;        /* check the gradient with respect to this input */
+} tu_input;
+
+/* Runs body once eagerly; copies the output's values (as float) into out (up to
+ * cap values) and its shape into shape/rank. Returns the context status. */
+duet_status tu_run(tu_body body, void *user, const tu_input *in, int nin, float *out, int cap,
+                   int *rank, int64_t *shape);
+
+/* Asserts out == expect elementwise within tol (absolute), plus the shape. */
+void tu_check_forward(tu_body body, void *user, const tu_input *in, int nin, int rank,
+                      const int64_t *shape, const float *expect, float tol);
+
+/* Checks d/dx sum(w * body(x)) for fixed pseudo-random w against central finite
+ * differences (step h, loss accumulated in double) for every input marked diff:
+ * |analytic - numeric| <= atol + rtol * |numeric|. */
+void tu_check_grad(tu_body body, void *user, const tu_input *in, int nin, double h, double atol,
+                   double rtol);
+
+/* Deterministic pseudo-random fill in [lo, hi). */
+void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
+
+/* Skips the current test with a printed reason. */
+#define TU_SKIP(...)                                                                      \
+    do {                                                                                  \
+        printf("[  SKIP    ] " __VA_ARGS__);                                              \
+        printf("\n");                                                                     \
+        skip();                                                                           \
+    } while (0)
+
+#endif
