@@ -13,7 +13,7 @@ static void usage(FILE *f)
             "A reproducibility and diagnostics harness for graph-vs-eager execution bugs.\n"
             "\n"
             "commands:\n"
-            "  demo        train a small model eagerly and show the loss falling\n"
+            "  demo        train a small model in both modes: falling loss, agreement, speed\n"
             "\n"
             "options:\n"
             "  -h, --help     show this help\n"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool tu_no_relax;
+
 void tu_fill(float *x, int n, unsigned seed, float lo, float hi)
 {
     uint32_t s = seed * 2654435761u + 12345u;
@@ -58,6 +60,111 @@ duet_status tu_run(tu_body body, void *user, const tu_input *in, int nin, float 
     return st;
 }
 
+/* ---- graph mode: the same body traced ---- */
+
+typedef struct graph_call {
+    tu_body body;
+    void *user;
+    duet_var **vars; /* gradient runs read variables; forward runs take arguments */
+    int nin;
+    const float *w;
+} graph_call;
+
+static void forward_fn(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    graph_call *g = user;
+    out[0] = g->body(ctx, (duet_tensor **)in, g->user);
+}
+
+/* Runs body traced with the inputs as arguments, dims relaxed by spec (NULL: none). */
+static void graph_forward(tu_body body, void *user, const tu_input *in, int nin,
+                          const char *spec, const duet_tensor *expect)
+{
+    duet_ctx *ctx = duet_ctx_new();
+    graph_call gc = {body, user, NULL, nin, NULL};
+    duet_fn *fn = duet_fn_new(ctx, "tu_forward", forward_fn, nin, 1, &gc);
+    if (spec) assert_int_equal(duet_fn_relax(fn, spec), 0);
+    duet_tensor *args[16], *y = NULL;
+    for (int i = 0; i < nin; i++) args[i] = duet_constant(ctx, in[i].dtype, in[i].rank, in[i].shape, in[i].data);
+    int rc = duet_fn_call(fn, args, &y);
+    if (rc) duet_diag_print(stderr, duet_ctx_error(ctx));
+    assert_int_equal(rc, 0);
+    assert_int_equal(y->rank, expect->rank);
+    for (int d = 0; d < y->rank; d++) assert_int_equal(y->shape[d], expect->shape[d]);
+    for (int64_t k = 0; k < duet_numel(y); k++) {
+        float a = duet_get_f32(y, k), b = duet_get_f32(expect, k);
+        if (!(a == b || (isnan(a) && isnan(b))))
+            fail_msg("graph (%s) element %lld: %.9g, eager %.9g", spec ? spec : "exact shapes",
+                     (long long)k, a, b);
+    }
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* "(None,None,4) (None,7)": every dim but the last relaxed */
+static void leading_spec(const tu_input *in, int nin, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < nin; i++) {
+        len += (size_t)snprintf(buf + len, n - len, "%s(", i ? " " : "");
+        for (int d = 0; d < in[i].rank; d++)
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", d ? "," : "",
+                                    d == in[i].rank - 1 ? "_" : "None");
+        len += (size_t)snprintf(buf + len, n - len, ")");
+    }
+}
+
+/* The eager output, then the same body traced twice (exact shapes, and leading dims
+ * relaxed to None) must give bit-identical values: fusion reorders nothing. */
+static void check_graph_forward(tu_body body, void *user, const tu_input *in, int nin)
+{
+    duet_ctx *ctx = duet_ctx_new();
+    duet_var *vars[16];
+    make_vars(ctx, in, nin, vars);
+    duet_tensor *y = call_body(ctx, body, user, vars, nin);
+    assert_int_equal(duet_ctx_status(ctx), DUET_OK);
+    char spec[512];
+    leading_spec(in, nin, spec, sizeof spec);
+    graph_forward(body, user, in, nin, NULL, y);
+    if (!tu_no_relax) graph_forward(body, user, in, nin, spec, y);
+    duet_ctx_free(ctx);
+}
+
+/* A traced training-style step: reads the variables, loss = sum(w * y), gradients. */
+static void grad_fn(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)in;
+    graph_call *g = user;
+    duet_tensor *y = call_body(ctx, g->body, g->user, g->vars, g->nin);
+    duet_tensor *wt = duet_constant(ctx, DUET_F32, y->rank, y->shape, g->w);
+    duet_tensor *loss = duet_sum(ctx, duet_mul(ctx, y, wt), 0, false);
+    duet_grad(ctx, loss, g->vars, g->nin, out);
+}
+
+/* Graph-mode gradients must equal the eager ones bit for bit. */
+static void check_graph_grad(tu_body body, void *user, const tu_input *in, int nin,
+                             duet_var **vars, duet_ctx *ctx, const float *w, float **ga)
+{
+    graph_call gc = {body, user, vars, nin, w};
+    duet_fn *fn = duet_fn_new(ctx, "tu_grad", grad_fn, 0, nin, &gc);
+    duet_tensor *g[16];
+    int rc = duet_fn_call(fn, NULL, g);
+    if (rc) duet_diag_print(stderr, duet_ctx_error(ctx));
+    assert_int_equal(rc, 0);
+    for (int i = 0; i < nin; i++) {
+        if (!in[i].diff) continue;
+        for (int64_t k = 0; k < duet_numel(g[i]); k++) {
+            float a = duet_get_f32(g[i], k);
+            if (a != ga[i][k])
+                fail_msg("graph gradient of input %d element %lld: %.9g, eager %.9g", i,
+                         (long long)k, a, ga[i][k]);
+        }
+    }
+    duet_fn_free(fn);
+    duet_ctx_reset(ctx);
+}
+
 void tu_check_forward(tu_body body, void *user, const tu_input *in, int nin, int rank,
                       const int64_t *shape, const float *expect, float tol)
 {
@@ -66,6 +173,7 @@ void tu_check_forward(tu_body body, void *user, const tu_input *in, int nin, int
     int64_t sh[DUET_MAX_RANK];
     duet_status st = tu_run(body, user, in, nin, out, 4096, &r, sh);
     assert_int_equal(st, DUET_OK);
+    check_graph_forward(body, user, in, nin);
     assert_int_equal(r, rank);
     int64_t n = 1;
     for (int i = 0; i < rank; i++) {
@@ -122,6 +230,7 @@ void tu_check_grad(tu_body body, void *user, const tu_input *in, int nin, double
         for (int64_t k = 0; k < n; k++) ga[i][k] = duet_get_f32(grads[i], k);
     }
     duet_ctx_reset(ctx);
+    check_graph_grad(body, user, in, nin, vars, ctx, w, ga);
     for (int i = 0; i < nin; i++) {
         if (!in[i].diff) continue;
         int64_t n = numel_of(&in[i]);

@@ -27,11 +27,16 @@ typedef struct tu_input {
 duet_status tu_run(tu_body body, void *user, const tu_input *in, int nin, float *out, int cap,
                    int *rank, int64_t *shape);
 
+/* Forward checks also trace the body (graph mode) with exact shapes and with every
+ * dim but the last relaxed to None; a test whose op needs concrete leading dims sets
+ * this to skip the relaxed run. */
+extern bool tu_no_relax;
+
 /* Asserts out == expect elementwise within tol (absolute), plus the shape. */
 void tu_check_forward(tu_body body, void *user, const tu_input *in, int nin, int rank,
                       const int64_t *shape, const float *expect, float tol);
 
-/* Checks d/dx sum(w * body(x)) for fixed pseudo-random w against central finite
+/* Checks d/dx sum(w * body(x)), eagerly and in a traced step (bit-identical), for fixed pseudo-random w against central finite
  * differences (step h, loss accumulated in double) for every input marked diff:
  * |analytic - numeric| <= atol + rtol * |numeric|. */
 void tu_check_grad(tu_body body, void *user, const tu_input *in, int nin, double h, double atol,

@@ -30,12 +30,12 @@ void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes)
 
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
 {
+    if (size > ((size_t)1 << 40)) return NULL;
     size = (size + DUET_ALIGN - 1) & ~(size_t)(DUET_ALIGN - 1);
     duet_chunk *c = a->head;
     if (!c || c->size - c->used < size) {
         /* Reuse a later chunk that has room (after a reset all are empty). */
         size_t want = size > DUET_CHUNK_MIN ? size : DUET_CHUNK_MIN;
-        if (size > ((size_t)1 << 40)) return NULL;
         c = duet_heap_alloc(ctx, sizeof(duet_chunk) + want);
         if (!c) return NULL;
         c->size = want;

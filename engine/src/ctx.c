@@ -45,6 +45,7 @@ void duet_ctx_free(duet_ctx *ctx)
         free(v);
     }
     free(ctx->vars);
+    free(ctx->lints);
     free(ctx);
 }
 
@@ -72,7 +73,9 @@ void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
                                              ? duet_op_table[ctx->cur_op]->name
                                              : "");
     snprintf(d->scope, sizeof d->scope, "%s",
-             ctx->vjp_of ? ctx->vjp_of->scope : duet_scope_path(ctx));
+             ctx->exec_node ? ctx->exec_node->scope
+             : ctx->vjp_of  ? ctx->vjp_of->scope
+                            : duet_scope_path(ctx));
     snprintf(d->file, sizeof d->file, "%s", ctx->cur_site.file ? ctx->cur_site.file : "");
     d->line = ctx->cur_site.line;
     vsnprintf(d->message, sizeof d->message, fmt, ap);
@@ -122,13 +125,24 @@ void duet_diag_print(FILE *f, const duet_diag *d)
 
 /* ---- scopes ---- */
 
-void duet_scope_push(duet_ctx *ctx, const char *name)
+void duet_scope_push_layer(duet_ctx *ctx, const char *name, const char *layer_class)
 {
-    if (ctx->nscope < DUET_MAX_SCOPE)
+    if (ctx->nscope < DUET_MAX_SCOPE) {
+        ctx->scope_class[ctx->nscope] = layer_class;
         ctx->scope_name[ctx->nscope++] = name;
-    else
+    } else {
         ctx->scope_overflow++;
+    }
     ctx->scope_cache = NULL;
+}
+
+void duet_scope_push(duet_ctx *ctx, const char *name) { duet_scope_push_layer(ctx, name, NULL); }
+
+const char *duet_scope_layer_class(const duet_ctx *ctx)
+{
+    for (int i = ctx->nscope - 1; i >= 0; i--)
+        if (ctx->scope_class[i]) return ctx->scope_class[i];
+    return NULL;
 }
 
 void duet_scope_pop(duet_ctx *ctx)

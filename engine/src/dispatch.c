@@ -12,8 +12,6 @@ const duet_op_def *const duet_op_table[DUET_OP_COUNT] = {
 #undef X
 };
 
-/* Largest tensor an op may create: guards size arithmetic against overflow. */
-#define DUET_MAX_TENSOR_BYTES ((int64_t)1 << 38)
 
 duet_graph *duet_cur_graph(duet_ctx *ctx) { return ctx->trace ? ctx->trace : &ctx->tape; }
 
@@ -51,6 +49,8 @@ int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d)
         return ctx->sym_value[DUET_SYM_ID(d)];
     return d;
 }
+
+int64_t duet_fresh_dim(duet_ctx *ctx) { return DUET_SYM(ctx->trace_nsym++); }
 
 static bool in_graph(const duet_graph *g, const duet_node *n)
 {
@@ -125,6 +125,13 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
     ctx->cur_op = op;
     duet_type ty = {0};
     if (def->infer(ctx, attr, in, nin, &ty)) return &ctx->poison;
+    for (int d = 0; d < ty.rank && ctx->mode == DUET_MODE_EAGER; d++)
+        if (ty.shape[d] < 0) { /* a symbol or a bad size: eager shapes are concrete */
+            char buf[128];
+            duet_fail(ctx, DUET_ERR_ARG, "output dim %d of %s is not a size >= 0", d,
+                      duet_type_str(&ty, buf, sizeof buf));
+            return &ctx->poison;
+        }
 
     duet_node *node = duet_graph_append(ctx, g);
     duet_tensor *out = duet_arena_alloc(ctx, &g->arena, sizeof *out);
@@ -142,9 +149,14 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
     node->site = site;
     node->scope = ctx->vjp_of ? ctx->vjp_of->scope : duet_scope_path(ctx);
     node->grad_of = ctx->vjp_of;
+    for (int i = 0; i < nin; i++) out->flags |= in[i]->flags & DUET_TENSOR_TAINT;
+    if (ctx->lint && ctx->cur_fn && (def->flags & DUET_OPF_SOURCE)) out->flags |= DUET_TENSOR_TAINT;
     if (ctx->mode == DUET_MODE_TRACE) {
-        if (op == DUET_OP_CONST) out->data = attr->p; /* constants keep their value */
-        return out;
+        if (op == DUET_OP_CONST) {
+            out->data = attr->p; /* constants keep their value */
+            return out;
+        }
+        if (!ctx->trace_values) return out;
     }
     if (!(def->flags & DUET_OPF_ALIAS) && alloc_output(ctx, g, out)) return &ctx->poison;
     if (def->kernel(ctx, attr, in, nin, out)) return &ctx->poison;

@@ -63,12 +63,19 @@ int duet_grad(duet_ctx *ctx, duet_tensor *loss, duet_var *const *vars, int n, du
     for (int i = 0; i < n; i++) grads[i] = &ctx->poison;
     if (ctx->err.code) return -1;
     duet_graph *g = duet_cur_graph(ctx);
-    if (!loss || !owns(g, loss->node)) {
+    /* Find the loss by identity, never through loss->node: after a reset the tensor
+     * may point into freed memory. */
+    int end = -1;
+    for (int i = g->n - 1; loss && i >= 0; i--)
+        if (g->nodes[i]->out == loss) {
+            end = i + 1;
+            break;
+        }
+    if (end < 0) {
         duet_ctx_fail(ctx, DUET_ERR_ARG, "grad: the loss was not computed on this context's %s",
                       ctx->trace ? "trace" : "tape (was the context reset?)");
         return -1;
     }
-    int end = loss->node->id + 1;
     int *var_slot = malloc(sizeof(int) * (size_t)(ctx->nvars ? ctx->nvars : 1));
     bool *needs = calloc((size_t)end, sizeof *needs);
     duet_tensor **grad = calloc((size_t)end, sizeof *grad);

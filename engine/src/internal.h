@@ -79,7 +79,8 @@ typedef struct duet_op_def {
     X(ANY, any) X(SIZE, size)                 \
     X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SPARSE_XENT, sparse_xent)            \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
-    X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)
+    X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
+    X(GUARD, guard) X(FUSED, fused)
 
 typedef enum {
 #define X(id, name) DUET_OP_##id,
@@ -139,9 +140,11 @@ struct duet_ctx {
     /* the node being dispatched, for error messages */
     duet_op cur_op;
     duet_site cur_site;
-    const duet_node *vjp_of; /* set while a VJP emits ops */
+    const duet_node *vjp_of;    /* set while a VJP emits ops */
+    const duet_node *exec_node; /* set while the executor runs a node */
     /* scopes */
     const char *scope_name[DUET_MAX_SCOPE];
+    const char *scope_class[DUET_MAX_SCOPE]; /* layer class ("Softmax"), or NULL */
     int nscope, scope_overflow;
     const char *scope_cache; /* joined path, in the current graph's arena */
     /* variables */
@@ -150,10 +153,23 @@ struct duet_ctx {
     duet_retired *retired; /* old variable buffers, freed at reset */
     /* memory accounting */
     size_t mem_used, mem_limit;
+    /* tracing */
+    struct duet_fn *cur_fn;           /* the function being traced or run eagerly */
+    duet_tensor *const *trace_args;   /* concrete inputs, when tracing with values */
+    bool trace_values;                /* specialize/guard: kernels run during the trace */
+    int trace_nsym;                   /* symbols in use by the trace (fresh ones appended) */
+    bool eager_functions;             /* run_functions_eagerly */
+    bool lint;
+    struct duet_lint *lints;
+    int nlints, cap_lints;
+    const duet_node *guard_failed;    /* set by a guard kernel whose check failed */
     /* executor binding of symbols to sizes, when running a plan */
     const int64_t *sym_value;
     int nsym;
 };
+
+/* Largest tensor an op may create: guards size arithmetic against overflow. */
+#define DUET_MAX_TENSOR_BYTES ((int64_t)1 << 38)
 
 /* ---- dispatch ---- */
 duet_graph *duet_cur_graph(duet_ctx *ctx);
@@ -166,6 +182,9 @@ int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
 void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap);
 /* Resolves a symbol to its bound size when a plan runs; otherwise returns d. */
 int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d);
+/* A new unknown dim for a shape rule whose result no existing symbol names (a sum of
+ * unknowns, a broadcast of two unknowns); the executor binds it on first sight. */
+int64_t duet_fresh_dim(duet_ctx *ctx);
 void *duet_alloc_bytes(duet_ctx *ctx, size_t bytes); /* in the current graph's arena */
 void *duet_heap_alloc(duet_ctx *ctx, size_t bytes);  /* accounted malloc */
 void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes);
@@ -197,5 +216,7 @@ void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *
 /* ---- helpers for VJPs ---- */
 duet_tensor *duet_unbroadcast(duet_ctx *ctx, duet_tensor *g, const duet_tensor *like);
 duet_tensor *duet_ones_like(duet_ctx *ctx, duet_tensor *x);
+/* A concrete copy of src in the step arena, with no tape node. */
+duet_tensor *duet_tensor_copy(duet_ctx *ctx, const duet_tensor *src);
 
 #endif

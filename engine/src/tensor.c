@@ -13,25 +13,26 @@ const char *duet_dtype_name(duet_dtype t)
     return "?";
 }
 
+/* -1 if a dim is symbolic; INT64_MAX if the product overflows (callers treat that
+ * as "too large" rather than wrapping). */
 int64_t duet_numel(const duet_tensor *t)
 {
-    int64_t n = 1;
-    for (int i = 0; i < t->rank; i++) {
-        if (t->shape[i] < 0) return -1;
-        n *= t->shape[i];
-    }
-    return n;
+    duet_type ty;
+    duet_type_of(t, &ty);
+    return duet_type_numel(&ty);
 }
 
 int64_t duet_type_numel(const duet_type *t)
 {
     int64_t n = 1;
+    bool over = false;
     for (int i = 0; i < t->rank; i++) {
         if (t->shape[i] < 0) return -1;
-        if (t->shape[i] && n > INT64_MAX / t->shape[i]) return INT64_MAX;
-        n *= t->shape[i];
+        if (t->shape[i] == 0) return 0;
+        if (n > INT64_MAX / t->shape[i]) over = true;
+        else n *= t->shape[i];
     }
-    return n;
+    return over ? INT64_MAX : n;
 }
 
 bool duet_is_poison(const duet_tensor *t) { return !t || (t->flags & DUET_TENSOR_POISON); }
@@ -98,8 +99,9 @@ int duet_norm_axis(duet_ctx *ctx, int axis, int rank)
     return a;
 }
 
-/* NumPy broadcasting on possibly symbolic dims. Two different symbols are taken to
- * be equal: the executor checks the bound sizes when the plan runs. */
+/* NumPy broadcasting on possibly symbolic dims. Two different symbols give a fresh
+ * symbol (either may be 1 at run time); the executor binds it from the concrete
+ * result and checks it wherever it appears again. */
 int duet_broadcast_shapes(duet_ctx *ctx, duet_tensor *const *in, int nin, duet_type *out)
 {
     int rank = 0;
@@ -117,7 +119,10 @@ int duet_broadcast_shapes(duet_ctx *ctx, duet_tensor *const *in, int nin, duet_t
                 r = x;
                 continue;
             }
-            if (DUET_DIM_IS_SYM(x)) continue;
+            if (DUET_DIM_IS_SYM(x)) {
+                if (DUET_DIM_IS_SYM(r) && ctx->mode == DUET_MODE_TRACE) r = duet_fresh_dim(ctx);
+                continue;
+            }
             char sa[96], sb[96];
             duet_shape_str(in[0], sa, sizeof sa);
             duet_shape_str(in[i], sb, sizeof sb);
@@ -190,4 +195,21 @@ void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *
         f(po + r * row, pa + it.off[0], sa, pb + it.off[1], sb, row);
         duet_bcast_iter_next(&it);
     }
+}
+
+duet_tensor *duet_tensor_copy(duet_ctx *ctx, const duet_tensor *src)
+{
+    size_t bytes = (size_t)duet_numel(src) * duet_dtype_size(src->dtype);
+    duet_tensor *t = duet_arena_alloc(ctx, &ctx->tape.arena, sizeof *t);
+    void *data = duet_arena_alloc(ctx, &ctx->tape.arena, bytes ? bytes : 1);
+    if (!t || !data) {
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "out of memory copying a %zu-byte tensor", bytes);
+        return &ctx->poison;
+    }
+    *t = *src;
+    t->node = NULL;
+    t->flags = 0;
+    t->data = data;
+    if (bytes) memcpy(data, src->data, bytes);
+    return t;
 }

@@ -75,6 +75,7 @@ typedef struct duet_tensor {
 } duet_tensor;
 
 #define DUET_TENSOR_POISON 1u
+#define DUET_TENSOR_TAINT 2u /* derives from a function's inputs (eager lint) */
 
 /* ---- context ---- */
 duet_ctx *duet_ctx_new(void);
@@ -95,6 +96,9 @@ void duet_ctx_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
 /* Scopes name where in the model an op runs: "ner_model/transformer_block/softmax".
  * Pushing while in error still works, so push/pop stay balanced. */
 void duet_scope_push(duet_ctx *ctx, const char *name);
+/* A layer's scope also names its class, so diagnostics can say "Softmax.call". */
+void duet_scope_push_layer(duet_ctx *ctx, const char *name, const char *layer_class);
+const char *duet_scope_layer_class(const duet_ctx *ctx); /* innermost, or NULL */
 void duet_scope_pop(duet_ctx *ctx);
 const char *duet_scope_path(duet_ctx *ctx);
 

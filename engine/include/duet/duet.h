@@ -3,6 +3,7 @@
 #define DUET_H
 
 #include "core.h"
+#include "fn.h"
 #include "grad.h"
 #include "ops.h"
 

@@ -60,6 +60,10 @@ duet_tensor *duet_constant_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank,
         duet_fail(c, DUET_ERR_ARG, "a constant needs a concrete shape");
         return &c->poison;
     }
+    if (n > DUET_MAX_TENSOR_BYTES / (int64_t)duet_dtype_size(dt)) {
+        duet_fail(c, DUET_ERR_OOM, "a constant of %lld elements is too large", (long long)n);
+        return &c->poison;
+    }
     size_t bytes = (size_t)n * duet_dtype_size(dt);
     a.p = duet_alloc_bytes(c, bytes ? bytes : 1);
     if (!a.p) {
@@ -153,11 +157,15 @@ duet_tensor *duet_arange_at(duet_site s, duet_ctx *c, int64_t n)
 }
 
 /* ---- placeholder: a traced function's input; bound by the executor ---- */
+/* Runs only while tracing with values (specialize/guard): the example input. The
+ * executor binds placeholders itself. */
 static int placeholder_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
-    (void)a, (void)in, (void)nin, (void)out;
-    return duet_fail(c, DUET_ERR_INTERNAL, "a placeholder cannot run eagerly");
+    (void)in, (void)nin;
+    if (!c->trace_args) return duet_fail(c, DUET_ERR_INTERNAL, "a placeholder cannot run eagerly");
+    out->data = c->trace_args[a->i[10]]->data;
+    return 0;
 }
 const duet_op_def duet_opdef_placeholder = {.name = "placeholder",
                                             .nin = 0,
@@ -214,7 +222,10 @@ static int assign_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     (void)nin;
     const duet_var *v = a->p;
     const duet_tensor *x = in[0];
-    bool ok = x->dtype == v->value.dtype && x->rank == v->value.rank;
+    if (x->dtype != v->value.dtype)
+        return duet_fail(c, DUET_ERR_DTYPE, "cannot assign %s to variable '%s' of %s",
+                         duet_dtype_name(x->dtype), v->name, duet_dtype_name(v->value.dtype));
+    bool ok = x->rank == v->value.rank;
     for (int i = 0; ok && i < x->rank; i++)
         ok = DUET_DIM_IS_SYM(x->shape[i]) || x->shape[i] == v->value.shape[i];
     if (!ok) {

@@ -1,0 +1,189 @@
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ner_config ner_config_default(void)
+{
+    return (ner_config){.num_tags = 10, .vocab = 20000, .maxlen = 128, .embed = 32,
+                        .heads = 4, .ff = 64, .dropout = 0.1f, .lr = 1e-3f, .seed = 42};
+}
+
+int ner_model_init(duet_ctx *ctx, ner_model *m, const ner_config *cfg)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    duet_nn_init(&m->nn, ctx, cfg->seed);
+    const char *p = "ner_model";
+    if (duet_token_pos_embedding_init(&m->nn, &m->emb, p, cfg->maxlen, cfg->vocab, cfg->embed) ||
+        duet_transformer_block_init(&m->nn, &m->block, p, cfg->embed, cfg->heads, cfg->ff,
+                                    cfg->dropout) ||
+        duet_dense_init(&m->nn, &m->ff, p, "dense_ff", cfg->embed, cfg->ff, DUET_ACT_RELU, 0, 0) ||
+        duet_dense_init(&m->nn, &m->ff_final, p, "dense_final", cfg->ff, cfg->num_tags,
+                        DUET_ACT_NONE, 0, 0))
+        return -1;
+    duet_dropout_layer_init(&m->nn, &m->drop1, "dropout_1", cfg->dropout);
+    duet_dropout_layer_init(&m->nn, &m->drop2, "dropout_2", cfg->dropout);
+    if (cfg->buggy_softmax) m->block.att.softmax = ner_buggy_softmax;
+    duet_adam_config adam = duet_adam_defaults();
+    adam.lr = cfg->lr;
+    m->opt = duet_adam_new(ctx, m->nn.params, m->nn.nparams, adam);
+    return m->opt ? 0 : -1;
+}
+
+void ner_model_free(ner_model *m) { duet_adam_free(m->opt); }
+
+duet_tensor *ner_model_forward(duet_ctx *ctx, ner_model *m, duet_tensor *tokens,
+                               duet_tensor *key_mask, bool training)
+{
+    duet_scope_push_layer(ctx, "ner_model", "NERModel");
+    duet_tensor *x = duet_token_pos_embedding_call(ctx, &m->emb, tokens);
+    x = duet_transformer_block_call(ctx, &m->nn, &m->block, x, key_mask, training);
+    x = duet_dropout_layer_call(ctx, &m->nn, &m->drop1, x, training);
+    x = duet_dense_call(ctx, &m->ff, x);
+    x = duet_dropout_layer_call(ctx, &m->nn, &m->drop2, x, training);
+    x = duet_dense_call(ctx, &m->ff_final, x);
+    duet_scope_pop(ctx);
+    return x;
+}
+
+duet_tensor *ner_masked_loss(duet_ctx *ctx, duet_tensor *logits, duet_tensor *labels)
+{
+    duet_scope_push(ctx, "loss");
+    duet_tensor *mask = duet_cast(ctx, duet_greater(ctx, labels, duet_scalar_i32(ctx, 0)), DUET_F32);
+    duet_tensor *xent = duet_sparse_xent(ctx, logits, labels);
+    duet_tensor *loss = duet_div(ctx, duet_sum(ctx, duet_mul(ctx, xent, mask), 0, false),
+                                 duet_sum(ctx, mask, 0, false));
+    duet_scope_pop(ctx);
+    return loss;
+}
+
+void ner_train_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    ner_model *m = user;
+    duet_tensor *key_mask = duet_greater(ctx, in[1], duet_scalar_i32(ctx, 0));
+    duet_tensor *logits = ner_model_forward(ctx, m, in[0], key_mask, true);
+    duet_tensor *loss = ner_masked_loss(ctx, logits, in[1]);
+    duet_tensor *grads[DUET_NN_MAX_PARAMS];
+    duet_grad(ctx, loss, m->nn.params, m->nn.nparams, grads);
+    duet_adam_apply(ctx, m->opt, grads);
+    duet_nn_advance(ctx, &m->nn);
+    out[0] = loss;
+}
+
+void ner_predict_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    ner_model *m = user;
+    duet_tensor *key_mask = duet_greater(ctx, in[1], duet_scalar_i32(ctx, 0));
+    out[0] = ner_model_forward(ctx, m, in[0], key_mask, false);
+}
+
+duet_tensor *ner_buggy_softmax(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask)
+{
+    duet_scope_push_layer(ctx, "softmax", "Softmax");
+    duet_tensor *y;
+    if (mask && DUET_BOOL(ctx, duet_any(ctx, duet_logical_not(ctx, mask), 0, false)))
+        y = duet_softmax(ctx, scores, -1, mask);
+    else
+        y = duet_softmax(ctx, scores, -1, NULL);
+    duet_scope_pop(ctx);
+    return y;
+}
+
+/* ---- weights file: "DUETW1\n", then per variable: name, dtype, rank, dims, data ---- */
+
+static const char weights_magic[8] = "DUETW1\n";
+
+static int write_var(FILE *f, const duet_var *v)
+{
+    const duet_tensor *t = duet_var_value(v);
+    uint32_t len = (uint32_t)strlen(duet_var_name(v)), dt = t->dtype, rank = (uint32_t)t->rank;
+    size_t bytes = (size_t)duet_numel(t) * duet_dtype_size(t->dtype);
+    return fwrite(&len, 4, 1, f) == 1 && fwrite(duet_var_name(v), 1, len, f) == len &&
+                   fwrite(&dt, 4, 1, f) == 1 && fwrite(&rank, 4, 1, f) == 1 &&
+                   fwrite(t->shape, 8, rank, f) == rank && fwrite(t->data, 1, bytes, f) == bytes
+               ? 0
+               : -1;
+}
+
+int ner_save_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    uint32_t n = (uint32_t)duet_var_count(ctx);
+    int rc = fwrite(weights_magic, 1, 8, f) == 8 && fwrite(&n, 4, 1, f) == 1 ? 0 : -1;
+    for (uint32_t i = 0; i < n && !rc; i++) rc = write_var(f, duet_var_at(ctx, (int)i));
+    if (fclose(f) || rc || rename(tmp, path)) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static duet_var *find_var(duet_ctx *ctx, const char *name)
+{
+    for (int i = 0; i < duet_var_count(ctx); i++)
+        if (!strcmp(duet_var_name(duet_var_at(ctx, i)), name)) return duet_var_at(ctx, i);
+    return NULL;
+}
+
+/* Reads one record into its variable after checking it matches. */
+static int read_var(duet_ctx *ctx, FILE *f, const char *path, char *err, size_t errlen)
+{
+    uint32_t len, dt, rank;
+    char name[512];
+    int64_t shape[DUET_MAX_RANK];
+    if (fread(&len, 4, 1, f) != 1 || len >= sizeof name || fread(name, 1, len, f) != len ||
+        fread(&dt, 4, 1, f) != 1 || fread(&rank, 4, 1, f) != 1 || rank > DUET_MAX_RANK ||
+        fread(shape, 8, rank, f) != rank) {
+        snprintf(err, errlen, "%s: truncated or corrupt weights file", path);
+        return -1;
+    }
+    name[len] = 0;
+    duet_var *v = find_var(ctx, name);
+    const duet_tensor *t = v ? duet_var_value(v) : NULL;
+    bool ok = t && t->dtype == (duet_dtype)dt && t->rank == (int)rank;
+    for (uint32_t d = 0; ok && d < rank; d++) ok = t->shape[d] == shape[d];
+    if (!ok) {
+        snprintf(err, errlen, "%s: variable '%s' %s", path, name,
+                 v ? "has a different dtype or shape in this model" : "is not in this model");
+        return -1;
+    }
+    size_t bytes = (size_t)duet_numel(t) * duet_dtype_size(t->dtype);
+    if (fread(t->data, 1, bytes, f) != bytes) {
+        snprintf(err, errlen, "%s: truncated weights file at '%s'", path, name);
+        return -1;
+    }
+    return 0;
+}
+
+int ner_load_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char magic[8];
+    uint32_t n;
+    int rc = 0;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, weights_magic, 8) || fread(&n, 4, 1, f) != 1) {
+        snprintf(err, errlen, "%s: not a duet weights file", path);
+        rc = -1;
+    } else if (n != (uint32_t)duet_var_count(ctx)) {
+        snprintf(err, errlen, "%s: holds %u variables, this model has %d", path, n,
+                 duet_var_count(ctx));
+        rc = -1;
+    }
+    for (uint32_t i = 0; i < n && !rc; i++) rc = read_var(ctx, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/* The keras-io Transformer NER model: TokenAndPositionEmbedding -> TransformerBlock
+ * -> Dropout -> Dense(64, relu) -> Dropout -> Dense(num_tags); masked sparse
+ * cross-entropy; Adam. One train step and one predict function, each a duet_fn body
+ * that runs eagerly or traced from the same code. */
+#ifndef DUET_NER_MODEL_H
+#define DUET_NER_MODEL_H
+
+#include "duet/duet.h"
+#include "duet/nn.h"
+
+typedef struct ner_config {
+    int num_tags, vocab, maxlen, embed, heads, ff;
+    float dropout, lr;
+    uint64_t seed;
+    bool buggy_softmax; /* the seed bug: Softmax.call branches on its mask */
+} ner_config;
+
+ner_config ner_config_default(void); /* 10 tags, 20000, 128, 32, 4 heads, 64, 0.1, 1e-3 */
+
+typedef struct ner_model {
+    ner_config cfg;
+    duet_nn nn;
+    duet_token_pos_embedding emb;
+    duet_transformer_block block;
+    duet_dropout_layer drop1, drop2;
+    duet_dense ff, ff_final;
+    duet_adam *opt;
+} ner_model;
+
+int ner_model_init(duet_ctx *ctx, ner_model *m, const ner_config *cfg);
+void ner_model_free(ner_model *m);
+
+/* tokens (B, T) i32, key_mask (B, T) bool -> logits (B, T, num_tags) */
+duet_tensor *ner_model_forward(duet_ctx *ctx, ner_model *m, duet_tensor *tokens,
+                               duet_tensor *key_mask, bool training);
+/* sum(xent * (labels > 0)) / sum(labels > 0) */
+duet_tensor *ner_masked_loss(duet_ctx *ctx, duet_tensor *logits, duet_tensor *labels);
+
+/* duet_fn bodies (user = ner_model *):
+ *   train:   in {tokens, labels} -> out {loss}; forward, loss, gradients, Adam
+ *   predict: in {tokens, labels} -> out {logits}; labels only mark the real tokens */
+void ner_train_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user);
+void ner_predict_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user);
+
+/* The seed bug, as Softmax.call would be written by someone thinking eagerly:
+ * "skip the masking work when nothing is masked" asks the host for a bool. */
+duet_tensor *ner_buggy_softmax(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask);
+
+/* Weights: every variable of the context (parameters, optimiser slots, counters),
+ * by name. Save writes atomically; load checks names, dtypes and shapes. Errors are
+ * one line in err; return 0 or -1. */
+int ner_save_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen);
+int ner_load_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,120 @@
+/* Traceable functions: the graph half of "one engine, two modes".
+ *
+ * A duet_fn wraps a C function of (ctx, inputs) -> outputs. Called in eager mode it
+ * simply runs. Called in graph mode it computes the input signature, looks it up in
+ * the trace cache and, on a miss, traces the body with symbolic tensors into an IR
+ * graph, optimises it, plans its memory and runs the plan; later calls with a
+ * matching signature only run the plan. */
+#ifndef DUET_FN_H
+#define DUET_FN_H
+
+#include "core.h"
+
+typedef struct duet_fn duet_fn;
+typedef struct duet_graph duet_graph;
+
+typedef void (*duet_fn_body)(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out,
+                             void *user);
+
+typedef enum { DUET_EAGER = 0, DUET_GRAPH = 1 } duet_exec_mode;
+
+/* What a host read of a symbolic tensor (DUET_BOOL/ITEM/DIM) does while tracing. */
+typedef enum {
+    DUET_POLICY_STRICT = 0, /* TensorFlow, JAX: stop with a diagnostic */
+    DUET_POLICY_SPECIALIZE, /* torch.jit.trace: bake the value seen, warn */
+    DUET_POLICY_GUARD,      /* torch.compile: bake the value, guard it, retrace on change */
+} duet_policy;
+
+/* Optimisation passes, each of which can be switched off to bisect a divergence. */
+enum {
+    DUET_PASS_DCE = 1u << 0,
+    DUET_PASS_CSE = 1u << 1,
+    DUET_PASS_FOLD = 1u << 2,
+    DUET_PASS_FUSE = 1u << 3,
+    DUET_PASS_PLAN = 1u << 4,
+    DUET_PASS_ALL = 0x1f,
+};
+
+duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin, int nout,
+                     void *user);
+void duet_fn_free(duet_fn *fn);
+/* Relaxes dims to unknown: one "(...)" per input, dims written as a number (kept
+ * fixed), None (a fresh unknown), a name (unknowns with the same name are equal) or
+ * _ (keep the call's size). Example: "(B,T) (B,T)". Returns -1 on a malformed spec. */
+int duet_fn_relax(duet_fn *fn, const char *spec);
+void duet_fn_set_mode(duet_fn *fn, duet_exec_mode mode);
+void duet_fn_set_policy(duet_fn *fn, duet_policy policy);
+void duet_fn_set_passes(duet_fn *fn, unsigned passes);
+/* Prints the graph to f after each pass in mask (and after tracing when mask has bit 31). */
+void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask);
+#define DUET_DUMP_TRACE (1u << 31)
+
+/* Runs the function; out[i] are eager tensors valid until duet_ctx_reset. Returns 0,
+ * or -1 with the context's error set (a trace-time diagnostic, a shape error, ...). */
+int duet_fn_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out);
+
+/* The escape hatch: every duet_fn on this context runs eagerly. */
+void duet_ctx_run_functions_eagerly(duet_ctx *ctx, bool on);
+
+/* Trace cache introspection. */
+int duet_fn_trace_count(const duet_fn *fn); /* traces so far (first + retraces) */
+const char *duet_fn_trace_reason(const duet_fn *fn, int i);
+int duet_fn_warning_count(const duet_fn *fn);
+const char *duet_fn_warning(const duet_fn *fn, int i);
+/* The graph of the most recent trace, after the enabled passes. */
+const duet_graph *duet_fn_graph(const duet_fn *fn);
+int duet_fn_node_count(const duet_fn *fn);
+/* Bytes of the last run: with memory planning and without (sum of all outputs). */
+size_t duet_fn_planned_bytes(const duet_fn *fn);
+size_t duet_fn_unplanned_bytes(const duet_fn *fn);
+
+/* Debug execution: runs the graph unfused and keeps every intermediate, keyed so it
+ * matches the eager tape: (scope path, op, call site, occurrence). */
+typedef struct duet_record {
+    const char *scope, *op, *file;
+    int line, occurrence;
+    bool grad;           /* emitted by a VJP */
+    duet_tensor *value; /* eager tensor, valid until duet_ctx_reset */
+} duet_record;
+int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
+                       duet_record **records, int *n);
+/* The same records for the ops of the context's eager tape (since the last reset). */
+int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n);
+
+/* Text (in the spirit of a jaxpr) and Graphviz DOT forms of a graph. */
+void duet_graph_print(FILE *f, const duet_graph *g);
+void duet_graph_dot(FILE *f, const duet_graph *g);
+
+/* ---- host reads of tensor values ---- */
+/* Eager: the value. Tracing: by the function's policy (see duet_policy). */
+bool duet_bool_at(duet_site s, duet_ctx *ctx, duet_tensor *t);
+double duet_item_at(duet_site s, duet_ctx *ctx, duet_tensor *t);
+int64_t duet_dim_at(duet_site s, duet_ctx *ctx, duet_tensor *t, int i);
+#define DUET_BOOL(ctx, t) duet_bool_at(DUET_HERE, ctx, t)
+#define DUET_ITEM(ctx, t) duet_item_at(DUET_HERE, ctx, t)
+#define DUET_DIM(ctx, t, i) duet_dim_at(DUET_HERE, ctx, t, i)
+
+/* Eager lint: while a duet_fn runs eagerly, record every host read of a value that
+ * derives from the function's inputs or variables (what graph mode would reject). */
+typedef struct duet_lint {
+    const char *what; /* "DUET_BOOL", "DUET_ITEM", "DUET_DIM" */
+    const char *file;
+    int line;
+    char scope[256];
+    char shape[96];
+} duet_lint;
+void duet_ctx_set_lint(duet_ctx *ctx, bool on);
+int duet_lint_count(const duet_ctx *ctx);
+const duet_lint *duet_lint_at(const duet_ctx *ctx, int i);
+
+/* ---- graph-safe control flow ---- */
+typedef void (*duet_branch_fn)(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out,
+                               void *user);
+/* Runs both branches (as subgraphs when tracing) and selects by pred (bool scalar).
+ * Branch outputs that differ in number, dtype or shape are a diagnostic. */
+int duet_cond_at(duet_site s, duet_ctx *ctx, duet_tensor *pred, duet_branch_fn then_fn,
+                 duet_branch_fn else_fn, duet_tensor *const *in, int nin, duet_tensor **out,
+                 int nout, void *user);
+#define duet_cond(...) duet_cond_at(DUET_HERE, __VA_ARGS__)
+
+#endif

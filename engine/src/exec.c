@@ -1,0 +1,247 @@
+/* The executor: binds symbolic dims to the call's sizes, re-runs each node's shape
+ * rule on concrete shapes (checking them against the traced types), then runs the
+ * kernels in order over the planned buffers. */
+#include <stdlib.h>
+
+#include "graph_internal.h"
+
+void duet_plan_free(duet_ctx *ctx, duet_plan *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->nslots; i++) free(p->slot_buf[i]);
+    free(p->slot_buf);
+    free(p->slot_cap);
+    free(p->slot);
+    free(p->outputs);
+    free(p->graph.nodes);
+    duet_arena_free(ctx, &p->graph.arena);
+    free(p);
+}
+
+void duet_node_key(const duet_graph *g, const duet_node *n, duet_record *r)
+{
+    r->scope = n->scope ? n->scope : "";
+    r->op = duet_op_table[n->op]->name;
+    r->file = n->site.file ? n->site.file : "";
+    r->line = n->site.line;
+    r->grad = n->grad_of != NULL;
+    r->occurrence = 0;
+    for (int i = 0; i < n->id; i++) { /* earlier nodes with the same key */
+        const duet_node *m = g->nodes[i];
+        if (m->op == n->op && m->site.line == n->site.line && (m->grad_of != NULL) == r->grad &&
+            m->site.file && !strcmp(m->site.file, r->file) && !strcmp(m->scope, r->scope))
+            r->occurrence++;
+    }
+}
+
+static int add_record(duet_ctx *ctx, const duet_graph *g, const duet_node *n,
+                      const duet_tensor *value, duet_record **recs, int *nrec)
+{
+    duet_record *r = realloc(*recs, sizeof *r * (size_t)(*nrec + 1));
+    if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
+    *recs = r;
+    r += (*nrec)++;
+    duet_node_key(g, n, r);
+    r->scope = duet_arena_strdup(ctx, &ctx->tape.arena, r->scope); /* outlives the plan */
+    r->value = duet_tensor_copy(ctx, value);
+    return r->scope ? 0 : -1;
+}
+
+int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n)
+{
+    *records = NULL;
+    *n = 0;
+    for (int i = 0; i < ctx->tape.n; i++) {
+        const duet_node *nd = ctx->tape.nodes[i];
+        duet_record *r = realloc(*records, sizeof *r * (size_t)(*n + 1));
+        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for tape records");
+        *records = r;
+        duet_node_key(&ctx->tape, nd, &r[*n]);
+        r[(*n)++].value = nd->out;
+    }
+    return 0;
+}
+
+static int bind_input(duet_ctx *ctx, const duet_node *ph, const duet_tensor *arg, int64_t *symv)
+{
+    int idx = (int)ph->attr.i[10];
+    const duet_tensor *ty = ph->out;
+    if (arg->dtype != ty->dtype || arg->rank != ty->rank)
+        return duet_fail(ctx, DUET_ERR_ARG, "argument %d is %s rank %d; the trace expects %s rank %d",
+                         idx, duet_dtype_name(arg->dtype), arg->rank, duet_dtype_name(ty->dtype),
+                         ty->rank);
+    for (int d = 0; d < ty->rank; d++) {
+        int64_t s = ty->shape[d];
+        if (!DUET_DIM_IS_SYM(s)) {
+            if (s != arg->shape[d])
+                return duet_fail(ctx, DUET_ERR_SHAPE, "argument %d dim %d is %lld; the trace expects %lld",
+                                 idx, d, (long long)arg->shape[d], (long long)s);
+            continue;
+        }
+        int64_t *v = &symv[DUET_SYM_ID(s)];
+        if (*v < 0)
+            *v = arg->shape[d];
+        else if (*v != arg->shape[d])
+            return duet_fail(ctx, DUET_ERR_SHAPE,
+                             "argument %d dim %d is %lld, but the same unknown dim is %lld elsewhere",
+                             idx, d, (long long)arg->shape[d], (long long)*v);
+    }
+    return 0;
+}
+
+/* A node's concrete type must agree with its traced type under the binding. */
+static int check_bound(duet_ctx *ctx, const duet_tensor *traced, const duet_type *ty, int64_t *symv)
+{
+    bool ok = traced->rank == ty->rank && traced->dtype == ty->dtype;
+    for (int d = 0; ok && d < ty->rank; d++) {
+        int64_t s = traced->shape[d];
+        if (!DUET_DIM_IS_SYM(s)) {
+            ok = s == ty->shape[d];
+        } else {
+            int64_t *v = &symv[DUET_SYM_ID(s)];
+            if (*v < 0) *v = ty->shape[d];
+            ok = *v == ty->shape[d];
+        }
+    }
+    if (ok) return 0;
+    char a[96], b[96];
+    return duet_fail(ctx, DUET_ERR_SHAPE, "bound shape %s does not match the traced shape %s",
+                     duet_type_str(ty, b, sizeof b), duet_shape_str(traced, a, sizeof a));
+}
+
+typedef struct run_state {
+    duet_tensor *rt;    /* runtime tensor per node */
+    duet_tensor **rin;  /* runtime inputs, flattened */
+    int *rin_off;
+} run_state;
+
+static int alloc_state(duet_ctx *ctx, const duet_graph *g, run_state *s)
+{
+    int total = 0;
+    for (int i = 0; i < g->n; i++) total += g->nodes[i]->nin;
+    s->rt = calloc((size_t)g->n + 1, sizeof *s->rt);
+    s->rin = calloc((size_t)total + 1, sizeof *s->rin);
+    s->rin_off = calloc((size_t)g->n + 1, sizeof *s->rin_off);
+    if (!s->rt || !s->rin || !s->rin_off)
+        return duet_fail(ctx, DUET_ERR_OOM, "out of memory running a graph");
+    int off = 0;
+    for (int i = 0; i < g->n; i++) {
+        const duet_node *n = g->nodes[i];
+        s->rin_off[i] = off;
+        for (int j = 0; j < n->nin; j++) s->rin[off++] = &s->rt[n->in[j]->node->id];
+    }
+    return 0;
+}
+
+static void free_state(run_state *s)
+{
+    free(s->rt);
+    free(s->rin);
+    free(s->rin_off);
+}
+
+/* Shape pass: concrete types for every node, then buffers big enough for them. */
+static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *const *in,
+                      int64_t *symv)
+{
+    const duet_graph *g = &p->graph;
+    size_t need[p->nslots ? p->nslots : 1];
+    memset(need, 0, sizeof need);
+    for (int i = 0; i < g->n && !ctx->err.code; i++) {
+        const duet_node *n = g->nodes[i];
+        duet_tensor *t = &s->rt[i];
+        ctx->exec_node = n;
+        ctx->cur_op = n->op;
+        ctx->cur_site = n->site;
+        if (n->op == DUET_OP_PLACEHOLDER) {
+            const duet_tensor *arg = in[n->attr.i[10]];
+            if (bind_input(ctx, n, arg, symv)) return -1;
+            *t = *arg;
+            t->node = NULL;
+            continue;
+        }
+        duet_type ty = {0};
+        if (duet_op_table[n->op]->infer(ctx, &n->attr, s->rin + s->rin_off[i], n->nin, &ty) ||
+            check_bound(ctx, n->out, &ty, symv))
+            return -1;
+        t->dtype = ty.dtype;
+        t->rank = ty.rank;
+        memcpy(t->shape, ty.shape, sizeof t->shape);
+        int sl = p->slot[i];
+        size_t bytes = (size_t)duet_type_numel(&ty) * duet_dtype_size(ty.dtype);
+        if (sl >= 0 && bytes > need[sl]) need[sl] = bytes;
+    }
+    size_t total = 0, unplanned = 0;
+    for (int i = 0; i < g->n; i++)
+        if (p->slot[i] >= 0) unplanned += (size_t)duet_numel(&s->rt[i]) * duet_dtype_size(s->rt[i].dtype);
+    p->unplanned_bytes = unplanned;
+    for (int k = 0; k < p->nslots; k++) {
+        total += need[k];
+        if (need[k] <= p->slot_cap[k]) continue;
+        free(p->slot_buf[k]);
+        p->slot_buf[k] = malloc(need[k]);
+        p->slot_cap[k] = p->slot_buf[k] ? need[k] : 0;
+        if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "out of memory: %zu bytes", need[k]);
+    }
+    p->planned_bytes = total;
+    return 0;
+}
+
+static int run_node(duet_ctx *ctx, duet_plan *p, run_state *s, int i)
+{
+    const duet_node *n = p->graph.nodes[i];
+    duet_tensor *t = &s->rt[i];
+    if (n->op == DUET_OP_PLACEHOLDER) return 0;
+    if (n->op == DUET_OP_CONST) {
+        t->data = n->attr.p;
+        return 0;
+    }
+    if (p->slot[i] >= 0) t->data = p->slot_buf[p->slot[i]];
+    ctx->exec_node = n;
+    ctx->cur_op = n->op;
+    ctx->cur_site = n->site;
+    return duet_op_table[n->op]->kernel(ctx, &n->attr, s->rin + s->rin_off[i], n->nin, t);
+}
+
+static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_opts *opts)
+{
+    bool effects = false;
+    for (int i = 0; i < p->graph.n; i++) {
+        const duet_node *n = p->graph.nodes[i];
+        if (run_node(ctx, p, s, i)) return -1;
+        if (ctx->guard_failed) {
+            if (!effects) return 1;
+            ctx->guard_failed = NULL;
+            return duet_fail(ctx, DUET_ERR_GUARD,
+                             "a guard failed after the graph changed variables; cannot retrace");
+        }
+        if (duet_op_table[n->op]->flags & DUET_OPF_EFFECT) effects = true;
+        if (opts && opts->keep && n->op != DUET_OP_PLACEHOLDER &&
+            add_record(ctx, &p->graph, n, &s->rt[i], opts->records, opts->nrecords))
+            return -1;
+    }
+    return 0;
+}
+
+int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tensor **out,
+                  const duet_exec_opts *opts)
+{
+    run_state s = {0};
+    int64_t symv[p->nsym ? p->nsym : 1];
+    for (int k = 0; k < p->nsym; k++) symv[k] = -1;
+    int rc = alloc_state(ctx, &p->graph, &s);
+    if (!rc) {
+        ctx->sym_value = symv;
+        ctx->nsym = p->nsym;
+        rc = shape_pass(ctx, p, &s, in, symv);
+        if (!rc) rc = run_nodes(ctx, p, &s, opts);
+        ctx->sym_value = NULL;
+        ctx->nsym = 0;
+    }
+    ctx->exec_node = NULL;
+    for (int k = 0; k < p->nout && rc == 0; k++)
+        out[k] = duet_tensor_copy(ctx, &s.rt[p->outputs[k]->node->id]);
+    free_state(&s);
+    if (rc == 0 && ctx->err.code) rc = -1;
+    return rc;
+}

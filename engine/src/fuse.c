@@ -1,0 +1,198 @@
+/* Elementwise fusion: a tree of same-shape f32 elementwise ops whose inner results
+ * have no other reader becomes one FUSED node. Its kernel walks the output in tiles
+ * and applies each op's own map function (the same one its eager kernel uses) to
+ * the tile, so intermediates stay in cache and results are bit-identical: nothing
+ * is reordered. */
+#include <stdlib.h>
+
+#include "graph_internal.h"
+
+#define FUSE_MAX_STEPS 16
+#define FUSE_TILE 512
+
+/* Operand of a step: >= 0 is external input k, < 0 is the result of step -(k+1). */
+typedef struct fused_step {
+    duet_op op;
+    int a, b;
+    duet_attrs attr;
+} fused_step;
+
+typedef struct fused_prog {
+    int nsteps;
+    fused_step step[FUSE_MAX_STEPS];
+} fused_prog;
+
+static int fused_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                       duet_type *out)
+{
+    (void)a;
+    out->dtype = DUET_F32;
+    return duet_broadcast_shapes(c, in, nin, out);
+}
+
+static const float *operand(int k, duet_tensor *const *in, float tmp[][FUSE_TILE], int64_t off,
+                            int64_t *stride)
+{
+    if (k < 0) {
+        *stride = 1;
+        return tmp[-k - 1];
+    }
+    bool scalar = duet_numel(in[k]) == 1;
+    *stride = scalar ? 0 : 1;
+    return (const float *)in[k]->data + (scalar ? 0 : off);
+}
+
+static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_tensor *out)
+{
+    (void)c, (void)nin;
+    const fused_prog *prog = a->p;
+    float tmp[FUSE_MAX_STEPS][FUSE_TILE];
+    int64_t n = duet_numel(out);
+    for (int64_t off = 0; off < n; off += FUSE_TILE) {
+        int64_t len = n - off < FUSE_TILE ? n - off : FUSE_TILE;
+        for (int s = 0; s < prog->nsteps; s++) {
+            const fused_step *st = &prog->step[s];
+            const duet_op_def *def = duet_op_table[st->op];
+            bool last = s == prog->nsteps - 1;
+            float *dst = last ? (float *)out->data + off : tmp[s];
+            int64_t sa, sb;
+            const float *pa = operand(st->a, in, tmp, off, &sa);
+            if (def->map2) {
+                const float *pb = operand(st->b, in, tmp, off, &sb);
+                def->map2(dst, pa, sa, pb, sb, len);
+            } else if (sa == 0) { /* a scalar operand of a unary map */
+                float v;
+                def->map1(&v, pa, 1, &st->attr);
+                for (int64_t i = 0; i < len; i++) dst[i] = v;
+            } else {
+                def->map1(dst, pa, len, &st->attr);
+            }
+        }
+    }
+    return 0;
+}
+
+const duet_op_def duet_opdef_fused = {
+    .name = "fused", .nin = -1, .infer = fused_infer, .kernel = fused_kernel};
+
+/* ---- the pass ---- */
+
+static bool same_shape(const duet_tensor *a, const duet_tensor *b)
+{
+    if (a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
+static bool fusible(const duet_node *n)
+{
+    const duet_op_def *def = duet_op_table[n->op];
+    if (!(def->flags & DUET_OPF_ELEMENTWISE) || n->out->dtype != DUET_F32) return false;
+    for (int j = 0; j < n->nin; j++) {
+        const duet_tensor *x = n->in[j];
+        if (x->dtype != DUET_F32) return false;
+        if (!same_shape(x, n->out) && duet_numel(x) != 1) return false;
+    }
+    return def->map1 || def->map2;
+}
+
+typedef struct group {
+    duet_node *member[FUSE_MAX_STEPS];
+    int n;
+} group;
+
+static bool in_group(const group *gr, const duet_node *n)
+{
+    for (int i = 0; i < gr->n; i++)
+        if (gr->member[i] == n) return true;
+    return false;
+}
+
+/* Grows the group from its root through producers read only by the group. */
+static void grow(group *gr, const int *uses, const bool *taken, const duet_tensor *shape)
+{
+    for (int m = 0; m < gr->n; m++) {
+        duet_node *n = gr->member[m];
+        for (int j = 0; j < n->nin && gr->n < FUSE_MAX_STEPS; j++) {
+            duet_node *p = n->in[j]->node;
+            if (uses[p->id] != 1 || taken[p->id] || in_group(gr, p) || !fusible(p) ||
+                !same_shape(p->out, shape))
+                continue;
+            gr->member[gr->n++] = p;
+        }
+    }
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return (*(duet_node *const *)a)->id - (*(duet_node *const *)b)->id;
+}
+
+static int external_index(duet_tensor **ext, int *next, duet_tensor *t)
+{
+    for (int k = 0; k < *next; k++)
+        if (ext[k] == t) return k;
+    ext[*next] = t;
+    return (*next)++;
+}
+
+static int step_operand(const group *gr, duet_tensor **ext, int *next, duet_tensor *t)
+{
+    for (int s = 0; s < gr->n; s++)
+        if (gr->member[s] == t->node) return -(s + 1);
+    return external_index(ext, next, t);
+}
+
+/* Rewrites the group's root (its last member) into a FUSED node. */
+static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
+{
+    qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
+    fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
+    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * FUSE_MAX_STEPS);
+    if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+    int next = 0;
+    prog->nsteps = gr->n;
+    for (int s = 0; s < gr->n; s++) {
+        const duet_node *n = gr->member[s];
+        fused_step *st = &prog->step[s];
+        st->op = n->op;
+        st->attr = n->attr;
+        st->a = step_operand(gr, ext, &next, n->in[0]);
+        st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
+    }
+    duet_node *root = gr->member[gr->n - 1];
+    for (int s = 0; s < gr->n - 1; s++) dead[gr->member[s]->id] = true;
+    root->op = DUET_OP_FUSED;
+    root->in = ext;
+    root->nin = next;
+    memset(&root->attr, 0, sizeof root->attr);
+    root->attr.p = prog;
+    return 0;
+}
+
+void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    int *uses = calloc((size_t)g->n + 1, sizeof *uses);
+    bool *taken = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
+    if (!uses || !taken || !dead) {
+        free(uses), free(taken), free(dead);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+        return;
+    }
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->nin; j++) uses[g->nodes[i]->in[j]->node->id]++;
+    for (int k = 0; k < p->nout; k++) uses[p->outputs[k]->node->id] += 2; /* never absorbed */
+    for (int i = g->n - 1; i >= 0 && !ctx->err.code; i--) {
+        duet_node *root = g->nodes[i];
+        if (taken[i] || !fusible(root)) continue;
+        group gr = {{root}, 1};
+        grow(&gr, uses, taken, root->out);
+        for (int m = 0; m < gr.n; m++) taken[gr.member[m]->id] = true;
+        if (gr.n >= 2) emit(ctx, g, &gr, dead);
+    }
+    duet_graph_compact(g, dead);
+    free(uses), free(taken), free(dead);
+}

@@ -1,0 +1,81 @@
+/* Graph mode internals: traced functions, compiled plans, passes, executor. */
+#ifndef DUET_GRAPH_INTERNAL_H
+#define DUET_GRAPH_INTERNAL_H
+
+#include "duet/fn.h"
+#include "internal.h"
+
+#define DUET_MAX_FN_ARGS 16
+
+/* An input signature: dtypes and dims, relaxed dims written as symbols. */
+typedef struct duet_sig {
+    int n;
+    duet_dtype dtype[DUET_MAX_FN_ARGS];
+    int rank[DUET_MAX_FN_ARGS];
+    int64_t dim[DUET_MAX_FN_ARGS][DUET_MAX_RANK];
+} duet_sig;
+
+/* A traced, optimised and planned graph: one trace cache entry. */
+typedef struct duet_plan {
+    duet_sig sig;
+    int nsym;
+    duet_graph graph;       /* nodes in execution order, ids = positions */
+    int nout;
+    duet_tensor **outputs;  /* tensors of graph */
+    int *slot;              /* per node: buffer slot, or -1 (alias or external) */
+    int nslots;
+    void **slot_buf;        /* per slot: buffer, grown as needed across calls */
+    size_t *slot_cap;
+    size_t planned_bytes, unplanned_bytes;
+    struct duet_plan *next;
+} duet_plan;
+
+struct duet_fn {
+    duet_ctx *ctx;
+    char *name;
+    duet_fn_body body;
+    void *user;
+    int nin, nout;
+    duet_exec_mode mode;
+    duet_policy policy;
+    unsigned passes;
+    FILE *dump;
+    unsigned dump_mask;
+    /* relaxation from duet_fn_relax: per arg and dim, -1 keep, else symbol id */
+    bool has_relax;
+    int relax_rank[DUET_MAX_FN_ARGS];
+    int relax[DUET_MAX_FN_ARGS][DUET_MAX_RANK];
+    int nsym;
+    duet_plan *cache; /* most recent first */
+    char **reasons;
+    int nreasons;
+    char **warnings;
+    int nwarnings;
+};
+
+void duet_fn_note(char ***list, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void duet_fn_warn(duet_fn *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* passes.c, fuse.c */
+void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
+void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
+void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
+/* hostval.c: why a guard node failed, for the retrace record */
+void duet_guard_reason(const duet_node *guard, char *buf, size_t n);
+/* exec.c */
+typedef struct duet_exec_opts {
+    bool keep;              /* debug: keep every intermediate */
+    duet_record **records;
+    int *nrecords;
+} duet_exec_opts;
+/* Returns 0, -1 on error (ctx error set) or 1 when a guard failed. */
+int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tensor **out,
+                  const duet_exec_opts *opts);
+void duet_plan_free(duet_ctx *ctx, duet_plan *p);
+/* A node's key for matching eager and graph runs. */
+void duet_node_key(const duet_graph *g, const duet_node *n, duet_record *r);
+
+duet_tensor *duet_placeholder(duet_ctx *c, duet_site s, duet_dtype dt, int rank,
+                              const int64_t *shape, int index);
+
+#endif

@@ -1,0 +1,853 @@
+/* Shape ops: reshape, transpose, slice, pad, concat, sum_to, broadcast_to. All but
+ * sum_to only move elements, so they work on f32, i32 and bool by element size.
+ *
+ * Dims may be symbols (graph mode). Two equal symbol values are the same unknown
+ * size; a symbol against a concrete size is accepted at trace time and checked when
+ * the executor re-runs the rule on concrete shapes. Attribute dims that may be
+ * symbols go through duet_dim_resolve, which binds them while a plan runs. */
+#include "../internal.h"
+
+/* ---- helpers ---- */
+
+#define SYM(d) DUET_DIM_IS_SYM(d)
+/* An attribute dim that is an unknown: only while tracing (a plan run resolves them
+ * all), so outside a trace a value below -1 is just a bad negative value. */
+#define UNK(d) (SYM(d) && c->mode == DUET_MODE_TRACE)
+
+static char *dims_str(int rank, const int64_t *d, char *buf, size_t n)
+{
+    duet_type t = {0};
+    t.rank = rank;
+    for (int i = 0; i < rank; i++) t.shape[i] = d[i];
+    return duet_type_str(&t, buf, n);
+}
+
+static const char *dim_str(const duet_ctx *c, int64_t d, char *buf, size_t n)
+{
+    if (UNK(d))
+        snprintf(buf, n, "None");
+    else
+        snprintf(buf, n, "%lld", (long long)d);
+    return buf;
+}
+
+/* Records an error found before dispatch (bad call arguments). */
+static duet_tensor *fail_call(duet_ctx *c, duet_site s, duet_op op, duet_status code,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static duet_tensor *fail_call(duet_ctx *c, duet_site s, duet_op op, duet_status code,
+                              const char *fmt, ...)
+{
+    if (c->err.code) return &c->poison;
+    c->cur_op = op;
+    c->cur_site = c->vjp_of ? c->vjp_of->site : s;
+    va_list ap;
+    va_start(ap, fmt);
+    duet_vfail(c, code, fmt, ap);
+    va_end(ap);
+    return &c->poison;
+}
+
+/* a + b on dims when the result can be written as a dim: both concrete, or one
+ * of them 0. Returns DUET_DIM_INFER when it cannot (a symbol plus a size). */
+static int64_t dim_add(int64_t a, int64_t b)
+{
+    if (a == 0) return b;
+    if (b == 0) return a;
+    if (SYM(a) || SYM(b)) return DUET_DIM_INFER;
+    return a + b;
+}
+
+static int64_t mul_sat(int64_t a, int64_t b)
+{
+    if (a == 0 || b == 0) return 0;
+    if (a > INT64_MAX / b) return INT64_MAX;
+    return a * b;
+}
+
+static void contig_strides(int rank, const int64_t *shape, int64_t *st)
+{
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= shape[d];
+    }
+}
+
+/* ---- strided copy: the one data mover behind every op here ----
+ * Copies an n-d block of `size`, reading element offsets with istr and writing with
+ * ostr (in elements). Drops size-1 dims and merges dims that are contiguous in both,
+ * then picks: contiguous runs (memcpy), broadcast runs (fill), a tiled 2-D
+ * transpose when the output's inner axis is strided in the input, or a plain loop. */
+
+typedef struct walk {
+    int nd;
+    int64_t size[DUET_MAX_RANK], istr[DUET_MAX_RANK], ostr[DUET_MAX_RANK];
+    int64_t idx[DUET_MAX_RANK];
+    int64_t ioff, ooff;
+} walk;
+
+static void walk_next(walk *w)
+{
+    for (int d = w->nd - 1; d >= 0; d--) {
+        w->ioff += w->istr[d];
+        w->ooff += w->ostr[d];
+        if (++w->idx[d] < w->size[d]) return;
+        w->ioff -= w->istr[d] * w->size[d];
+        w->ooff -= w->ostr[d] * w->size[d];
+        w->idx[d] = 0;
+    }
+}
+
+static int64_t walk_count(const walk *w)
+{
+    int64_t n = 1;
+    for (int d = 0; d < w->nd; d++) n *= w->size[d];
+    return n;
+}
+
+/* Simplifies dims in place; returns false when the block is empty. */
+static bool simplify(int *nd, int64_t *size, int64_t *istr, int64_t *ostr)
+{
+    int q = 0;
+    for (int d = 0; d < *nd; d++) {
+        if (size[d] == 0) return false;
+        if (size[d] == 1) continue;
+        if (q > 0 && istr[q - 1] == istr[d] * size[d] && ostr[q - 1] == ostr[d] * size[d]) {
+            size[q - 1] *= size[d];
+            istr[q - 1] = istr[d];
+            ostr[q - 1] = ostr[d];
+            continue;
+        }
+        size[q] = size[d], istr[q] = istr[d], ostr[q] = ostr[d];
+        q++;
+    }
+    *nd = q;
+    return true;
+}
+
+#define TILE 32
+
+#define DEFINE_MOVERS(T, sfx)                                                                 \
+    static void fill_##sfx(T *restrict o, T v, int64_t n)                                     \
+    {                                                                                         \
+        for (int64_t i = 0; i < n; i++) o[i] = v;                                             \
+    }                                                                                         \
+    /* out[i * os + j] = in[i + j * is] for i < ni, j < nj, in tiles */                       \
+    static void tile2d_##sfx(T *restrict o, const T *restrict in, int64_t ni, int64_t nj,     \
+                             int64_t os, int64_t is)                                          \
+    {                                                                                         \
+        for (int64_t i0 = 0; i0 < ni; i0 += TILE)                                             \
+            for (int64_t j0 = 0; j0 < nj; j0 += TILE) {                                       \
+                int64_t i1 = i0 + TILE < ni ? i0 + TILE : ni;                                 \
+                int64_t j1 = j0 + TILE < nj ? j0 + TILE : nj;                                 \
+                for (int64_t i = i0; i < i1; i++) {                                           \
+                    T *restrict orow = o + i * os;                                            \
+                    const T *restrict icol = in + i;                                          \
+                    for (int64_t j = j0; j < j1; j++) orow[j] = icol[j * is];                 \
+                }                                                                             \
+            }                                                                                 \
+    }                                                                                         \
+    static void loop_##sfx(T *restrict o, const T *restrict in, int64_t n, int64_t os,        \
+                           int64_t is)                                                        \
+    {                                                                                         \
+        for (int64_t i = 0; i < n; i++) o[i * os] = in[i * is];                               \
+    }
+DEFINE_MOVERS(uint32_t, 4)
+DEFINE_MOVERS(uint8_t, 1)
+
+static void strided_copy(size_t es, int nd, const int64_t *size, const int64_t *istr,
+                         const int64_t *ostr, const void *in, void *out)
+{
+    walk w = {0};
+    w.nd = nd;
+    for (int d = 0; d < nd; d++) w.size[d] = size[d], w.istr[d] = istr[d], w.ostr[d] = ostr[d];
+    if (!simplify(&w.nd, w.size, w.istr, w.ostr)) return;
+    const unsigned char *pi = in;
+    unsigned char *po = out;
+    if (w.nd == 0) {
+        memcpy(po, pi, es);
+        return;
+    }
+    int last = w.nd - 1;
+    int64_t run = w.size[last], is = w.istr[last], os = w.ostr[last];
+    if (os == 1 && is != 1 && is != 0) {
+        /* the input axis that is contiguous, if any: a transpose */
+        int p = -1;
+        for (int d = 0; d < last; d++)
+            if (w.istr[d] == 1) p = d;
+        if (p >= 0) {
+            int64_t ni = w.size[p], ostp = w.ostr[p];
+            /* walk the other dims */
+            walk o = {0};
+            for (int d = 0; d < last; d++) {
+                if (d == p) continue;
+                o.size[o.nd] = w.size[d], o.istr[o.nd] = w.istr[d], o.ostr[o.nd] = w.ostr[d];
+                o.nd++;
+            }
+            for (int64_t c = walk_count(&o); c > 0; c--, walk_next(&o)) {
+                if (es == 4)
+                    tile2d_4((uint32_t *)po + o.ooff, (const uint32_t *)pi + o.ioff, ni, run,
+                             ostp, is);
+                else
+                    tile2d_1(po + o.ooff, pi + o.ioff, ni, run, ostp, is);
+            }
+            return;
+        }
+    }
+    w.nd = last; /* walk the outer dims; the last one is the inner run */
+    for (int64_t c = walk_count(&w); c > 0; c--, walk_next(&w)) {
+        if (is == 1 && os == 1) {
+            memcpy(po + w.ooff * (int64_t)es, pi + w.ioff * (int64_t)es, (size_t)run * es);
+        } else if (is == 0 && os == 1) {
+            if (es == 4)
+                fill_4((uint32_t *)po + w.ooff, ((const uint32_t *)pi)[w.ioff], run);
+            else
+                fill_1(po + w.ooff, pi[w.ioff], run);
+        } else if (es == 4) {
+            loop_4((uint32_t *)po + w.ooff, (const uint32_t *)pi + w.ioff, run, os, is);
+        } else {
+            loop_1(po + w.ooff, pi + w.ioff, run, os, is);
+        }
+    }
+}
+
+/* ---- reshape: attrs i[0] = rank, i[1..] = dims (one may be -1, any may be symbols) ---- */
+
+static int reshape_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                         duet_type *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int rank = (int)a->i[0];
+    int64_t d[DUET_MAX_RANK];
+    int at = -1;
+    char sx[96], sd[96];
+    for (int i = 0; i < rank; i++) {
+        d[i] = duet_dim_resolve(c, a->i[1 + i]);
+        if (d[i] < DUET_DIM_INFER && !UNK(d[i]))
+            return duet_fail(c, DUET_ERR_ARG, "dim %d is %lld; dims must be >= 0 or -1", i,
+                             (long long)d[i]);
+        if (d[i] == DUET_DIM_INFER) {
+            if (at >= 0)
+                return duet_fail(c, DUET_ERR_ARG, "dims %s have more than one -1",
+                                 dims_str(rank, d, sd, sizeof sd));
+            at = i;
+        }
+    }
+    /* cancel equal symbols on both sides, multiply what is left */
+    int64_t xsym[DUET_MAX_RANK];
+    int nxs = 0, nds = 0;
+    int64_t px = 1, pd = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (SYM(x->shape[i]))
+            xsym[nxs++] = x->shape[i];
+        else
+            px = mul_sat(px, x->shape[i]);
+    }
+    for (int i = 0; i < rank; i++) {
+        if (i == at) continue;
+        if (!SYM(d[i])) {
+            pd = mul_sat(pd, d[i]);
+            continue;
+        }
+        int k = 0;
+        while (k < nxs && xsym[k] != d[i]) k++;
+        if (k < nxs)
+            xsym[k] = xsym[--nxs];
+        else
+            nds++;
+    }
+    duet_shape_str(x, sx, sizeof sx);
+    dims_str(rank, d, sd, sizeof sd);
+    if (at < 0) {
+        if (nxs == 0 && nds == 0 && px != pd)
+            return duet_fail(c, DUET_ERR_SHAPE,
+                             "cannot reshape %s (%lld elements) to %s (%lld elements)",
+                             sx, (long long)px, sd, (long long)pd);
+        /* with unmatched symbols on one side only, the sizes must still divide */
+        if ((nxs == 0 && nds > 0 && pd != 0 && px % pd != 0) ||
+            (nds == 0 && nxs > 0 && px != 0 && pd % px != 0))
+            return duet_fail(c, DUET_ERR_SHAPE, "cannot reshape %s to %s: sizes do not divide",
+                             sx, sd);
+    } else if (nxs == 0 && nds == 0) {
+        if (pd == 0 || px % pd != 0)
+            return duet_fail(c, DUET_ERR_SHAPE,
+                             "cannot reshape %s (%lld elements) to %s: %lld elements do not "
+                             "split into blocks of %lld",
+                             sx, (long long)px, sd, (long long)px, (long long)pd);
+        d[at] = px / pd;
+    } else if (nds == 0 && nxs == 1 && px == pd) {
+        d[at] = xsym[0]; /* the one unmatched unknown of x */
+    } else {
+        return duet_fail(c, DUET_ERR_SHAPE,
+                         "cannot infer -1 when reshaping %s to %s: the remaining size is not a "
+                         "single dim of the input; pass the dims explicitly",
+                         sx, sd);
+    }
+    out->dtype = x->dtype;
+    out->rank = rank;
+    for (int i = 0; i < rank; i++) out->shape[i] = d[i];
+    return 0;
+}
+
+static int reshape_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                          duet_tensor *out)
+{
+    (void)c, (void)a, (void)nin;
+    out->data = in[0]->data;
+    return 0;
+}
+
+static void reshape_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                        const bool *need)
+{
+    (void)need;
+    gx[0] = duet_reshape(c, gy, n->in[0]->rank, n->in[0]->shape);
+}
+
+const duet_op_def duet_opdef_reshape = {.name = "reshape",
+                                        .nin = 1,
+                                        .flags = DUET_OPF_ALIAS,
+                                        .infer = reshape_infer,
+                                        .kernel = reshape_kernel,
+                                        .vjp = reshape_vjp};
+
+duet_tensor *duet_reshape_at(duet_site s, duet_ctx *c, duet_tensor *x, int rank,
+                             const int64_t *dims)
+{
+    if (rank < 0 || rank > DUET_MAX_RANK)
+        return fail_call(c, s, DUET_OP_RESHAPE, DUET_ERR_ARG, "rank %d is out of range 0..%d",
+                         rank, DUET_MAX_RANK);
+    if (rank > 0 && !dims) return fail_call(c, s, DUET_OP_RESHAPE, DUET_ERR_ARG, "dims is NULL");
+    duet_attrs at = {0};
+    at.i[0] = rank;
+    for (int i = 0; i < rank; i++) at.i[1 + i] = dims[i];
+    return duet_apply(c, s, DUET_OP_RESHAPE, &x, 1, &at);
+}
+
+/* ---- transpose: attrs i[0] = rank, i[1..] = perm; out[i] = in[perm[i]] ---- */
+
+static int transpose_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                           duet_type *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int rank = (int)a->i[0];
+    unsigned seen = 0;
+    bool ok = rank == x->rank;
+    for (int i = 0; ok && i < rank; i++) {
+        int64_t p = a->i[1 + i];
+        ok = p >= 0 && p < rank && !(seen & (1u << p));
+        if (ok) seen |= 1u << p;
+    }
+    if (!ok) {
+        char sx[96], sp[96];
+        return duet_fail(c, DUET_ERR_AXIS, "perm %s is not a permutation of the %d axes of %s",
+                         dims_str(rank, a->i + 1, sp, sizeof sp), x->rank,
+                         duet_shape_str(x, sx, sizeof sx));
+    }
+    out->dtype = x->dtype;
+    out->rank = rank;
+    for (int i = 0; i < rank; i++) out->shape[i] = x->shape[a->i[1 + i]];
+    return 0;
+}
+
+static int transpose_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                            duet_tensor *out)
+{
+    (void)c, (void)nin;
+    const duet_tensor *x = in[0];
+    int64_t xst[DUET_MAX_RANK], ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
+    contig_strides(x->rank, x->shape, xst);
+    contig_strides(out->rank, out->shape, ost);
+    for (int i = 0; i < out->rank; i++) ist[i] = xst[a->i[1 + i]];
+    strided_copy(duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
+    return 0;
+}
+
+static void transpose_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                          const bool *need)
+{
+    (void)need;
+    int inv[DUET_MAX_RANK];
+    int rank = (int)n->attr.i[0];
+    for (int i = 0; i < rank; i++) inv[n->attr.i[1 + i]] = i;
+    gx[0] = duet_transpose(c, gy, inv);
+}
+
+const duet_op_def duet_opdef_transpose = {.name = "transpose",
+                                          .nin = 1,
+                                          .infer = transpose_infer,
+                                          .kernel = transpose_kernel,
+                                          .vjp = transpose_vjp};
+
+duet_tensor *duet_transpose_at(duet_site s, duet_ctx *c, duet_tensor *x, const int *perm)
+{
+    if (!perm) return fail_call(c, s, DUET_OP_TRANSPOSE, DUET_ERR_ARG, "perm is NULL");
+    duet_attrs at = {0};
+    int rank = x ? x->rank : 0;
+    at.i[0] = rank;
+    for (int i = 0; i < rank; i++) at.i[1 + i] = perm[i];
+    return duet_apply(c, s, DUET_OP_TRANSPOSE, &x, 1, &at);
+}
+
+/* ---- slice: attrs i[0] = axis, i[1] = start, i[2] = stop, i[3] = 1 when i[4] holds
+ * the length instead (used by gradients, where the length may be a symbol) ---- */
+
+static int slice_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                       duet_type *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int ax = duet_norm_axis(c, (int)a->i[0], x->rank);
+    if (ax < 0) return -1;
+    int64_t dim = x->shape[ax], start = duet_dim_resolve(c, a->i[1]), len;
+    char sx[96], b1[24], b2[24], b3[24];
+    duet_shape_str(x, sx, sizeof sx);
+    if (a->i[3] == 0) {
+        int64_t stop = duet_dim_resolve(c, a->i[2]);
+        if (!UNK(start) && !UNK(stop)) {
+            if (start < 0 || start > stop || (!UNK(dim) && stop > dim))
+                return duet_fail(c, DUET_ERR_ARG,
+                                 "range [%lld:%lld] is out of bounds for axis %d of size %s "
+                                 "(input %s); need 0 <= start <= stop <= size",
+                                 (long long)start, (long long)stop, ax,
+                                 dim_str(c, dim, b1, sizeof b1), sx);
+            len = stop - start;
+        } else if (start == 0) {
+            len = stop;
+        } else if (start == stop) {
+            len = 0;
+        } else {
+            return duet_fail(c, DUET_ERR_SHAPE,
+                             "range [%s:%s] of axis %d (input %s) has a size that cannot be "
+                             "written as one dim; use start 0 or concrete bounds",
+                             dim_str(c, start, b1, sizeof b1), dim_str(c, stop, b2, sizeof b2),
+                             ax, sx);
+        }
+    } else {
+        len = duet_dim_resolve(c, a->i[4]);
+        if ((!UNK(start) && start < 0) || (!UNK(len) && len < 0) ||
+            (!UNK(start) && !UNK(len) && !UNK(dim) && start + len > dim))
+            return duet_fail(c, DUET_ERR_ARG,
+                             "range of %s elements from %s is out of bounds for axis %d of size %s "
+                             "(input %s)",
+                             dim_str(c, len, b1, sizeof b1), dim_str(c, start, b2, sizeof b2), ax,
+                             dim_str(c, dim, b3, sizeof b3), sx);
+    }
+    duet_type_of(x, out);
+    out->shape[ax] = len;
+    return 0;
+}
+
+static int slice_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_tensor *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int ax = (int)(a->i[0] < 0 ? a->i[0] + x->rank : a->i[0]);
+    int64_t start = duet_dim_resolve(c, a->i[1]);
+    int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
+    contig_strides(x->rank, x->shape, ist);
+    contig_strides(out->rank, out->shape, ost);
+    size_t es = duet_dtype_size(x->dtype);
+    strided_copy(es, out->rank, out->shape, ist, ost,
+                 (const unsigned char *)x->data + start * ist[ax] * (int64_t)es, out->data);
+    return 0;
+}
+
+static duet_tensor *pad_total(duet_ctx *c, duet_tensor *x, int axis, int64_t before, int64_t total);
+
+static void slice_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                      const bool *need)
+{
+    (void)need;
+    const duet_tensor *x = n->in[0];
+    int ax = (int)(n->attr.i[0] < 0 ? n->attr.i[0] + x->rank : n->attr.i[0]);
+    gx[0] = pad_total(c, gy, ax, n->attr.i[1], x->shape[ax]);
+}
+
+const duet_op_def duet_opdef_slice = {.name = "slice",
+                                      .nin = 1,
+                                      .infer = slice_infer,
+                                      .kernel = slice_kernel,
+                                      .vjp = slice_vjp};
+
+duet_tensor *duet_slice_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, int64_t start,
+                           int64_t stop)
+{
+    duet_attrs at = {0};
+    at.i[0] = axis;
+    at.i[1] = start;
+    at.i[2] = stop;
+    return duet_apply(c, s, DUET_OP_SLICE, &x, 1, &at);
+}
+
+/* x[start : start + len] along axis; len may be a symbol. */
+static duet_tensor *slice_len(duet_ctx *c, duet_tensor *x, int axis, int64_t start, int64_t len)
+{
+    duet_attrs at = {0};
+    at.i[0] = axis;
+    at.i[1] = start;
+    at.i[3] = 1;
+    at.i[4] = len;
+    return duet_apply(c, DUET_HERE, DUET_OP_SLICE, &x, 1, &at);
+}
+
+/* ---- pad: attrs i[0] = axis, i[1] = before, i[2] = after, i[3] = 1 when i[4] holds
+ * the padded size instead of `after` (used by gradients: the size may be a symbol) ---- */
+
+static int pad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                     duet_type *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int ax = duet_norm_axis(c, (int)a->i[0], x->rank);
+    if (ax < 0) return -1;
+    int64_t dim = x->shape[ax], before = duet_dim_resolve(c, a->i[1]), size;
+    char sx[96], b1[24], b2[24];
+    duet_shape_str(x, sx, sizeof sx);
+    if (a->i[3] == 0) {
+        int64_t after = duet_dim_resolve(c, a->i[2]);
+        if ((!UNK(before) && before < 0) || (!UNK(after) && after < 0))
+            return duet_fail(c, DUET_ERR_ARG, "padding (%s, %s) of axis %d is negative",
+                             dim_str(c, before, b1, sizeof b1),
+                             dim_str(c, after, b2, sizeof b2), ax);
+        size = dim_add(dim_add(before, dim), after);
+        if (size == DUET_DIM_INFER)
+            return duet_fail(c, DUET_ERR_SHAPE,
+                             "padding axis %d of %s by (%s, %s) gives a size that cannot be "
+                             "written as one dim",
+                             ax, sx, dim_str(c, before, b1, sizeof b1),
+                             dim_str(c, after, b2, sizeof b2));
+    } else {
+        size = duet_dim_resolve(c, a->i[4]);
+        if ((!UNK(before) && before < 0) ||
+            (!UNK(before) && !UNK(dim) && !UNK(size) && before + dim > size))
+            return duet_fail(c, DUET_ERR_ARG,
+                             "cannot pad axis %d of %s to size %s with %s before", ax, sx,
+                             dim_str(c, size, b1, sizeof b1), dim_str(c, before, b2, sizeof b2));
+    }
+    duet_type_of(x, out);
+    out->shape[ax] = size;
+    return 0;
+}
+
+static int pad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                      duet_tensor *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int ax = (int)(a->i[0] < 0 ? a->i[0] + x->rank : a->i[0]);
+    int64_t before = duet_dim_resolve(c, a->i[1]);
+    int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
+    size_t es = duet_dtype_size(x->dtype);
+    memset(out->data, 0, (size_t)duet_numel(out) * es);
+    contig_strides(x->rank, x->shape, ist);
+    contig_strides(out->rank, out->shape, ost);
+    strided_copy(es, x->rank, x->shape, ist, ost, x->data,
+                 (unsigned char *)out->data + before * ost[ax] * (int64_t)es);
+    return 0;
+}
+
+static void pad_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                    const bool *need)
+{
+    (void)need;
+    const duet_tensor *x = n->in[0];
+    int ax = (int)(n->attr.i[0] < 0 ? n->attr.i[0] + x->rank : n->attr.i[0]);
+    gx[0] = slice_len(c, gy, ax, n->attr.i[1], x->shape[ax]);
+}
+
+const duet_op_def duet_opdef_pad = {
+    .name = "pad", .nin = 1, .infer = pad_infer, .kernel = pad_kernel, .vjp = pad_vjp};
+
+duet_tensor *duet_pad_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, int64_t before,
+                         int64_t after)
+{
+    duet_attrs at = {0};
+    at.i[0] = axis;
+    at.i[1] = before;
+    at.i[2] = after;
+    return duet_apply(c, s, DUET_OP_PAD, &x, 1, &at);
+}
+
+static duet_tensor *pad_total(duet_ctx *c, duet_tensor *x, int axis, int64_t before, int64_t total)
+{
+    duet_attrs at = {0};
+    at.i[0] = axis;
+    at.i[1] = before;
+    at.i[3] = 1;
+    at.i[4] = total;
+    return duet_apply(c, DUET_HERE, DUET_OP_PAD, &x, 1, &at);
+}
+
+/* ---- concat: variadic; attrs i[0] = axis ---- */
+
+static int concat_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_type *out)
+{
+    if (nin < 1) return duet_fail(c, DUET_ERR_ARG, "needs at least one input");
+    const duet_tensor *x0 = in[0];
+    int ax = duet_norm_axis(c, (int)a->i[0], x0->rank);
+    if (ax < 0) return -1;
+    duet_type_of(x0, out);
+    char s0[96], si[96];
+    int64_t total = 0;
+    for (int i = 0; i < nin; i++) {
+        const duet_tensor *x = in[i];
+        if (x->dtype != x0->dtype)
+            return duet_fail(c, DUET_ERR_DTYPE, "input %d is %s but input 0 is %s", i,
+                             duet_dtype_name(x->dtype), duet_dtype_name(x0->dtype));
+        bool ok = x->rank == x0->rank;
+        for (int d = 0; ok && d < x->rank; d++) {
+            if (d == ax) continue;
+            int64_t u = out->shape[d], v = x->shape[d];
+            ok = u == v || SYM(u) || SYM(v);
+            if (ok && SYM(u) && !SYM(v)) out->shape[d] = v;
+        }
+        if (!ok)
+            return duet_fail(c, DUET_ERR_SHAPE,
+                             "input %d %s does not match input 0 %s outside axis %d", i,
+                             duet_shape_str(x, si, sizeof si), duet_shape_str(x0, s0, sizeof s0),
+                             ax);
+        total = dim_add(total, x->shape[ax]);
+        if (total == DUET_DIM_INFER)
+            return duet_fail(c, DUET_ERR_SHAPE,
+                             "the size of axis %d (a sum with unknown dims, input %d %s) cannot "
+                             "be written as one dim",
+                             ax, i, duet_shape_str(x, si, sizeof si));
+    }
+    out->shape[ax] = total;
+    return 0;
+}
+
+static int concat_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                         duet_tensor *out)
+{
+    (void)c;
+    int ax = (int)(a->i[0] < 0 ? a->i[0] + out->rank : a->i[0]);
+    size_t es = duet_dtype_size(out->dtype);
+    int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
+    contig_strides(out->rank, out->shape, ost);
+    int64_t off = 0;
+    for (int i = 0; i < nin; i++) {
+        const duet_tensor *x = in[i];
+        contig_strides(x->rank, x->shape, ist);
+        strided_copy(es, x->rank, x->shape, ist, ost, x->data,
+                     (unsigned char *)out->data + off * ost[ax] * (int64_t)es);
+        off += x->shape[ax];
+    }
+    return 0;
+}
+
+static void concat_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                       const bool *need)
+{
+    int ax = (int)(n->attr.i[0] < 0 ? n->attr.i[0] + gy->rank : n->attr.i[0]);
+    int64_t off = 0;
+    for (int i = 0; i < n->nin; i++) {
+        int64_t len = n->in[i]->shape[ax];
+        if (need[i]) gx[i] = slice_len(c, gy, ax, off, len);
+        off = dim_add(off, len);
+    }
+}
+
+const duet_op_def duet_opdef_concat = {.name = "concat",
+                                       .nin = -1,
+                                       .infer = concat_infer,
+                                       .kernel = concat_kernel,
+                                       .vjp = concat_vjp};
+
+duet_tensor *duet_concat_at(duet_site s, duet_ctx *c, duet_tensor *const *xs, int n, int axis)
+{
+    if (n < 1 || !xs)
+        return fail_call(c, s, DUET_OP_CONCAT, DUET_ERR_ARG, "needs at least one input (n = %d%s)",
+                         n, xs ? "" : ", xs NULL");
+    duet_attrs at = {0};
+    at.i[0] = axis;
+    return duet_apply(c, s, DUET_OP_CONCAT, xs, n, &at);
+}
+
+/* ---- sum_to / broadcast_to: attrs i[0] = rank, i[1..] = shape ---- */
+
+static int target_shape(duet_ctx *c, const duet_attrs *a, int64_t *t)
+{
+    int rank = (int)a->i[0];
+    for (int i = 0; i < rank; i++) {
+        t[i] = duet_dim_resolve(c, a->i[1 + i]);
+        if (t[i] < 0 && !UNK(t[i])) {
+            char st[96];
+            return duet_fail(c, DUET_ERR_ARG, "target shape %s has a negative dim",
+                             dims_str(rank, t, st, sizeof st));
+        }
+    }
+    return 0;
+}
+
+static int sum_to_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_type *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int rank = (int)a->i[0];
+    int64_t t[DUET_MAX_RANK];
+    if (target_shape(c, a, t)) return -1;
+    bool ok = rank <= x->rank;
+    for (int d = 0; ok && d < rank; d++) {
+        int64_t xd = x->shape[d + x->rank - rank];
+        ok = t[d] == xd || t[d] == 1 || SYM(t[d]) || SYM(xd);
+    }
+    if (!ok) {
+        char sx[96], st[96];
+        return duet_fail(c, DUET_ERR_SHAPE, "cannot sum %s down to %s (not a broadcast of it)",
+                         duet_shape_str(x, sx, sizeof sx), dims_str(rank, t, st, sizeof st));
+    }
+    out->dtype = x->dtype;
+    out->rank = rank;
+    memcpy(out->shape, t, sizeof(int64_t) * (size_t)rank);
+    return 0;
+}
+
+#define DEFINE_SUM_TO(T, sfx, ADD)                                                               \
+    static void sum_to_##sfx(const duet_tensor *x, duet_tensor *out, walk *w)                    \
+    {                                                                                            \
+        const T *px = x->data;                                                                   \
+        T *po = out->data;                                                                       \
+        int last = w->nd - 1;                                                                    \
+        int64_t run = w->size[last], os = w->ostr[last];                                         \
+        w->nd = last;                                                                            \
+        for (int64_t cnt = walk_count(w); cnt > 0; cnt--, walk_next(w)) {                        \
+            const T *restrict src = px + w->ioff;                                                \
+            T *restrict dst = po + w->ooff;                                                      \
+            if (os == 1) {                                                                       \
+                for (int64_t j = 0; j < run; j++) dst[j] = ADD(dst[j], src[j]);                  \
+            } else if (os == 0) {                                                                \
+                T s = dst[0];                                                                    \
+                for (int64_t j = 0; j < run; j++) s = ADD(s, src[j]);                            \
+                dst[0] = s;                                                                      \
+            } else {                                                                             \
+                for (int64_t j = 0; j < run; j++) dst[j * os] = ADD(dst[j * os], src[j]);        \
+            }                                                                                    \
+        }                                                                                        \
+    }
+#define ADD_F(u, v) ((u) + (v))
+#define ADD_I(u, v) ((int32_t)((uint32_t)(u) + (uint32_t)(v)))
+#define ADD_B(u, v) ((uint8_t)((u) | (v)))
+DEFINE_SUM_TO(float, f32, ADD_F)
+DEFINE_SUM_TO(int32_t, i32, ADD_I)
+DEFINE_SUM_TO(uint8_t, bool, ADD_B)
+
+/* Sums over x in order; out offsets come from out's shape broadcast to x's (bool sums
+ * saturate: logical or). */
+static int sum_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                         duet_tensor *out)
+{
+    (void)c, (void)a, (void)nin;
+    const duet_tensor *x = in[0];
+    memset(out->data, 0, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
+    walk w = {0};
+    w.nd = x->rank;
+    memcpy(w.size, x->shape, sizeof w.size);
+    contig_strides(x->rank, x->shape, w.istr);
+    duet_bcast_strides(out, x, w.ostr);
+    if (!simplify(&w.nd, w.size, w.istr, w.ostr)) return 0;
+    if (w.nd == 0) { /* one element */
+        w.nd = 1;
+        w.size[0] = 1, w.istr[0] = 1, w.ostr[0] = 1;
+    }
+    if (x->dtype == DUET_F32)
+        sum_to_f32(x, out, &w);
+    else if (x->dtype == DUET_I32)
+        sum_to_i32(x, out, &w);
+    else
+        sum_to_bool(x, out, &w);
+    return 0;
+}
+
+static void sum_to_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                       const bool *need)
+{
+    (void)need;
+    gx[0] = duet_broadcast_to(c, gy, n->in[0]->rank, n->in[0]->shape);
+}
+
+const duet_op_def duet_opdef_sum_to = {.name = "sum_to",
+                                       .nin = 1,
+                                       .infer = sum_to_infer,
+                                       .kernel = sum_to_kernel,
+                                       .vjp = sum_to_vjp};
+
+static int broadcast_to_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                              duet_type *out)
+{
+    (void)nin;
+    const duet_tensor *x = in[0];
+    int rank = (int)a->i[0];
+    int64_t t[DUET_MAX_RANK];
+    if (target_shape(c, a, t)) return -1;
+    bool ok = rank >= x->rank;
+    for (int d = 0; ok && d < x->rank; d++) {
+        int64_t xd = x->shape[d], td = t[d + rank - x->rank];
+        ok = xd == td || xd == 1 || SYM(xd) || SYM(td);
+    }
+    if (!ok) {
+        char sx[96], st[96];
+        return duet_fail(c, DUET_ERR_SHAPE, "cannot broadcast %s to %s",
+                         duet_shape_str(x, sx, sizeof sx), dims_str(rank, t, st, sizeof st));
+    }
+    out->dtype = x->dtype;
+    out->rank = rank;
+    memcpy(out->shape, t, sizeof(int64_t) * (size_t)rank);
+    return 0;
+}
+
+static int broadcast_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                               duet_tensor *out)
+{
+    (void)c, (void)a, (void)nin;
+    const duet_tensor *x = in[0];
+    int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
+    duet_bcast_strides(x, out, ist);
+    contig_strides(out->rank, out->shape, ost);
+    strided_copy(duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
+    return 0;
+}
+
+static void broadcast_to_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                             const bool *need)
+{
+    (void)need;
+    gx[0] = duet_sum_to(c, gy, n->in[0]->rank, n->in[0]->shape);
+}
+
+const duet_op_def duet_opdef_broadcast_to = {.name = "broadcast_to",
+                                             .nin = 1,
+                                             .infer = broadcast_to_infer,
+                                             .kernel = broadcast_to_kernel,
+                                             .vjp = broadcast_to_vjp};
+
+static duet_tensor *shape_op(duet_site s, duet_ctx *c, duet_op op, duet_tensor *x, int rank,
+                             const int64_t *shape)
+{
+    if (rank < 0 || rank > DUET_MAX_RANK)
+        return fail_call(c, s, op, DUET_ERR_ARG, "rank %d is out of range 0..%d", rank,
+                         DUET_MAX_RANK);
+    if (rank > 0 && !shape) return fail_call(c, s, op, DUET_ERR_ARG, "shape is NULL");
+    duet_attrs at = {0};
+    at.i[0] = rank;
+    for (int i = 0; i < rank; i++) at.i[1 + i] = shape[i];
+    return duet_apply(c, s, op, &x, 1, &at);
+}
+
+duet_tensor *duet_sum_to_at(duet_site s, duet_ctx *c, duet_tensor *x, int rank,
+                            const int64_t *shape)
+{
+    return shape_op(s, c, DUET_OP_SUM_TO, x, rank, shape);
+}
+
+duet_tensor *duet_broadcast_to_at(duet_site s, duet_ctx *c, duet_tensor *x, int rank,
+                                  const int64_t *shape)
+{
+    return shape_op(s, c, DUET_OP_BROADCAST_TO, x, rank, shape);
+}

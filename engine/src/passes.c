@@ -1,0 +1,253 @@
+/* Graph passes: dead-code elimination, common-subexpression elimination, constant
+ * folding, elementwise fusion and memory planning. Each can be switched off
+ * (duet_fn_set_passes) and the graph printed after it (duet_fn_set_dump). */
+#include <stdlib.h>
+
+#include "graph_internal.h"
+
+static unsigned flags_of(const duet_node *n) { return duet_op_table[n->op]->flags; }
+
+static duet_node *producer(const duet_tensor *t) { return t->node; }
+
+/* Drops the nodes marked dead and renumbers the rest in order. */
+void duet_graph_compact(duet_graph *g, const bool *dead)
+{
+    int k = 0;
+    for (int i = 0; i < g->n; i++)
+        if (!dead[i]) {
+            g->nodes[k] = g->nodes[i];
+            g->nodes[k]->id = k;
+            k++;
+        }
+    g->n = k;
+}
+
+/* ---- DCE: keep what the outputs and the side effects need ---- */
+static void pass_dce(duet_ctx *ctx, duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    bool *live = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
+    if (!live || !dead) {
+        free(live), free(dead);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "dce: out of memory");
+        return;
+    }
+    for (int k = 0; k < p->nout; k++) live[producer(p->outputs[k])->id] = true;
+    for (int i = g->n - 1; i >= 0; i--) {
+        const duet_node *n = g->nodes[i];
+        if (flags_of(n) & DUET_OPF_EFFECT || n->op == DUET_OP_PLACEHOLDER) live[i] = true;
+        if (!live[i]) continue;
+        for (int j = 0; j < n->nin; j++) live[producer(n->in[j])->id] = true;
+    }
+    for (int i = 0; i < g->n; i++) dead[i] = !live[i];
+    duet_graph_compact(g, dead);
+    free(live), free(dead);
+}
+
+/* ---- CSE: one node per (op, inputs, attributes); constants by value ---- */
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static size_t const_bytes(const duet_node *n)
+{
+    return (size_t)duet_numel(n->out) * duet_dtype_size(n->out->dtype);
+}
+
+static uint64_t node_hash(const duet_node *n)
+{
+    uint64_t h = fnv(14695981039346656037ull, &n->op, sizeof n->op);
+    for (int j = 0; j < n->nin; j++) h = fnv(h, &n->in[j], sizeof n->in[j]);
+    h = fnv(h, n->attr.i, sizeof n->attr.i);
+    h = fnv(h, n->attr.f, sizeof n->attr.f);
+    if (n->op == DUET_OP_CONST) h = fnv(h, n->attr.p, const_bytes(n));
+    else h = fnv(h, &n->attr.p, sizeof n->attr.p);
+    return h;
+}
+
+static bool node_same(const duet_node *a, const duet_node *b)
+{
+    if (a->op != b->op || a->nin != b->nin || memcmp(a->attr.i, b->attr.i, sizeof a->attr.i) ||
+        memcmp(a->attr.f, b->attr.f, sizeof a->attr.f))
+        return false;
+    for (int j = 0; j < a->nin; j++)
+        if (a->in[j] != b->in[j]) return false;
+    if (a->op == DUET_OP_CONST) return !memcmp(a->attr.p, b->attr.p, const_bytes(a));
+    return a->attr.p == b->attr.p;
+}
+
+static bool cse_candidate(const duet_node *n)
+{
+    return !(flags_of(n) & (DUET_OPF_EFFECT | DUET_OPF_SOURCE)) && n->op != DUET_OP_GUARD;
+}
+
+static void replace_uses(duet_plan *p, duet_node **repl)
+{
+    duet_graph *g = &p->graph;
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->nin; j++) {
+            duet_node *src = producer(g->nodes[i]->in[j]);
+            if (repl[src->id]) g->nodes[i]->in[j] = repl[src->id]->out;
+        }
+    for (int k = 0; k < p->nout; k++)
+        if (repl[producer(p->outputs[k])->id]) p->outputs[k] = repl[producer(p->outputs[k])->id]->out;
+}
+
+static void pass_cse(duet_ctx *ctx, duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    size_t cap = 1;
+    while (cap < (size_t)g->n * 2) cap <<= 1;
+    duet_node **table = calloc(cap, sizeof *table), **repl = calloc((size_t)g->n + 1, sizeof *repl);
+    bool *dead = calloc((size_t)g->n + 1, 1);
+    if (!table || !repl || !dead) {
+        free(table), free(repl), free(dead);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "cse: out of memory");
+        return;
+    }
+    for (int i = 0; i < g->n; i++) {
+        duet_node *n = g->nodes[i];
+        for (int j = 0; j < n->nin; j++) { /* earlier merges first: merges cascade */
+            duet_node *src = producer(n->in[j]);
+            if (repl[src->id]) n->in[j] = repl[src->id]->out;
+        }
+        if (!cse_candidate(n)) continue;
+        size_t h = (size_t)node_hash(n) & (cap - 1);
+        while (table[h] && !node_same(table[h], n)) h = (h + 1) & (cap - 1);
+        if (table[h]) {
+            repl[i] = table[h];
+            dead[i] = true;
+        } else {
+            table[h] = n;
+        }
+    }
+    replace_uses(p, repl);
+    duet_graph_compact(g, dead);
+    free(table), free(repl), free(dead);
+}
+
+/* ---- constant folding: ops whose inputs are all constants run once, now ---- */
+#define FOLD_MAX_ELEMS 65536
+
+static bool foldable(const duet_node *n)
+{
+    if (n->op == DUET_OP_CONST || n->op == DUET_OP_GUARD ||
+        flags_of(n) & (DUET_OPF_EFFECT | DUET_OPF_SOURCE))
+        return false;
+    int64_t numel = duet_numel(n->out);
+    if (numel < 0 || numel > FOLD_MAX_ELEMS) return false;
+    if (n->op == DUET_OP_SIZE) return duet_numel(n->in[0]) >= 0; /* reads only the shape */
+    for (int j = 0; j < n->nin; j++)
+        if (producer(n->in[j])->op != DUET_OP_CONST) return false;
+    return true;
+}
+
+static void pass_fold(duet_ctx *ctx, duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    for (int i = 0; i < g->n && !ctx->err.code; i++) {
+        duet_node *n = g->nodes[i];
+        if (!foldable(n)) continue;
+        duet_tensor *out = n->out;
+        size_t bytes = (size_t)duet_numel(out) * duet_dtype_size(out->dtype);
+        if (!(flags_of(n) & DUET_OPF_ALIAS)) {
+            out->data = duet_arena_alloc(ctx, &g->arena, bytes ? bytes : 1);
+            if (!out->data) {
+                duet_ctx_fail(ctx, DUET_ERR_OOM, "fold: out of memory");
+                return;
+            }
+        }
+        ctx->cur_op = n->op;
+        ctx->cur_site = n->site;
+        ctx->exec_node = n;
+        int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, n->in, n->nin, out);
+        ctx->exec_node = NULL;
+        if (rc) return;
+        n->op = DUET_OP_CONST;
+        n->nin = 0;
+        memset(&n->attr, 0, sizeof n->attr);
+        n->attr.i[0] = out->dtype;
+        n->attr.i[1] = out->rank;
+        for (int d = 0; d < out->rank; d++) n->attr.i[2 + d] = out->shape[d];
+        n->attr.p = out->data;
+    }
+}
+
+/* ---- memory planning: buffers reused once their last reader has run ---- */
+static int buffer_root(const duet_graph *g, const int *root, const duet_node *n)
+{
+    (void)g;
+    if (n->op == DUET_OP_RESHAPE) return root[producer(n->in[0])->id];
+    if (flags_of(n) & DUET_OPF_ALIAS || n->op == DUET_OP_CONST) return -1;
+    return n->id;
+}
+
+static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
+{
+    duet_graph *g = &p->graph;
+    int n = g->n;
+    int *root = malloc(sizeof(int) * (size_t)(n + 1)), *last = malloc(sizeof(int) * (size_t)(n + 1));
+    int *free_slots = malloc(sizeof(int) * (size_t)(n + 1)), nfree = 0;
+    p->slot = malloc(sizeof(int) * (size_t)(n + 1));
+    if (!root || !last || !free_slots || !p->slot) {
+        free(root), free(last), free(free_slots);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "plan: out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        root[i] = buffer_root(g, root, g->nodes[i]);
+        last[i] = -1;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < g->nodes[i]->nin; j++) {
+            int r = root[producer(g->nodes[i]->in[j])->id];
+            if (r >= 0) last[r] = i;
+        }
+    for (int k = 0; k < p->nout; k++) {
+        int r = root[producer(p->outputs[k])->id];
+        if (r >= 0) last[r] = n; /* read after the run: never reused */
+    }
+    p->nslots = 0;
+    for (int i = 0; i < n; i++) {
+        p->slot[i] = -1;
+        if (root[i] == i) p->slot[i] = reuse && nfree ? free_slots[--nfree] : p->nslots++;
+        if (!reuse) continue;
+        const duet_node *nd = g->nodes[i];
+        for (int j = 0; j < nd->nin; j++) { /* inputs whose last reader was this node */
+            int r = root[producer(nd->in[j])->id];
+            if (r >= 0 && last[r] == i) {
+                free_slots[nfree++] = p->slot[r];
+                last[r] = -2; /* freed once even if read twice here */
+            }
+        }
+        if (root[i] == i && last[i] == -1) free_slots[nfree++] = p->slot[i];
+    }
+    p->slot_buf = calloc((size_t)p->nslots + 1, sizeof *p->slot_buf);
+    p->slot_cap = calloc((size_t)p->nslots + 1, sizeof *p->slot_cap);
+    if (!p->slot_buf || !p->slot_cap) duet_ctx_fail(ctx, DUET_ERR_OOM, "plan: out of memory");
+    free(root), free(last), free(free_slots);
+}
+
+static void dump(duet_fn *fn, duet_plan *p, unsigned pass, const char *name)
+{
+    if (!fn->dump || !(fn->dump_mask & pass)) return;
+    fprintf(fn->dump, "# %s: after %s\n", fn->name, name);
+    duet_graph_print(fn->dump, &p->graph);
+}
+
+void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
+{
+    unsigned on = fn->passes;
+    if (on & DUET_PASS_DCE) pass_dce(ctx, p), dump(fn, p, DUET_PASS_DCE, "dce");
+    if (on & DUET_PASS_CSE) pass_cse(ctx, p), dump(fn, p, DUET_PASS_CSE, "cse");
+    if (on & DUET_PASS_FOLD) {
+        pass_fold(ctx, p);
+        if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* inputs of folded nodes are now dead */
+        dump(fn, p, DUET_PASS_FOLD, "fold");
+    }
+    if (on & DUET_PASS_FUSE) duet_fuse_pass(ctx, p), dump(fn, p, DUET_PASS_FUSE, "fuse");
+    if (!ctx->err.code) pass_plan(ctx, p, on & DUET_PASS_PLAN);
+}

@@ -1,0 +1,10 @@
+/* Wall-clock timing and medians for the CLI's reports. */
+#ifndef DUET_TIMING_H
+#define DUET_TIMING_H
+
+double duet_now_ms(void);
+/* Sorts v in place and returns its median (v[n/2] for odd n, the mean of the two
+ * middle values for even n); 0 for n == 0. */
+double duet_median(double *v, int n);
+
+#endif

@@ -1,0 +1,520 @@
+/* Graph mode: tracing, the trace cache, passes, the executor, host-read policies,
+ * lint, cond, debug runs and whole training steps against eager. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlp/mlp.h"
+#include "testutil.h"
+
+/* ---- the MLP case's training step, the same body in both modes ---- */
+
+static void run_mlp(duet_exec_mode mode, float *losses, int steps, int *traces)
+{
+    duet_ctx *ctx = duet_ctx_new();
+    mlp m;
+    assert_int_equal(mlp_init(ctx, &m, 3, 8, 2, 1), 0);
+    duet_fn *fn = duet_fn_new(ctx, "mlp_step", mlp_train_step, 2, 1, &m);
+    duet_fn_set_mode(fn, mode);
+    assert_int_equal(duet_fn_relax(fn, "(N,3) (N)"), 0);
+    for (int s = 0; s < steps; s++) {
+        duet_tensor *x, *y, *loss;
+        mlp_batch(ctx, &m, 16 + (s % 3) * 8, (unsigned)s, &x, &y); /* varying batch size */
+        int rc = duet_fn_call(fn, (duet_tensor *[]){x, y}, &loss);
+        if (rc) duet_diag_print(stderr, duet_ctx_error(ctx));
+        assert_int_equal(rc, 0);
+        losses[s] = duet_get_f32(loss, 0);
+        duet_ctx_reset(ctx);
+    }
+    *traces = duet_fn_trace_count(fn);
+    duet_fn_free(fn);
+    mlp_free(&m);
+    duet_ctx_free(ctx);
+}
+
+static void test_training_step_matches_eager(void **state)
+{
+    (void)state;
+    float le[30], lg[30];
+    int te, tg;
+    run_mlp(DUET_EAGER, le, 30, &te);
+    run_mlp(DUET_GRAPH, lg, 30, &tg);
+    assert_int_equal(te, 0);
+    assert_int_equal(tg, 1); /* N relaxed: one trace serves every batch size */
+    for (int s = 0; s < 30; s++)
+        if (lg[s] != le[s]) fail_msg("step %d: graph loss %.9g, eager %.9g", s, lg[s], le[s]);
+    assert_true(le[29] < le[0]);
+}
+
+/* ---- the seed bug: a Softmax layer that branches on its mask ---- */
+
+static int buggy_line;
+
+/* scores (B, 4, T, T), mask (B, 4, T, T) bool. The buggy call asks the host whether
+ * anything is masked; the fixed twin always selects. */
+static void softmax_buggy(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_scope_push(ctx, "model");
+    duet_scope_push_layer(ctx, "softmax", "Softmax");
+    duet_tensor *scores = in[0], *mask = in[1];
+    buggy_line = __LINE__ + 1;
+    if (DUET_BOOL(ctx, duet_any(ctx, duet_logical_not(ctx, mask), 0, false)))
+        scores = duet_where(ctx, mask, scores, duet_full_like(ctx, scores, -1e9f));
+    out[0] = duet_softmax(ctx, scores, -1, NULL);
+    duet_scope_pop(ctx);
+    duet_scope_pop(ctx);
+}
+
+static void softmax_fixed(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_scope_push(ctx, "model");
+    duet_scope_push_layer(ctx, "softmax", "Softmax");
+    duet_tensor *scores = duet_where(ctx, in[1], in[0], duet_full_like(ctx, in[0], -1e9f));
+    out[0] = duet_softmax(ctx, scores, -1, NULL);
+    duet_scope_pop(ctx);
+    duet_scope_pop(ctx);
+}
+
+static void softmax_inputs(duet_ctx *ctx, int b, int t, int masked_from, duet_tensor **in)
+{
+    int n = b * 4 * t * t;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    uint8_t *m = malloc((size_t)n);
+    tu_fill(x, n, 7, -2, 2);
+    for (int i = 0; i < n; i++) m[i] = (i % t) < masked_from;
+    in[0] = duet_constant(ctx, DUET_F32, 4, (int64_t[]){b, 4, t, t}, x);
+    in[1] = duet_constant(ctx, DUET_BOOL, 4, (int64_t[]){b, 4, t, t}, m);
+    free(x);
+    free(m);
+}
+
+static void test_strict_diagnostic(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_tensor *in[2], *y;
+    softmax_inputs(ctx, 2, 5, 3, in);
+    duet_fn *fn = duet_fn_new(ctx, "softmax_buggy", softmax_buggy, 2, 1, NULL);
+    assert_int_equal(duet_fn_relax(fn, "(B,4,T,T) (B,4,T,T)"), 0);
+    /* eager: it works */
+    duet_fn_set_mode(fn, DUET_EAGER);
+    assert_int_equal(duet_fn_call(fn, in, &y), 0);
+    /* graph, strict: a diagnostic, not a crash */
+    duet_fn_set_mode(fn, DUET_GRAPH);
+    assert_int_equal(duet_fn_call(fn, in, &y), -1);
+    const duet_diag *d = duet_ctx_error(ctx);
+    assert_non_null(d);
+    assert_int_equal(d->code, DUET_ERR_HOST_BRANCH);
+    assert_string_equal(d->shape, "(None, 4, None, None)");
+    assert_string_equal(d->op, "DUET_BOOL");
+    assert_string_equal(d->producer, "any");
+    assert_string_equal(d->scope, "model/softmax");
+    assert_int_equal(d->line, buggy_line);
+    assert_non_null(strstr(d->file, "test_graph.c"));
+    assert_non_null(strstr(d->message, "Exception encountered when calling Softmax.call"));
+    assert_non_null(strstr(d->message, "symbolic tensor as a C bool"));
+    assert_non_null(strstr(d->fix, "duet_where"));
+    assert_true(strlen(d->explanation) > 100);
+    duet_fn_free(fn);
+    duet_ctx_clear_error(ctx);
+
+    /* the fixed twin traces and matches eager exactly */
+    duet_tensor *ye, *yg;
+    duet_fn *fixed = duet_fn_new(ctx, "softmax_fixed", softmax_fixed, 2, 1, NULL);
+    assert_int_equal(duet_fn_relax(fixed, "(B,4,T,T) (B,4,T,T)"), 0);
+    duet_fn_set_mode(fixed, DUET_EAGER);
+    assert_int_equal(duet_fn_call(fixed, in, &ye), 0);
+    duet_fn_set_mode(fixed, DUET_GRAPH);
+    assert_int_equal(duet_fn_call(fixed, in, &yg), 0);
+    for (int64_t k = 0; k < duet_numel(ye); k++)
+        assert_true(duet_get_f32(ye, k) == duet_get_f32(yg, k));
+    assert_true(duet_get_f32(yg, 4) < 1e-6f); /* a masked position */
+    duet_fn_free(fixed);
+    duet_ctx_free(ctx);
+}
+
+/* ---- specialize and guard ---- */
+
+/* y = x * 2 if sum(x) > 0 else x * -1 */
+static void branchy(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *pos = duet_greater(ctx, duet_sum(ctx, in[0], 0, false), duet_scalar(ctx, 0));
+    if (DUET_BOOL(ctx, pos))
+        out[0] = duet_mul(ctx, in[0], duet_scalar(ctx, 2));
+    else
+        out[0] = duet_mul(ctx, in[0], duet_scalar(ctx, -1));
+}
+
+static float call1(duet_fn *fn, duet_ctx *ctx, float v)
+{
+    float x[2] = {v, v};
+    duet_tensor *t = duet_constant(ctx, DUET_F32, 1, (int64_t[]){2}, x), *y;
+    int rc = duet_fn_call(fn, &t, &y);
+    if (rc) duet_diag_print(stderr, duet_ctx_error(ctx));
+    assert_int_equal(rc, 0);
+    return duet_get_f32(y, 0);
+}
+
+static void test_specialize_is_silently_wrong(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_SPECIALIZE);
+    assert_true(call1(fn, ctx, 1.0f) == 2.0f);
+    assert_int_equal(duet_fn_warning_count(fn), 1);
+    assert_non_null(strstr(duet_fn_warning(fn, 0), "baked into the graph as true"));
+    assert_non_null(strstr(duet_fn_warning(fn, 0), "test_graph.c"));
+    /* the other branch's input: the baked branch runs, giving the wrong answer */
+    assert_true(call1(fn, ctx, -1.0f) == -2.0f); /* eager would give 1.0 */
+    assert_int_equal(duet_fn_trace_count(fn), 1);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+static void test_guard_retraces(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_GUARD);
+    assert_true(call1(fn, ctx, 1.0f) == 2.0f);
+    assert_true(call1(fn, ctx, 3.0f) == 6.0f);
+    assert_int_equal(duet_fn_trace_count(fn), 1);
+    assert_true(call1(fn, ctx, -1.0f) == 1.0f); /* right answer, after a retrace */
+    assert_int_equal(duet_fn_trace_count(fn), 2);
+    const char *why = duet_fn_trace_reason(fn, 1);
+    assert_non_null(strstr(why, "guard failed"));
+    assert_non_null(strstr(why, "DUET_BOOL was true at trace time"));
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* ---- retracing ---- */
+
+static void rowsum(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    out[0] = duet_sum(ctx, in[0], DUET_AXIS(1), false);
+}
+
+static void call_len(duet_fn *fn, duet_ctx *ctx, int len)
+{
+    float x[64] = {0};
+    duet_tensor *t = duet_constant(ctx, DUET_F32, 2, (int64_t[]){2, len}, x), *y;
+    assert_int_equal(duet_fn_call(fn, &t, &y), 0);
+}
+
+static void test_retrace_reasons(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "rowsum", rowsum, 1, 1, NULL);
+    call_len(fn, ctx, 37);
+    call_len(fn, ctx, 41);
+    call_len(fn, ctx, 37); /* cached */
+    assert_int_equal(duet_fn_trace_count(fn), 2);
+    assert_string_equal(duet_fn_trace_reason(fn, 0), "first call");
+    assert_string_equal(duet_fn_trace_reason(fn, 1), "arg 0 dim 1: 37 -> 41");
+    duet_fn_free(fn);
+
+    fn = duet_fn_new(ctx, "rowsum", rowsum, 1, 1, NULL);
+    assert_int_equal(duet_fn_relax(fn, "(_,None)"), 0);
+    for (int len = 10; len < 20; len++) call_len(fn, ctx, len);
+    assert_int_equal(duet_fn_trace_count(fn), 1);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* ---- passes, observed through the printed graph ---- */
+
+static char *graph_text(const duet_fn *fn)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    duet_graph_print(f, duet_fn_graph(fn));
+    fclose(f);
+    return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* exp(x) computed twice (CSE), an unused tanh (DCE), 2 + 3 (folding), and a chain
+ * of elementwise ops (fusion). */
+static void passes_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *x = in[0];
+    duet_tanh(ctx, x); /* dead */
+    duet_tensor *five = duet_add(ctx, duet_scalar(ctx, 2), duet_scalar(ctx, 3));
+    duet_tensor *a = duet_mul(ctx, duet_exp(ctx, x), five);
+    duet_tensor *b = duet_exp(ctx, x);
+    out[0] = duet_sub(ctx, duet_relu(ctx, a), b);
+}
+
+static char *run_passes(unsigned passes, float *y0, size_t *planned, size_t *unplanned)
+{
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "passes", passes_body, 1, 1, NULL);
+    duet_fn_set_passes(fn, passes);
+    float xs[6] = {-1, -0.5f, 0, 0.5f, 1, 2};
+    duet_tensor *x = duet_constant(ctx, DUET_F32, 2, (int64_t[]){2, 3}, xs), *y;
+    assert_int_equal(duet_fn_call(fn, &x, &y), 0);
+    *y0 = duet_get_f32(y, 5);
+    *planned = duet_fn_planned_bytes(fn);
+    *unplanned = duet_fn_unplanned_bytes(fn);
+    char *text = graph_text(fn);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+    return text;
+}
+
+static void test_passes(void **state)
+{
+    (void)state;
+    float expect = 5 * expf(2) - expf(2), y;
+    size_t planned, unplanned;
+    char *none = run_passes(0, &y, &planned, &unplanned);
+    assert_float_equal(y, expect, 1e-4);
+    assert_int_equal(count(none, "= tanh"), 1);
+    assert_int_equal(count(none, "= exp"), 2);
+    assert_int_equal(planned, unplanned); /* no reuse without the planning pass */
+    free(none);
+
+    char *dce = run_passes(DUET_PASS_DCE, &y, &planned, &unplanned);
+    assert_int_equal(count(dce, "= tanh"), 0);
+    assert_int_equal(count(dce, "= exp"), 2);
+    free(dce);
+
+    char *cse = run_passes(DUET_PASS_DCE | DUET_PASS_CSE, &y, &planned, &unplanned);
+    assert_int_equal(count(cse, "= exp"), 1);
+    assert_int_equal(count(cse, "value=5"), 0);
+    free(cse);
+
+    char *fold = run_passes(DUET_PASS_DCE | DUET_PASS_CSE | DUET_PASS_FOLD, &y, &planned, &unplanned);
+    assert_int_equal(count(fold, "value=5"), 1);
+    assert_int_equal(count(fold, "= add"), 0);
+    free(fold);
+
+    char *all = run_passes(DUET_PASS_ALL, &y, &planned, &unplanned);
+    assert_float_equal(y, expect, 1e-4);
+    assert_int_equal(count(all, "= fused"), 1);
+    assert_int_equal(count(all, "= relu"), 0);
+    assert_int_equal(count(all, "= exp"), 1); /* read twice: stays outside the group */
+    assert_true(planned <= unplanned);
+    free(all);
+}
+
+/* A long chain: planning reuses buffers, so the planned bytes stay flat. */
+static void chain_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *x = in[0];
+    for (int i = 0; i < 12; i++) x = duet_matmul(ctx, x, in[1], false, false);
+    out[0] = x;
+}
+
+static void test_memory_plan(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "chain", chain_body, 2, 1, NULL);
+    float a[64 * 16], b[16 * 16];
+    tu_fill(a, 64 * 16, 1, -0.1f, 0.1f);
+    tu_fill(b, 16 * 16, 2, -0.3f, 0.3f);
+    duet_tensor *in[2] = {duet_constant(ctx, DUET_F32, 2, (int64_t[]){64, 16}, a),
+                          duet_constant(ctx, DUET_F32, 2, (int64_t[]){16, 16}, b)},
+                *y;
+    assert_int_equal(duet_fn_call(fn, in, &y), 0);
+    assert_int_equal(duet_fn_unplanned_bytes(fn), 12 * 64 * 16 * 4);
+    assert_true(duet_fn_planned_bytes(fn) <= 3 * 64 * 16 * 4);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* ---- lint, the escape hatch, cond, debug runs, printing ---- */
+
+static void test_eager_lint(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_ctx_set_lint(ctx, true);
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_fn_set_mode(fn, DUET_EAGER);
+    assert_true(call1(fn, ctx, 1.0f) == 2.0f);
+    assert_int_equal(duet_lint_count(ctx), 1);
+    const duet_lint *l = duet_lint_at(ctx, 0);
+    assert_string_equal(l->what, "DUET_BOOL");
+    assert_non_null(strstr(l->file, "test_graph.c"));
+    /* a host read of a constant is not derived from the inputs: not recorded */
+    duet_tensor *c = duet_scalar(ctx, 1.0f);
+    (void)DUET_BOOL(ctx, c);
+    assert_int_equal(duet_lint_count(ctx), 1);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+static void test_run_functions_eagerly(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_ctx_run_functions_eagerly(ctx, true);
+    assert_true(call1(fn, ctx, 1.0f) == 2.0f);
+    assert_true(call1(fn, ctx, -1.0f) == 1.0f); /* strict would reject; eager just runs */
+    assert_int_equal(duet_fn_trace_count(fn), 0);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+static void then_branch(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    out[0] = duet_mul(ctx, in[0], duet_scalar(ctx, 2));
+}
+
+static void else_branch(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    out[0] = duet_neg(ctx, in[0]);
+}
+
+static void else_wrong_shape(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    out[0] = duet_sum(ctx, in[0], 0, false);
+}
+
+static void cond_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    duet_tensor *pos = duet_greater(ctx, duet_sum(ctx, in[0], 0, false), duet_scalar(ctx, 0));
+    duet_cond(ctx, pos, then_branch, user ? else_wrong_shape : else_branch, in, 1, out, 1, NULL);
+}
+
+static void test_cond(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "cond", cond_body, 1, 1, NULL);
+    assert_true(call1(fn, ctx, 1.0f) == 2.0f);
+    assert_true(call1(fn, ctx, -1.0f) == 1.0f); /* one trace, both branches right */
+    assert_int_equal(duet_fn_trace_count(fn), 1);
+    duet_fn_free(fn);
+
+    fn = duet_fn_new(ctx, "cond_bad", cond_body, 1, 1, (void *)1);
+    float x[2] = {1, 1};
+    duet_tensor *t = duet_constant(ctx, DUET_F32, 1, (int64_t[]){2}, x), *y;
+    assert_int_equal(duet_fn_call(fn, &t, &y), -1);
+    const duet_diag *d = duet_ctx_error(ctx);
+    assert_int_equal(d->code, DUET_ERR_TRACE);
+    assert_non_null(strstr(d->message, "then gives f32(2,)"));
+    assert_non_null(strstr(d->message, "else gives f32()"));
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+static void test_debug_records_match_tape(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    mlp m;
+    assert_int_equal(mlp_init(ctx, &m, 3, 8, 2, 1), 0);
+    duet_fn *fn = duet_fn_new(ctx, "mlp_step", mlp_train_step, 2, 1, &m);
+    duet_tensor *x, *y, *loss;
+    mlp_batch(ctx, &m, 8, 1, &x, &y);
+    /* eager tape of one step, then a debug graph run of the same step from the same
+     * weights: Adam changed them, so compare the forward ops only up to the loss */
+    duet_fn_set_mode(fn, DUET_EAGER);
+    duet_record *er, *gr;
+    int ne, ng;
+    assert_int_equal(duet_fn_call(fn, (duet_tensor *[]){x, y}, &loss), 0);
+    assert_int_equal(duet_tape_records(ctx, &er, &ne), 0);
+    int matched = 0;
+    duet_ctx *ctx2 = duet_ctx_new();
+    mlp m2;
+    assert_int_equal(mlp_init(ctx2, &m2, 3, 8, 2, 1), 0);
+    duet_fn *fn2 = duet_fn_new(ctx2, "mlp_step", mlp_train_step, 2, 1, &m2);
+    duet_tensor *x2, *y2;
+    mlp_batch(ctx2, &m2, 8, 1, &x2, &y2);
+    assert_int_equal(duet_fn_debug_call(fn2, (duet_tensor *[]){x2, y2}, &loss, &gr, &ng), 0);
+    for (int i = 0; i < ng; i++) {
+        if (strcmp(gr[i].op, "matmul") || gr[i].grad) continue;
+        for (int j = 0; j < ne; j++)
+            if (!strcmp(er[j].op, gr[i].op) && er[j].line == gr[i].line &&
+                er[j].occurrence == gr[i].occurrence && !strcmp(er[j].scope, gr[i].scope) &&
+                !er[j].grad) {
+                for (int64_t k = 0; k < duet_numel(gr[i].value); k++)
+                    assert_true(duet_get_f32(gr[i].value, k) == duet_get_f32(er[j].value, k));
+                matched++;
+            }
+    }
+    assert_int_equal(matched, 2); /* the two forward matmuls, keyed by scope and site */
+    free(er);
+    free(gr);
+    duet_fn_free(fn);
+    duet_fn_free(fn2);
+    mlp_free(&m);
+    mlp_free(&m2);
+    duet_ctx_free(ctx);
+    duet_ctx_free(ctx2);
+}
+
+static void test_print_and_dot(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    mlp m;
+    assert_int_equal(mlp_init(ctx, &m, 3, 8, 2, 1), 0);
+    duet_fn *fn = duet_fn_new(ctx, "mlp_step", mlp_train_step, 2, 1, &m);
+    assert_int_equal(duet_fn_relax(fn, "(N,3) (N)"), 0);
+    duet_tensor *x, *y, *loss;
+    mlp_batch(ctx, &m, 8, 1, &x, &y);
+    assert_int_equal(duet_fn_call(fn, (duet_tensor *[]){x, y}, &loss), 0);
+    char *text = graph_text(fn);
+    assert_non_null(strstr(text, "{ lambda %0:f32(None, 3) %1:i32(None,) . let"));
+    assert_non_null(strstr(text, "= matmul"));
+    assert_non_null(strstr(text, "var=dense_1/kernel"));
+    assert_non_null(strstr(text, "# mlp/dense_1 mlp.c:"));
+    assert_non_null(strstr(text, "# grad of mlp/dense_2"));
+    assert_int_equal(count(text, "= assign"), 4 * 3 + 1); /* params, m, v, iterations */
+    free(text);
+    char *dot = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&dot, &len);
+    duet_graph_dot(f, duet_fn_graph(fn));
+    fclose(f);
+    assert_non_null(strstr(dot, "digraph duet {"));
+    assert_non_null(strstr(dot, "-> n"));
+    free(dot);
+    duet_fn_free(fn);
+    mlp_free(&m);
+    duet_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_training_step_matches_eager),
+        cmocka_unit_test(test_strict_diagnostic),
+        cmocka_unit_test(test_specialize_is_silently_wrong),
+        cmocka_unit_test(test_guard_retraces),
+        cmocka_unit_test(test_retrace_reasons),
+        cmocka_unit_test(test_passes),
+        cmocka_unit_test(test_memory_plan),
+        cmocka_unit_test(test_eager_lint),
+        cmocka_unit_test(test_run_functions_eagerly),
+        cmocka_unit_test(test_cond),
+        cmocka_unit_test(test_debug_records_match_tape),
+        cmocka_unit_test(test_print_and_dot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
