@@ -51,6 +51,8 @@ static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
             r = dx;
         else if (dx == 1)
             r = dy;
+        else if (DUET_DIM_IS_SYM(dx) && DUET_DIM_IS_SYM(dy))
+            r = duet_fresh_dim(c); /* either may be 1 when the plan runs */
         else if (DUET_DIM_IS_SYM(dx))
             r = dy;
         else if (DUET_DIM_IS_SYM(dy))

@@ -53,7 +53,7 @@ static int64_t dim_add(int64_t a, int64_t b)
 {
     if (a == 0) return b;
     if (b == 0) return a;
-    if (SYM(a) || SYM(b)) return DUET_DIM_INFER;
+    if (SYM(a) || SYM(b) || a == DUET_DIM_INFER || b == DUET_DIM_INFER) return DUET_DIM_INFER;
     return a + b;
 }
 
@@ -278,6 +278,8 @@ static int reshape_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
         d[at] = px / pd;
     } else if (nds == 0 && nxs == 1 && px == pd) {
         d[at] = xsym[0]; /* the one unmatched unknown of x */
+    } else if (c->mode == DUET_MODE_TRACE) {
+        d[at] = duet_fresh_dim(c); /* e.g. (B, T, D) -> (-1, D): B*T, bound at run time */
     } else {
         return duet_fail(c, DUET_ERR_SHAPE,
                          "cannot infer -1 when reshaping %s to %s: the remaining size is not a "
@@ -514,6 +516,7 @@ static int pad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, i
                              dim_str(c, before, b1, sizeof b1),
                              dim_str(c, after, b2, sizeof b2), ax);
         size = dim_add(dim_add(before, dim), after);
+        if (size == DUET_DIM_INFER && c->mode == DUET_MODE_TRACE) size = duet_fresh_dim(c);
         if (size == DUET_DIM_INFER)
             return duet_fail(c, DUET_ERR_SHAPE,
                              "padding axis %d of %s by (%s, %s) gives a size that cannot be "
@@ -594,6 +597,7 @@ static int concat_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     duet_type_of(x0, out);
     char s0[96], si[96];
     int64_t total = 0;
+    bool fresh = false;
     for (int i = 0; i < nin; i++) {
         const duet_tensor *x = in[i];
         if (x->dtype != x0->dtype)
@@ -611,7 +615,12 @@ static int concat_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
                              "input %d %s does not match input 0 %s outside axis %d", i,
                              duet_shape_str(x, si, sizeof si), duet_shape_str(x0, s0, sizeof s0),
                              ax);
+        if (fresh) continue; /* already an unknown sum */
         total = dim_add(total, x->shape[ax]);
+        if (total == DUET_DIM_INFER && c->mode == DUET_MODE_TRACE) {
+            total = duet_fresh_dim(c); /* a sum of unknowns, bound at run time */
+            fresh = true;
+        }
         if (total == DUET_DIM_INFER)
             return duet_fail(c, DUET_ERR_SHAPE,
                              "the size of axis %d (a sum with unknown dims, input %d %s) cannot "
