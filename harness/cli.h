@@ -5,5 +5,6 @@
 #define DUET_CLI_H
 
 int duet_cmd_demo(int argc, char **argv);
+int duet_cmd_train(int argc, char **argv);
 
 #endif

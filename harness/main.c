@@ -14,6 +14,7 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  demo        train a small model in both modes: falling loss, agreement, speed\n"
+            "  train       train the NER case (see duet train --help)\n"
             "\n"
             "options:\n"
             "  -h, --help     show this help\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "demo")) return duet_cmd_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return duet_cmd_train(argc - 1, argv + 1);
     fprintf(stderr, "duet: unknown command '%s' (see duet --help)\n", cmd);
     return 2;
 }

@@ -120,6 +120,7 @@ void ner_eval_add(ner_eval *e, const int32_t *gold, const int32_t *pred, int n)
     }
 }
 
+/* conlleval.pl's arithmetic: percentages first, F1 from the percentages. */
 static void score(ner_scores *r, int64_t correct, int64_t guessed, int64_t gold)
 {
     double p = 0.0, rc = 0.0, f = 0.0;
@@ -129,6 +130,23 @@ static void score(ner_scores *r, int64_t correct, int64_t guessed, int64_t gold)
     r->precision = p;
     r->recall = rc;
     r->f1 = f;
+    r->gold = gold;
+    r->guessed = guessed;
+    r->correct = correct;
+}
+
+/* The Python port's calc_metrics: fractions first, scaled by 100 at the end. The
+ * results can differ from the Perl ones in the last bit, which shows when a value
+ * lands on a rounding tie (e.g. F1 = 21.875 prints 21.87 here, 21.88 in Perl). */
+static void score_py(ner_scores *r, int64_t correct, int64_t guessed, int64_t gold)
+{
+    double p = 0.0, rc = 0.0, f = 0.0;
+    if (guessed > 0) p = (double)correct / (double)guessed;
+    if (gold > 0) rc = (double)correct / (double)gold;
+    if (p + rc != 0.0) f = 2.0 * p * rc / (p + rc);
+    r->precision = 100.0 * p;
+    r->recall = 100.0 * rc;
+    r->f1 = 100.0 * f;
     r->gold = gold;
     r->guessed = guessed;
     r->correct = correct;
@@ -156,7 +174,10 @@ const char *ner_eval_type_name(int type)
 static void print_report(FILE *f, const ner_eval *e, int keras)
 {
     ner_scores all, per[NER_EVAL_NTYPES];
-    ner_eval_summary(e, &all, per);
+    void (*sc)(ner_scores *, int64_t, int64_t, int64_t) = keras ? score_py : score;
+    sc(&all, e->correct_chunks, e->guessed_chunks, e->gold_chunks);
+    for (int t = 0; t < NER_EVAL_NTYPES; t++)
+        sc(&per[t], e->type_correct[t], e->type_guessed[t], e->type_gold[t]);
 
     fprintf(f, "processed %" PRId64 " tokens with %" PRId64 " phrases; ", e->tokens,
             e->gold_chunks);

@@ -28,56 +28,49 @@ void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes)
     ctx->mem_used -= bytes;
 }
 
+/* Chunks stay in allocation order and survive resets: a training loop makes the same
+ * requests every step, so after the first step it finds its chunks again and never
+ * calls malloc (or faults in fresh pages). */
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
 {
     if (size > ((size_t)1 << 40)) return NULL;
     size = (size + DUET_ALIGN - 1) & ~(size_t)(DUET_ALIGN - 1);
-    duet_chunk *c = a->head;
-    if (!c || c->size - c->used < size) {
-        /* Reuse a later chunk that has room (after a reset all are empty). */
+    duet_chunk *c = a->cur ? a->cur : a->head, *last = NULL;
+    for (; c; last = c, c = c->next)
+        if (c->size - c->used >= size) break;
+    if (!c) {
         size_t want = size > DUET_CHUNK_MIN ? size : DUET_CHUNK_MIN;
         c = duet_heap_alloc(ctx, sizeof(duet_chunk) + want);
         if (!c) return NULL;
         c->size = want;
         c->used = 0;
-        c->next = a->head;
-        a->head = c;
+        c->next = NULL;
+        if (!last) /* cur was NULL and the list empty, or every chunk was full */
+            for (last = a->head; last && last->next; last = last->next) {}
+        if (last) last->next = c;
+        else a->head = c;
         a->bytes += want;
     }
     void *p = c->data + c->used;
     c->used += size;
+    a->cur = c;
     return p;
 }
 
-/* Keeps the largest chunk so a steady training loop stops calling malloc. */
 void duet_arena_reset(duet_ctx *ctx, duet_arena *a)
 {
-    duet_chunk *keep = NULL;
-    for (duet_chunk *c = a->head, *next; c; c = next) {
-        next = c->next;
-        if (!keep || c->size > keep->size) {
-            if (keep) {
-                a->bytes -= keep->size;
-                duet_heap_free(ctx, keep, sizeof(duet_chunk) + keep->size);
-            }
-            keep = c;
-        } else {
-            a->bytes -= c->size;
-            duet_heap_free(ctx, c, sizeof(duet_chunk) + c->size);
-        }
-    }
-    if (keep) {
-        keep->used = 0;
-        keep->next = NULL;
-    }
-    a->head = keep;
+    (void)ctx;
+    for (duet_chunk *c = a->head; c; c = c->next) c->used = 0;
+    a->cur = a->head;
 }
 
 void duet_arena_free(duet_ctx *ctx, duet_arena *a)
 {
-    duet_arena_reset(ctx, a);
-    if (a->head) duet_heap_free(ctx, a->head, sizeof(duet_chunk) + a->head->size);
-    a->head = NULL;
+    for (duet_chunk *c = a->head, *next; c; c = next) {
+        next = c->next;
+        duet_heap_free(ctx, c, sizeof(duet_chunk) + c->size);
+    }
+    a->head = a->cur = NULL;
     a->bytes = 0;
 }
 

@@ -12,7 +12,8 @@
 /* ---- arenas: bump allocation in chunks, reset in one go ---- */
 typedef struct duet_chunk duet_chunk;
 typedef struct duet_arena {
-    duet_chunk *head; /* newest chunk first */
+    duet_chunk *head; /* chunks in allocation order */
+    duet_chunk *cur;  /* where the next allocation looks first */
     size_t bytes;     /* bytes held in chunks (for the memory limit) */
 } duet_arena;
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size);

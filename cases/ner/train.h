@@ -1,0 +1,58 @@
+/* Training and evaluating the NER case end to end: data (CoNLL files or the
+ * synthetic corpus), vocabulary, batches, the model's train and predict functions in
+ * eager or graph mode, conlleval metrics. The CLI (`duet train`, `duet demo`) and the
+ * tests drive this one runner. */
+#ifndef DUET_NER_TRAIN_H
+#define DUET_NER_TRAIN_H
+
+#include "duet/duet.h"
+#include "ner/metrics.h"
+
+typedef struct ner_step_info {
+    int step, epoch, epoch_step, epoch_steps, total_steps;
+    float loss;
+    double ms;
+} ner_step_info;
+
+typedef struct ner_run_opts {
+    const char *data_dir;  /* DIR/train.txt and DIR/valid.txt; NULL: synthetic corpus */
+    int synth_train, synth_valid; /* sentences of the synthetic corpus */
+    duet_exec_mode mode;
+    duet_policy policy;
+    bool buggy_softmax;    /* the seed bug variant */
+    int epochs, batch, max_steps; /* max_steps 0: no limit */
+    uint64_t seed;
+    bool shuffle;
+    bool evaluate;         /* run the validation set at the end */
+    const char *load_path, *save_path;
+    void (*on_step)(void *user, const ner_step_info *info);
+    void (*on_epoch)(void *user, int epoch, double mean_loss);
+    void *user;
+} ner_run_opts;
+
+ner_run_opts ner_run_defaults(void);
+
+typedef enum {
+    NER_RUN_OK = 0,
+    NER_RUN_DIAG = 1,  /* the engine stopped with a diagnostic (e.g. a host branch) */
+    NER_RUN_INPUT = 2, /* bad data or weights file */
+    NER_RUN_INTERNAL = 3,
+} ner_run_status;
+
+typedef struct ner_run_result {
+    ner_run_status status;
+    char error[1024];  /* one line, for NER_RUN_INPUT / NER_RUN_INTERNAL */
+    duet_diag diag;    /* for NER_RUN_DIAG */
+    int steps;
+    float *losses;     /* per step */
+    double *ms;        /* per step, wall clock of the duet_fn_call */
+    int traces;        /* traces of the train step (0 in eager mode) */
+    int train_sentences, valid_sentences, vocab_size, truncated;
+    ner_eval eval;       /* validation, conlleval per sentence */
+    ner_eval eval_keras; /* validation, the keras-io example's way (see metrics.h) */
+} ner_run_result;
+
+ner_run_status ner_run(const ner_run_opts *o, ner_run_result *r);
+void ner_run_result_free(ner_run_result *r);
+
+#endif

@@ -1,0 +1,15 @@
+/* Strict flag parsing for the CLI: every error is one line naming the flag, and the
+ * command exits 2. */
+#ifndef DUET_ARGS_H
+#define DUET_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parses a decimal integer in [lo, hi] for flag; prints the error and returns -1. */
+int duet_arg_int(const char *cmd, const char *flag, const char *text, long long lo, long long hi,
+                 long long *out);
+/* Value of the flag at argv[*i] (advancing *i), or NULL after printing an error. */
+const char *duet_arg_value(const char *cmd, int argc, char **argv, int *i);
+
+#endif
