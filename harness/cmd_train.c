@@ -78,21 +78,56 @@ typedef struct train_args {
     bool quiet;
 } train_args;
 
-static int parse_mode(const char *v, train_args *a)
+static int bad_choice(const char *flag, const char *choices, const char *v)
 {
-    if (!strcmp(v, "eager")) a->run.mode = DUET_EAGER;
-    else if (!strcmp(v, "graph")) a->run.mode = DUET_GRAPH;
-    else return -1;
+    fprintf(stderr, "duet train: %s: expected %s, got '%s'\n", flag, choices, v);
+    return 2;
+}
+
+/* One flag that takes a value; returns 0, 2 after a one-line error, or -1 if f is not
+ * such a flag. */
+static int value_flag(const char *f, const char *v, train_args *a)
+{
+    long long n;
+    ner_run_opts *r = &a->run;
+    if (!strcmp(f, "--data")) r->data_dir = v;
+    else if (!strcmp(f, "--log")) a->log_path = v;
+    else if (!strcmp(f, "--save")) r->save_path = v;
+    else if (!strcmp(f, "--load")) r->load_path = v;
+    else if (!strcmp(f, "--mode")) {
+        if (!strcmp(v, "eager")) r->mode = DUET_EAGER;
+        else if (!strcmp(v, "graph")) r->mode = DUET_GRAPH;
+        else return bad_choice(f, "eager or graph", v);
+    } else if (!strcmp(f, "--policy")) {
+        if (!strcmp(v, "strict")) r->policy = DUET_POLICY_STRICT;
+        else if (!strcmp(v, "specialize")) r->policy = DUET_POLICY_SPECIALIZE;
+        else if (!strcmp(v, "guard")) r->policy = DUET_POLICY_GUARD;
+        else return bad_choice(f, "strict, specialize or guard", v);
+    } else if (!strcmp(f, "--epochs")) {
+        if (duet_arg_int("train", f, v, 1, 10000, &n)) return 2;
+        r->epochs = (int)n;
+    } else if (!strcmp(f, "--batch")) {
+        if (duet_arg_int("train", f, v, 1, 4096, &n)) return 2;
+        r->batch = (int)n;
+    } else if (!strcmp(f, "--steps")) {
+        if (duet_arg_int("train", f, v, 1, 100000000, &n)) return 2;
+        r->max_steps = (int)n;
+    } else if (!strcmp(f, "--seed")) {
+        if (duet_arg_int("train", f, v, 0, 1LL << 53, &n)) return 2;
+        r->seed = (uint64_t)n;
+    } else {
+        return -1;
+    }
     return 0;
 }
 
-static int parse_policy(const char *v, train_args *a)
+static bool takes_value(const char *f)
 {
-    if (!strcmp(v, "strict")) a->run.policy = DUET_POLICY_STRICT;
-    else if (!strcmp(v, "specialize")) a->run.policy = DUET_POLICY_SPECIALIZE;
-    else if (!strcmp(v, "guard")) a->run.policy = DUET_POLICY_GUARD;
-    else return -1;
-    return 0;
+    static const char *const flags[] = {"--data",  "--log",    "--save",  "--load",  "--mode",
+                                        "--policy", "--epochs", "--batch", "--steps", "--seed"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!strcmp(f, flags[i])) return true;
+    return false;
 }
 
 /* Returns 0, or 2 after printing a one-line error. */
@@ -109,30 +144,15 @@ static int parse(int argc, char **argv, train_args *a)
         return 2;
     }
     for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v = NULL;
-        long long n;
+        const char *f = argv[i], *v;
         if (!strcmp(f, "--synthetic")) a->run.data_dir = NULL;
         else if (!strcmp(f, "--shuffle")) a->run.shuffle = true;
         else if (!strcmp(f, "--no-eval")) a->run.evaluate = false;
         else if (!strcmp(f, "--quiet")) a->quiet = true;
-        else if (!(v = duet_arg_value("train", argc, argv, &i))) return 2;
-        else if (!strcmp(f, "--data")) a->run.data_dir = v;
-        else if (!strcmp(f, "--log")) a->log_path = v;
-        else if (!strcmp(f, "--save")) a->run.save_path = v;
-        else if (!strcmp(f, "--load")) a->run.load_path = v;
-        else if (!strcmp(f, "--mode") ? parse_mode(v, a) : 0) {
-            fprintf(stderr, "duet train: --mode: expected eager or graph, got '%s'\n", v);
-            return 2;
-        } else if (!strcmp(f, "--policy") ? parse_policy(v, a) : 0) {
-            fprintf(stderr, "duet train: --policy: expected strict, specialize or guard, got '%s'\n", v);
-            return 2;
-        } else if (!strcmp(f, "--mode") || !strcmp(f, "--policy")) continue;
-        else if (!strcmp(f, "--epochs")) { if (duet_arg_int("train", f, v, 1, 10000, &n)) return 2; a->run.epochs = (int)n; }
-        else if (!strcmp(f, "--batch")) { if (duet_arg_int("train", f, v, 1, 4096, &n)) return 2; a->run.batch = (int)n; }
-        else if (!strcmp(f, "--steps")) { if (duet_arg_int("train", f, v, 1, 100000000, &n)) return 2; a->run.max_steps = (int)n; }
-        else if (!strcmp(f, "--seed")) { if (duet_arg_int("train", f, v, 0, (1LL << 53), &n)) return 2; a->run.seed = (uint64_t)n; }
-        else {
+        else if (!takes_value(f)) {
             fprintf(stderr, "duet train: unknown option '%s' (see duet train --help)\n", f);
+            return 2;
+        } else if (!(v = duet_arg_value("train", argc, argv, &i)) || value_flag(f, v, a)) {
             return 2;
         }
     }

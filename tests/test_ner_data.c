@@ -384,6 +384,9 @@ static void test_read_errors(void **state)
         assert_int_equal(ner_read_conll(p, NER_SCHEME_AUTO, &c, NULL, 0), -1);
         assert_int_equal(ner_read_conll(p, NER_SCHEME_AUTO, &c, err, 4), -1);
         assert_int_equal((int)strlen(err), 3);
+        /* a directory opens but does not read */
+        assert_int_equal(ner_read_conll("/tmp", NER_SCHEME_AUTO, &c, err, sizeof err), -1);
+        assert_true(strncmp(err, "/tmp: cannot ", 13) == 0);
     }
 
     /* absurd sentence length: 10000 tokens fine, 10001 an error (at that line) */
@@ -443,6 +446,7 @@ static void test_writer(void **state)
     ner_corpus_free(&s);
 
     /* refusals leave the old file and no temp file */
+    assert_int_equal(ner_write_conll(path, &a, err, sizeof err), 0);
     ner_corpus bad;
     ner_corpus_init(&bad);
     const char *toks[] = {"New York", "x"};
@@ -821,7 +825,7 @@ static int shared_data(char *dir, size_t n)
         snprintf(cand[k++], sizeof cand[0], "%.*s/../../shared/data", (int)(slash - file), file);
     snprintf(cand[k++], sizeof cand[0], "/work/main/../shared/data");
     for (int i = 0; i < k; i++) {
-        char probe[1100];
+        char probe[4096];
         snprintf(probe, sizeof probe, "%s/conll2003/train.txt", cand[i]);
         if (file_exists(probe)) {
             snprintf(dir, n, "%s", cand[i]);
@@ -834,7 +838,7 @@ static int shared_data(char *dir, size_t n)
 static void test_conll2003(void **state)
 {
     (void)state;
-    char dir[1024], path[1100], err[1024];
+    char dir[4096], path[4200], err[1024];
     if (!shared_data(dir, sizeof dir))
         TU_SKIP("CoNLL-2003 data not found (DUET_SHARED_DATA or ../shared/data): skipping");
     ner_corpus train, valid, cols;
@@ -855,6 +859,10 @@ static void test_conll2003(void **state)
     assert_int_equal(train.scheme, NER_SCHEME_IOB2);
     assert_true(valid_iob2(&train));
     assert_string_equal(train.sentences[0].tokens[0], "EU");
+    int64_t tc[NER_NUM_TAGS];
+    ner_corpus_tag_counts(&train, tc); /* conll2003-columns/README.md */
+    assert_true(tc[NER_TAG_B_LOC] == 7140 && tc[NER_TAG_B_MISC] == 3438 &&
+                tc[NER_TAG_B_ORG] == 6321 && tc[NER_TAG_B_PER] == 6600);
     assert_int_equal(v.size, 19999);
     assert_string_equal(ner_vocab_token(&v, 1), "the"); /* the most frequent, lowercased */
     assert_int_equal(ner_vocab_lookup(&v, "THE"), 1);

@@ -419,12 +419,11 @@ int ner_read_conll(const char *path, ner_scheme scheme, ner_corpus *out, char *e
         int r = read_line(rd, line, NER_MAX_LINE + 1, &len);
         if (r == 0)
             break;
-        lineno++;
         if (r == -1) {
-            set_err(err, errlen, "%s:%lld: read error: %s", path, (long long)lineno,
-                    strerror(errno));
+            set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             goto done;
         }
+        lineno++;
         if (r == 1 && len > 0 && line[len - 1] == '\r')
             len--;
         if (r == -2 || len > NER_MAX_LINE) {

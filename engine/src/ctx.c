@@ -15,12 +15,18 @@ duet_ctx *duet_ctx_new(void)
     return ctx;
 }
 
+/* After a reset nothing aliases a retired buffer: each variable keeps one as the
+ * target of its next assign, so steady training does not malloc (and page-fault)
+ * a fresh buffer per update. */
 static void free_retired(duet_ctx *ctx)
 {
     while (ctx->retired) {
         duet_retired *r = ctx->retired;
         ctx->retired = r->next;
-        duet_heap_free(ctx, r, sizeof *r + r->bytes);
+        if (!r->owner->spare)
+            r->owner->spare = r + 1;
+        else
+            duet_heap_free(ctx, r, sizeof *r + r->bytes);
     }
 }
 
@@ -41,6 +47,7 @@ void duet_ctx_free(duet_ctx *ctx)
     for (int i = 0; i < ctx->nvars; i++) {
         duet_var *v = ctx->vars[i];
         var_buf_free(ctx, v->value.data);
+        var_buf_free(ctx, v->spare);
         free(v->name);
         free(v);
     }
@@ -250,10 +257,12 @@ static void var_buf_free(duet_ctx *ctx, void *data)
 int duet_var_replace(duet_ctx *ctx, duet_var *v, const void *src)
 {
     size_t bytes = (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);
-    void *fresh = var_buf_alloc(ctx, bytes);
+    void *fresh = v->spare ? v->spare : var_buf_alloc(ctx, bytes);
     if (!fresh) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+    v->spare = NULL;
     memcpy(fresh, src, bytes);
     duet_retired *old = (duet_retired *)v->value.data - 1;
+    old->owner = v;
     old->next = ctx->retired;
     ctx->retired = old;
     v->value.data = fresh;

@@ -124,10 +124,12 @@ struct duet_var {
     int id;
     char *name;
     duet_tensor value; /* data is malloc'ed; replaced (not overwritten) by assign */
+    void *spare;       /* a retired buffer kept for the next assign */
 };
 
 typedef struct duet_retired {
     struct duet_retired *next;
+    duet_var *owner;
     size_t bytes;
 } duet_retired;
 int duet_var_replace(duet_ctx *ctx, duet_var *v, const void *src);
@@ -151,7 +153,7 @@ struct duet_ctx {
     /* variables */
     duet_var **vars;
     int nvars, cap_vars;
-    duet_retired *retired; /* old variable buffers, freed at reset */
+    duet_retired *retired; /* old variable buffers: at reset they become spares */
     /* memory accounting */
     size_t mem_used, mem_limit;
     /* tracing */

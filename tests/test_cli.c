@@ -1,0 +1,139 @@
+/* The duet CLI as users and CI run it: exit codes, one-line errors, the step log,
+ * the seed bug's diagnostic, saved weights. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char out[1 << 16];
+
+/* Runs `duet ARGS`, capturing stdout+stderr into out; returns the exit code. */
+static int duet(const char *args)
+{
+    const char *bin = getenv("DUET_BIN");
+    assert_non_null(bin);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 </dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void test_help_version(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("--version"), 0);
+    assert_non_null(strstr(out, "duet 0.1.0"));
+    assert_int_equal(duet("--help"), 0);
+    assert_non_null(strstr(out, "train"));
+    assert_int_equal(duet("train --help"), 0);
+    assert_non_null(strstr(out, "--mode eager|graph"));
+}
+
+static void test_bad_flags(void **state)
+{
+    (void)state;
+    const char *bad[][2] = {
+        {"frobnicate", "unknown command 'frobnicate'"},
+        {"train", "missing MODEL"},
+        {"train resnet", "unknown model 'resnet'"},
+        {"train ner --epochs zero", "--epochs: expected an integer in 1..10000, got 'zero'"},
+        {"train ner --epochs 0", "--epochs: expected an integer"},
+        {"train ner --batch 99999999999999999999", "--batch: expected an integer"},
+        {"train ner --mode lazy", "--mode: expected eager or graph, got 'lazy'"},
+        {"train ner --policy yolo", "--policy: expected strict, specialize or guard"},
+        {"train ner --steps", "--steps needs a value"},
+        {"train ner --frob", "unknown option '--frob'"},
+        {"train ner --data /nonexistent", "/nonexistent/train.txt: cannot open"},
+        {"train ner --load /nonexistent.w --steps 1", "/nonexistent.w: cannot open"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = duet(bad[i][0]);
+        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
+            fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
+    }
+}
+
+static void test_train_log_and_weights(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/duet_cli_XXXXXX", args[1024], path[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(args, sizeof args, "train ner --steps 5 --no-eval --log %s/log.jsonl --save %s/w.bin",
+             dir, dir);
+    assert_int_equal(duet(args), 0);
+    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        assert_int_equal(cJSON_GetObjectItem(o, "step")->valueint, n + 1);
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "loss")));
+        assert_true(cJSON_GetObjectItem(o, "ms")->valuedouble > 0);
+        assert_int_equal(cJSON_GetObjectItem(o, "epoch")->valueint, 1);
+        cJSON_Delete(o);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 5);
+    snprintf(args, sizeof args, "train ner --steps 1 --no-eval --load %s/w.bin", dir);
+    assert_int_equal(duet(args), 0);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
+static void test_seed_bug_cli(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("train ner-buggy-softmax --mode eager --steps 3 --no-eval --quiet"), 0);
+    assert_int_equal(duet("train ner-buggy-softmax --mode graph --steps 3 --no-eval --quiet"), 1);
+    assert_non_null(strstr(out, "Exception encountered when calling Softmax.call"));
+    assert_non_null(strstr(out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
+    assert_non_null(strstr(out, "(None, 4, None, None)"));
+    assert_non_null(strstr(out, "fix:      compute both outcomes and select with duet_where"));
+    /* specialize bakes the branch in and runs */
+    assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);
+}
+
+static void test_no_partial_log_on_error(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/duet_cli_XXXXXX", args[1024], path[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(args, sizeof args, "train ner-buggy-softmax --steps 2 --log %s/log.jsonl", dir);
+    assert_int_equal(duet(args), 1);
+    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/log.jsonl.tmp", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_version),
+        cmocka_unit_test(test_bad_flags),
+        cmocka_unit_test(test_train_log_and_weights),
+        cmocka_unit_test(test_seed_bug_cli),
+        cmocka_unit_test(test_no_partial_log_on_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
