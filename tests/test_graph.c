@@ -203,7 +203,7 @@ static void rowsum(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, voi
 
 static void call_len(duet_fn *fn, duet_ctx *ctx, int len)
 {
-    float x[64] = {0};
+    float x[2 * 64] = {0};
     duet_tensor *t = duet_constant(ctx, DUET_F32, 2, (int64_t[]){2, len}, x), *y;
     assert_int_equal(duet_fn_call(fn, &t, &y), 0);
 }

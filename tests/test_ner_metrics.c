@@ -296,6 +296,41 @@ static void test_print_layout(void **state)
     free(got);
 }
 
+/* 7 correct of 30 guessed, 34 gold: F1 = 21.875 sits on a rounding tie. Perl's
+ * percent-first arithmetic prints 21.88, the Python port's fraction-first 21.87
+ * (both checked against the real scripts). */
+static void test_print_rounding_tie(void **state)
+{
+    (void)state;
+    ner_eval e;
+    ner_eval_init(&e);
+    for (int i = 0; i < 7; i++) ADD(&e, L(BP), L(BP));
+    for (int i = 0; i < 23; i++) ADD(&e, L(O), L(BL));
+    for (int i = 0; i < 27; i++) ADD(&e, L(BL), L(O));
+    check_counts(&e, 57, 7, 34, 30, 7);
+    static const char *const types =
+        "              LOC: precision:   0.00%; recall:   0.00%; FB1:   0.00  23\n"
+        "              PER: precision: 100.00%; recall: 100.00%; FB1: 100.00  7\n";
+    static const char *const head =
+        "processed 57 tokens with 34 phrases; found: 30 phrases; correct: 7.\n";
+    char expect[1024];
+
+    char *got = report(&e, 0);
+    snprintf(expect, sizeof expect,
+             "%saccuracy:  12.28%%; precision:  23.33%%; recall:  20.59%%; FB1:  21.88\n%s",
+             head, types);
+    assert_string_equal(got, expect);
+    free(got);
+
+    got = report(&e, 1);
+    snprintf(expect, sizeof expect,
+             "%saccuracy:  20.59%%; (non-O)\n"
+             "accuracy:  12.28%%; precision:  23.33%%; recall:  20.59%%; FB1:  21.87\n%s",
+             head, types);
+    assert_string_equal(got, expect);
+    free(got);
+}
+
 /* Undefined precision / recall / F1 are 0, never NaN. */
 static void test_zero_cases(void **state)
 {
@@ -362,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_multiple_sentences),
         cmocka_unit_test(test_per_type_counts),
         cmocka_unit_test(test_print_layout),
+        cmocka_unit_test(test_print_rounding_tie),
         cmocka_unit_test(test_zero_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,7 +68,9 @@ void ner_eval_print(FILE *f, const ner_eval *e);
 
 /* The Python conlleval port's report as printed by the keras-io example: as above
  * plus "accuracy: %6.2f%%; (non-O)" after the first line (0.00 where the port
- * would divide by zero). */
+ * would divide by zero), with the port's arithmetic (fractions, then x100), which
+ * can round a tie differently from Perl (F1 21.875: 21.87 vs 21.88).
+ * ner_eval_summary uses the Perl arithmetic. */
 void ner_eval_print_keras(FILE *f, const ner_eval *e);
 
 #endif
