@@ -6,5 +6,6 @@
 
 int duet_cmd_demo(int argc, char **argv);
 int duet_cmd_train(int argc, char **argv);
+int duet_cmd_trace(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  demo        train a small model in both modes: falling loss, agreement, speed\n"
             "  train       train the NER case (see duet train --help)\n"
+            "  trace       print a model's traced training step as text or DOT\n"
             "\n"
             "options:\n"
             "  -h, --help     show this help\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "demo")) return duet_cmd_demo(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return duet_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "trace")) return duet_cmd_trace(argc - 1, argv + 1);
     fprintf(stderr, "duet: unknown command '%s' (see duet --help)\n", cmd);
     return 2;
 }

@@ -126,6 +126,46 @@ static void test_no_partial_log_on_error(void **state)
     rmdir(dir);
 }
 
+static void test_trace(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("trace mlp"), 0);
+    assert_non_null(strstr(out, "{ lambda %0:f32(None, 2) %1:i32(None,) . let"));
+    assert_non_null(strstr(out, "nodes after passes"));
+    assert_int_equal(duet("trace ner --dot"), 0);
+    assert_non_null(strstr(out, "digraph duet {"));
+    assert_int_equal(duet("trace ner --after fuse"), 0);
+    assert_non_null(strstr(out, "# ner_train_step: after fuse"));
+    assert_non_null(strstr(out, "= fused"));
+    assert_int_equal(duet("trace ner-buggy-softmax"), 1);
+    assert_non_null(strstr(out, "(None, 4, None, None)"));
+    assert_int_equal(duet("trace ner --after lunch"), 2);
+    assert_int_equal(lines(out), 1);
+}
+
+/* A malformed data file: one line naming file and line, exit 2. */
+static void test_bad_data(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/duet_cli_XXXXXX", path[512], args[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/train.txt", dir);
+    FILE *f = fopen(path, "w");
+    fputs("EU B-ORG\nrejects O\nGerman B-MSIC\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/valid.txt", dir);
+    f = fopen(path, "w");
+    fputs("EU B-ORG\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "train ner --data %s --steps 1", dir);
+    assert_int_equal(duet(args), 2);
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "train.txt:3:"));
+    assert_non_null(strstr(out, "B-MSIC"));
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +174,8 @@ int main(void)
         cmocka_unit_test(test_train_log_and_weights),
         cmocka_unit_test(test_seed_bug_cli),
         cmocka_unit_test(test_no_partial_log_on_error),
+        cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_bad_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

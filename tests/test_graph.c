@@ -500,6 +500,74 @@ static void test_print_and_dot(void **state)
     duet_ctx_free(ctx);
 }
 
+/* ---- while_loop: double x until its sum reaches 100, counting the steps ---- */
+
+static duet_tensor *loop_cond(duet_ctx *ctx, duet_tensor *const *st, void *user)
+{
+    (void)user;
+    return duet_greater(ctx, duet_scalar(ctx, 100), duet_sum(ctx, st[0], 0, false));
+}
+
+static void loop_body(duet_ctx *ctx, duet_tensor *const *st, duet_tensor **next, void *user)
+{
+    next[0] = duet_mul(ctx, st[0], duet_scalar(ctx, 2));
+    next[1] = duet_add(ctx, st[1], duet_scalar_i32(ctx, 1));
+    if (user) next[0] = duet_sum(ctx, next[0], 0, true); /* changes the shape: refused */
+}
+
+static void loop_fn(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    duet_tensor *init[2] = {in[0], duet_scalar_i32(ctx, 0)};
+    duet_while_loop(ctx, loop_cond, loop_body, init, 2, out, 1000, user);
+}
+
+static void run_loop(duet_exec_mode mode, duet_fn *fn, duet_ctx *ctx, int len, float v,
+                     float *x0, int *count)
+{
+    float x[8];
+    for (int i = 0; i < len; i++) x[i] = v;
+    duet_tensor *t = duet_constant(ctx, DUET_F32, 1, (int64_t[]){len}, x), *y[2];
+    duet_fn_set_mode(fn, mode);
+    int rc = duet_fn_call(fn, &t, y);
+    if (rc) duet_diag_print(stderr, duet_ctx_error(ctx));
+    assert_int_equal(rc, 0);
+    *x0 = duet_get_f32(y[0], 0);
+    *count = duet_get_i32(y[1], 0);
+}
+
+static void test_while_loop(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "loop", loop_fn, 1, 2, NULL);
+    assert_int_equal(duet_fn_relax(fn, "(None)"), 0);
+    const struct { int len; float v; float x0; int count; } cases[] = {
+        {1, 1.0f, 128.0f, 7}, {4, 1.0f, 32.0f, 5}, {2, 60.0f, 60.0f, 0}, {8, 0.5f, 16.0f, 5}};
+    for (int k = 0; k < 4; k++) {
+        float xe, xg;
+        int ce, cg;
+        run_loop(DUET_EAGER, fn, ctx, cases[k].len, cases[k].v, &xe, &ce);
+        run_loop(DUET_GRAPH, fn, ctx, cases[k].len, cases[k].v, &xg, &cg);
+        assert_true(xe == cases[k].x0 && xg == cases[k].x0);
+        assert_int_equal(ce, cases[k].count);
+        assert_int_equal(cg, cases[k].count);
+    }
+    assert_int_equal(duet_fn_trace_count(fn), 1); /* data-dependent trips, one trace */
+    char *text = graph_text(fn);
+    assert_non_null(strstr(text, "= while"));
+    assert_non_null(strstr(text, "= loop_out"));
+    free(text);
+    duet_fn_free(fn);
+
+    fn = duet_fn_new(ctx, "loop_bad", loop_fn, 1, 2, (void *)1);
+    float x[2] = {1, 1};
+    duet_tensor *t = duet_constant(ctx, DUET_F32, 1, (int64_t[]){2}, x), *y[2];
+    assert_int_equal(duet_fn_call(fn, &t, y), -1);
+    assert_non_null(strstr(duet_ctx_error(ctx)->message, "changes state 0 from f32(2,) to f32(1,)"));
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_cond),
         cmocka_unit_test(test_debug_records_match_tape),
         cmocka_unit_test(test_print_and_dot),
+        cmocka_unit_test(test_while_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,11 @@
 void duet_plan_free(duet_ctx *ctx, duet_plan *p)
 {
     if (!p) return;
+    while (p->graph.subplans) {
+        duet_plan *c = p->graph.subplans;
+        p->graph.subplans = c->sibling;
+        duet_plan_free(ctx, c);
+    }
     for (int i = 0; i < p->nslots; i++) free(p->slot_buf[i]);
     free(p->slot_buf);
     free(p->slot_cap);
@@ -229,16 +234,20 @@ int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tens
     run_state s = {0};
     int64_t symv[p->nsym ? p->nsym : 1];
     for (int k = 0; k < p->nsym; k++) symv[k] = -1;
+    /* a loop's kernel runs its body's plan: keep the outer binding */
+    const int64_t *outer_sym = ctx->sym_value;
+    int outer_nsym = ctx->nsym;
+    const duet_node *outer_node = ctx->exec_node;
     int rc = alloc_state(ctx, &p->graph, &s);
     if (!rc) {
         ctx->sym_value = symv;
         ctx->nsym = p->nsym;
         rc = shape_pass(ctx, p, &s, in, symv);
         if (!rc) rc = run_nodes(ctx, p, &s, opts);
-        ctx->sym_value = NULL;
-        ctx->nsym = 0;
     }
-    ctx->exec_node = NULL;
+    ctx->sym_value = outer_sym;
+    ctx->nsym = outer_nsym;
+    ctx->exec_node = outer_node;
     for (int k = 0; k < p->nout && rc == 0; k++)
         out[k] = duet_tensor_copy(ctx, &s.rt[p->outputs[k]->node->id]);
     free_state(&s);

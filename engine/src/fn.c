@@ -267,7 +267,7 @@ static void trace_leave(duet_ctx *ctx, const trace_state *s)
     ctx->scope_cache = NULL;
 }
 
-static duet_plan *trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in)
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in)
 {
     duet_ctx *ctx = fn->ctx;
     duet_plan *p = calloc(1, sizeof *p);
@@ -363,7 +363,7 @@ static duet_plan *trace_and_cache(duet_fn *fn, const duet_sig *sig, duet_tensor 
                                   const char *reason)
 {
     duet_fn_note(&fn->reasons, &fn->nreasons, "%s", reason);
-    duet_plan *p = trace(fn, sig, in);
+    duet_plan *p = duet_fn_trace(fn, sig, in);
     if (!p) return NULL;
     p->next = fn->cache;
     fn->cache = p;
@@ -424,7 +424,7 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
     if (ctx->err.code || make_sig(fn, in, fn->policy == DUET_POLICY_STRICT, &sig)) return -1;
     unsigned passes = fn->passes;
     fn->passes &= ~(unsigned)DUET_PASS_FUSE;
-    duet_plan *p = trace(fn, &sig, in);
+    duet_plan *p = duet_fn_trace(fn, &sig, in);
     fn->passes = passes;
     if (!p) return -1;
     duet_exec_opts opts = {true, records, n};

@@ -94,7 +94,11 @@ int duet_grad(duet_ctx *ctx, duet_tensor *loss, duet_var *const *vars, int n, du
         grads[i] = NULL;
     }
     mark_needed(g, end, var_slot, needs);
-    if (needs[end - 1]) grad[end - 1] = duet_ones_like(ctx, loss);
+    if (needs[end - 1]) { /* the seed belongs to the loss's op, like every gradient node */
+        ctx->vjp_of = g->nodes[end - 1];
+        grad[end - 1] = duet_ones_like(ctx, loss);
+        ctx->vjp_of = NULL;
+    }
     for (int i = end - 1; i >= 0 && !ctx->err.code; i--) {
         const duet_node *node = g->nodes[i];
         if (!grad[i] || !needs[i]) continue;

@@ -27,7 +27,9 @@ typedef struct duet_plan {
     void **slot_buf;        /* per slot: buffer, grown as needed across calls */
     size_t *slot_cap;
     size_t planned_bytes, unplanned_bytes;
-    struct duet_plan *next;
+    struct duet_plan *next;     /* in the function's cache */
+    struct duet_plan *children; /* loop bodies traced inside this plan */
+    struct duet_plan *sibling;
 } duet_plan;
 
 struct duet_fn {
@@ -55,6 +57,10 @@ struct duet_fn {
 
 void duet_fn_note(char ***list, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void duet_fn_warn(duet_fn *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Traces fn's body for the signature (symbolic dims allowed), then runs the passes;
+ * NULL with the context's error set on failure. */
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in);
 
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);

@@ -81,7 +81,8 @@ typedef struct duet_op_def {
     X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SPARSE_XENT, sparse_xent)            \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
-    X(GUARD, guard) X(FUSED, fused)
+    X(GUARD, guard) X(FUSED, fused)      \
+    X(WHILE, while) X(LOOP_OUT, loop_out)
 
 typedef enum {
 #define X(id, name) DUET_OP_##id,
@@ -112,6 +113,7 @@ typedef struct duet_graph {
     duet_arena arena;
     duet_node **nodes;
     int n, cap;
+    struct duet_plan *subplans; /* owned plans of loops traced into this graph */
 } duet_graph;
 duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g);
 void duet_graph_clear(duet_ctx *ctx, duet_graph *g);

@@ -134,7 +134,8 @@ static void pass_cse(duet_ctx *ctx, duet_plan *p)
 
 static bool foldable(const duet_node *n)
 {
-    if (n->op == DUET_OP_CONST || n->op == DUET_OP_GUARD ||
+    if (n->op == DUET_OP_CONST || n->op == DUET_OP_GUARD || n->op == DUET_OP_WHILE ||
+        n->op == DUET_OP_LOOP_OUT ||
         flags_of(n) & (DUET_OPF_EFFECT | DUET_OPF_SOURCE))
         return false;
     int64_t numel = duet_numel(n->out);

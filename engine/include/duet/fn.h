@@ -117,4 +117,18 @@ int duet_cond_at(duet_site s, duet_ctx *ctx, duet_tensor *pred, duet_branch_fn t
                  int nout, void *user);
 #define duet_cond(...) duet_cond_at(DUET_HERE, __VA_ARGS__)
 
+/* while (cond(state)) state = body(state), with a data-dependent trip count, in both
+ * modes: eagerly a C loop; traced, one node whose kernel runs the cond and body
+ * graphs until cond is false. cond returns a bool scalar; body writes the next state,
+ * which must keep each state tensor's dtype and shape. Everything the body needs must
+ * come in through the state (or be a constant or a variable). More than max_iters
+ * iterations is an error. No gradient flows through the loop, in either mode. */
+typedef duet_tensor *(*duet_loop_cond_fn)(duet_ctx *ctx, duet_tensor *const *state, void *user);
+typedef void (*duet_loop_body_fn)(duet_ctx *ctx, duet_tensor *const *state, duet_tensor **next,
+                                  void *user);
+int duet_while_loop_at(duet_site s, duet_ctx *ctx, duet_loop_cond_fn cond,
+                       duet_loop_body_fn body, duet_tensor *const *init, int n,
+                       duet_tensor **out, int max_iters, void *user);
+#define duet_while_loop(...) duet_while_loop_at(DUET_HERE, __VA_ARGS__)
+
 #endif
