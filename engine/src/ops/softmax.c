@@ -42,6 +42,11 @@ static int axis_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     return 0;
 }
 
+/* expf of a shifted score (d <= 0). Below -104 expf is exactly +0 in f32, but glibc
+ * gets there through its slow underflow path: masked scores (-1e9) hit it for every
+ * padded position, so answer those directly. Same bits either way. */
+static inline float exp_shifted(float d) { return d < -104.0f ? 0.0f : expf(d); }
+
 /* One contiguous row (the last-axis fast path). */
 static void softmax_row(float *o, const float *x, int64_t n, bool take_log)
 {
@@ -49,12 +54,12 @@ static void softmax_row(float *o, const float *x, int64_t n, bool take_log)
     for (int64_t k = 1; k < n; k++) m = x[k] > m ? x[k] : m;
     double s = 0;
     if (take_log) {
-        for (int64_t k = 0; k < n; k++) s += expf(x[k] - m);
+        for (int64_t k = 0; k < n; k++) s += exp_shifted(x[k] - m);
         float ls = (float)log(s);
         for (int64_t k = 0; k < n; k++) o[k] = (x[k] - m) - ls;
     } else {
         for (int64_t k = 0; k < n; k++) {
-            float e = expf(x[k] - m);
+            float e = exp_shifted(x[k] - m);
             o[k] = e;
             s += e;
         }
@@ -70,12 +75,12 @@ static void softmax_line(float *o, const float *x, int64_t n, int64_t st, bool t
     for (int64_t k = 1; k < n; k++) m = x[k * st] > m ? x[k * st] : m;
     double s = 0;
     if (take_log) {
-        for (int64_t k = 0; k < n; k++) s += expf(x[k * st] - m);
+        for (int64_t k = 0; k < n; k++) s += exp_shifted(x[k * st] - m);
         float ls = (float)log(s);
         for (int64_t k = 0; k < n; k++) o[k * st] = (x[k * st] - m) - ls;
     } else {
         for (int64_t k = 0; k < n; k++) {
-            float e = expf(x[k * st] - m);
+            float e = exp_shifted(x[k * st] - m);
             o[k * st] = e;
             s += e;
         }
@@ -245,7 +250,7 @@ static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
         float m = row[0];
         for (int64_t k = 1; k < C; k++) m = row[k] > m ? row[k] : m;
         double s = 0;
-        for (int64_t k = 0; k < C; k++) s += expf(row[k] - m);
+        for (int64_t k = 0; k < C; k++) s += exp_shifted(row[k] - m);
         o[r] = (m - row[l]) + (float)log(s);
     }
     return 0;
