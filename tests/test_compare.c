@@ -270,18 +270,6 @@ static void test_cast_no_grad_through_i32(void **state)
 
 /* ---- errors ---- */
 
-static void expect_error(duet_ctx *c, duet_status code, const char *op, const char *needle)
-{
-    assert_int_equal(duet_ctx_status(c), code);
-    const duet_diag *d = duet_ctx_error(c);
-    assert_non_null(d);
-    assert_string_equal(d->op, op);
-    if (!strstr(d->message, needle))
-        fail_msg("message '%s' does not mention '%s'", d->message, needle);
-    duet_ctx_clear_error(c);
-    assert_int_equal(duet_ctx_status(c), DUET_OK);
-}
-
 static void test_errors(void **state)
 {
     (void)state;
@@ -296,32 +284,32 @@ static void test_errors(void **state)
     assert_int_equal(duet_ctx_status(c), DUET_OK);
 
     assert_true(duet_is_poison(duet_greater(c, f23, i3t)));
-    expect_error(c, DUET_ERR_DTYPE, "greater", "f32 and i32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "greater", "f32 and i32");
     duet_greater(c, b23, b23);
-    expect_error(c, DUET_ERR_DTYPE, "greater", "bool and bool");
+    tu_expect_error(c, DUET_ERR_DTYPE, "greater", "bool and bool");
     duet_equal(c, i3t, b23);
-    expect_error(c, DUET_ERR_DTYPE, "equal", "i32 and bool");
+    tu_expect_error(c, DUET_ERR_DTYPE, "equal", "i32 and bool");
     duet_equal(c, f23, f4t);
-    expect_error(c, DUET_ERR_SHAPE, "equal", "(2, 3) and (4,)");
+    tu_expect_error(c, DUET_ERR_SHAPE, "equal", "(2, 3) and (4,)");
     duet_greater(c, f4t, f23);
-    expect_error(c, DUET_ERR_SHAPE, "greater", "(4,) and (2, 3)");
+    tu_expect_error(c, DUET_ERR_SHAPE, "greater", "(4,) and (2, 3)");
     duet_logical_and(c, b23, f23);
-    expect_error(c, DUET_ERR_DTYPE, "logical_and", "bool and f32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "logical_and", "bool and f32");
     duet_logical_not(c, i3t);
-    expect_error(c, DUET_ERR_DTYPE, "logical_not", "i32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "logical_not", "i32");
     duet_where(c, f23, f23, f23);
-    expect_error(c, DUET_ERR_DTYPE, "where", "condition is f32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "where", "condition is f32");
     duet_where(c, b23, f23, i3t);
-    expect_error(c, DUET_ERR_DTYPE, "where", "f32 and i32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "where", "f32 and i32");
     duet_where(c, b23, f23, f4t);
-    expect_error(c, DUET_ERR_SHAPE, "where", "(2, 3) and branches (2, 3), (4,)");
+    tu_expect_error(c, DUET_ERR_SHAPE, "where", "(2, 3) and branches (2, 3), (4,)");
     duet_cast(c, f23, (duet_dtype)7);
-    expect_error(c, DUET_ERR_ARG, "cast", "7");
+    tu_expect_error(c, DUET_ERR_ARG, "cast", "7");
 
     /* sticky: the first error wins and later ops return poison */
     duet_greater(c, f23, i3t);
     assert_true(duet_is_poison(duet_cast(c, f23, DUET_I32)));
-    expect_error(c, DUET_ERR_DTYPE, "greater", "f32 and i32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "greater", "f32 and i32");
 
     /* the context works again after clearing */
     duet_tensor *y = duet_greater(c, f23, duet_scalar(c, -1.0f));

@@ -412,18 +412,6 @@ static void test_mean_grad(void **state)
 
 /* ---- errors ---- */
 
-static void expect_error(duet_ctx *c, duet_status code, const char *op, const char *needle)
-{
-    assert_int_equal(duet_ctx_status(c), code);
-    const duet_diag *d = duet_ctx_error(c);
-    assert_non_null(d);
-    assert_string_equal(d->op, op);
-    if (!strstr(d->message, needle))
-        fail_msg("message '%s' does not mention '%s'", d->message, needle);
-    duet_ctx_clear_error(c);
-    assert_int_equal(duet_ctx_status(c), DUET_OK);
-}
-
 static void test_errors(void **state)
 {
     (void)state;
@@ -437,31 +425,31 @@ static void test_errors(void **state)
     assert_int_equal(duet_ctx_status(c), DUET_OK);
 
     assert_true(duet_is_poison(duet_sum(c, b, 0, false)));
-    expect_error(c, DUET_ERR_DTYPE, "sum", "bool (2, 3)");
+    tu_expect_error(c, DUET_ERR_DTYPE, "sum", "bool (2, 3)");
     duet_max(c, b, DUET_AXIS(0), false);
-    expect_error(c, DUET_ERR_DTYPE, "max", "bool");
+    tu_expect_error(c, DUET_ERR_DTYPE, "max", "bool");
     duet_any(c, f, 0, false);
-    expect_error(c, DUET_ERR_DTYPE, "any", "f32 (2, 3); need bool");
+    tu_expect_error(c, DUET_ERR_DTYPE, "any", "f32 (2, 3); need bool");
     duet_mean(c, i, 0, false);
-    expect_error(c, DUET_ERR_DTYPE, "sum", "mean: input is i32");
+    tu_expect_error(c, DUET_ERR_DTYPE, "sum", "mean: input is i32");
 
     duet_sum(c, f, DUET_AXIS(2), false);
-    expect_error(c, DUET_ERR_AXIS, "sum", "axis 2");
+    tu_expect_error(c, DUET_ERR_AXIS, "sum", "axis 2");
     duet_max(c, i, DUET_AXIS(0) | DUET_AXIS(5), true);
-    expect_error(c, DUET_ERR_AXIS, "max", "rank 2");
+    tu_expect_error(c, DUET_ERR_AXIS, "max", "rank 2");
     duet_any(c, b, DUET_AXIS(3), false);
-    expect_error(c, DUET_ERR_AXIS, "any", "(2, 3)");
+    tu_expect_error(c, DUET_ERR_AXIS, "any", "(2, 3)");
     duet_size(c, f, DUET_AXIS(2));
-    expect_error(c, DUET_ERR_AXIS, "size", "axis 2");
+    tu_expect_error(c, DUET_ERR_AXIS, "size", "axis 2");
     duet_mean(c, f, DUET_AXIS(7), false);
-    expect_error(c, DUET_ERR_AXIS, "sum", "axis 7");
+    tu_expect_error(c, DUET_ERR_AXIS, "sum", "axis 7");
     duet_sum(c, duet_scalar(c, 1.0f), DUET_AXIS(0), false);
-    expect_error(c, DUET_ERR_AXIS, "sum", "rank 0");
+    tu_expect_error(c, DUET_ERR_AXIS, "sum", "rank 0");
 
     /* sticky until cleared */
     duet_sum(c, f, DUET_AXIS(4), false);
     assert_true(duet_is_poison(duet_max(c, f, 0, false)));
-    expect_error(c, DUET_ERR_AXIS, "sum", "axis 4");
+    tu_expect_error(c, DUET_ERR_AXIS, "sum", "axis 4");
 
     /* the context works again */
     duet_tensor *y = duet_mean(c, f, DUET_AXIS(1), false);

@@ -252,3 +252,15 @@ void tu_check_grad(tu_body body, void *user, const tu_input *in, int nin, double
     free(w);
     duet_ctx_free(ctx);
 }
+
+void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *needle)
+{
+    assert_int_equal(duet_ctx_status(c), code);
+    const duet_diag *d = duet_ctx_error(c);
+    assert_non_null(d);
+    assert_string_equal(d->op, op);
+    if (!strstr(d->message, needle))
+        fail_msg("message '%s' does not mention '%s'", d->message, needle);
+    duet_ctx_clear_error(c);
+    assert_int_equal(duet_ctx_status(c), DUET_OK);
+}

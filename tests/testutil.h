@@ -42,6 +42,10 @@ void tu_check_forward(tu_body body, void *user, const tu_input *in, int nin, int
 void tu_check_grad(tu_body body, void *user, const tu_input *in, int nin, double h, double atol,
                    double rtol);
 
+/* Asserts the context holds error `code` from `op` whose message mentions needle,
+ * then clears it and checks the context is usable again. */
+void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *needle);
+
 /* Deterministic pseudo-random fill in [lo, hi). */
 void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
 
