@@ -114,7 +114,8 @@ void ner_eval_add(ner_eval *e, const int32_t *gold, const int32_t *pred, int n)
         step(e, &s, ct, cty, gt, gty, 0);
     }
     step(e, &s, 'O', NO_TYPE, 'O', NO_TYPE, 1); /* end of sentence */
-    if (s.in_correct) { /* unreachable after a boundary; kept as conlleval's EOF rule */
+    if (s.in_correct && s.last_correct_type != NO_TYPE) { /* unreachable after a boundary;
+                                                            kept as conlleval's EOF rule */
         e->correct_chunks++;
         e->type_correct[s.last_correct_type]++;
     }
