@@ -51,7 +51,10 @@ static int show_parity(const ner_run_result *e, const ner_run_result *g)
     printf("graph mode: %d trace for %d batches of varying shape; first call (trace, "
            "optimise, run) %.1f ms\n",
            g->traces, g->steps, g->ms[0]);
-    printf("median step: eager %.2f ms, graph %.2f ms (%.2fx)\n", me, mg, mg > 0 ? me / mg : 0);
+    printf("median step: eager %.2f ms, graph %.2f ms (%.2fx). In C an eager op costs little\n"
+           "beyond its kernel; graph mode gains by fusing elementwise chains and reusing buffers:\n"
+           "the last step's intermediates took %.1f MB planned vs %.1f MB without planning.\n",
+           me, mg, mg > 0 ? me / mg : 0, g->planned_bytes / 1e6, g->unplanned_bytes / 1e6);
     ner_scores se, sg;
     ner_eval_summary(&e->eval, &se, NULL);
     ner_eval_summary(&g->eval, &sg, NULL);

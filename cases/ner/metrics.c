@@ -113,12 +113,9 @@ void ner_eval_add(ner_eval *e, const int32_t *gold, const int32_t *pred, int n)
         decode(pred[i], &gt, &gty);
         step(e, &s, ct, cty, gt, gty, 0);
     }
-    step(e, &s, 'O', NO_TYPE, 'O', NO_TYPE, 1); /* end of sentence */
-    if (s.in_correct && s.last_correct_type != NO_TYPE) { /* unreachable after a boundary;
-                                                            kept as conlleval's EOF rule */
-        e->correct_chunks++;
-        e->type_correct[s.last_correct_type]++;
-    }
+    /* End of sentence: conlleval's boundary line closes every open chunk, so its
+     * end-of-file rule (count a still-open correct chunk) has nothing left to do. */
+    step(e, &s, 'O', NO_TYPE, 'O', NO_TYPE, 1);
 }
 
 /* conlleval.pl's arithmetic: percentages first, F1 from the percentages. */

@@ -227,7 +227,11 @@ ner_run_status ner_run(const ner_run_opts *o, ner_run_result *r)
         r->truncated = s.tb.n_truncated;
         st = train_epoch(o, s.ctx, s.step, &s.tb, e, r);
     }
-    if (st == NER_RUN_OK) r->traces = duet_fn_trace_count(s.step);
+    if (st == NER_RUN_OK) {
+        r->traces = duet_fn_trace_count(s.step);
+        r->planned_bytes = duet_fn_planned_bytes(s.step);
+        r->unplanned_bytes = duet_fn_unplanned_bytes(s.step);
+    }
     if (st == NER_RUN_OK && o->evaluate && evaluate(s.ctx, s.predict, &s.vb, r))
         st = diag_or_internal(s.ctx, r);
     char err[1024];

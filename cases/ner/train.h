@@ -47,6 +47,7 @@ typedef struct ner_run_result {
     float *losses;     /* per step */
     double *ms;        /* per step, wall clock of the duet_fn_call */
     int traces;        /* traces of the train step (0 in eager mode) */
+    size_t planned_bytes, unplanned_bytes; /* graph mode: the last step's buffers */
     int train_sentences, valid_sentences, vocab_size, truncated;
     ner_eval eval;       /* validation, conlleval per sentence */
     ner_eval eval_keras; /* validation, the keras-io example's way (see metrics.h) */
