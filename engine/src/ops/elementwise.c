@@ -7,8 +7,12 @@
 
 /* ---- binary ---- */
 
+/* Maps are built for AVX2 and baseline x86-64 and picked at load time; without FMA
+ * both compute the same bits. */
+#define DUET_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+
 #define DEFINE_MAP2(name, expr)                                                               \
-    static void name##_map2(float *o, const float *x, int64_t sx, const float *y, int64_t sy, \
+    DUET_SIMD_CLONES static void name##_map2(float *o, const float *x, int64_t sx, const float *y, int64_t sy, \
                             int64_t n)                                                       \
     {                                                                                        \
         if (sx == 1 && sy == 1)                                                              \
@@ -122,7 +126,7 @@ BINARY_DEF(div, DIV, div_vjp)
 /* ---- unary f32 maps ---- */
 
 #define DEFINE_MAP1(name, expr)                                                            \
-    static void name##_map1(float *o, const float *in, int64_t n, const duet_attrs *at)    \
+    DUET_SIMD_CLONES static void name##_map1(float *o, const float *in, int64_t n, const duet_attrs *at)    \
     {                                                                                      \
         (void)at;                                                                          \
         for (int64_t i = 0; i < n; i++) {                                                  \
