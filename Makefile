@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 WERROR   ?= OFF
 SANITIZE ?= OFF
 
-.PHONY: all deps build demo check bench clean
+.PHONY: all deps build demo check clean
 
 all: build
 
