@@ -29,8 +29,10 @@ void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes)
 }
 
 /* Chunks stay in allocation order and survive resets: a training loop makes the same
- * requests every step, so after the first step it finds its chunks again and never
+ * requests every step, so after the first steps it finds its memory again and never
  * calls malloc (or faults in fresh pages). */
+static duet_chunk *chunk_new(duet_ctx *ctx, duet_arena *a, size_t size);
+
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
 {
     if (size > ((size_t)1 << 40)) return NULL;
@@ -39,17 +41,12 @@ void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
     for (; c; last = c, c = c->next)
         if (c->size - c->used >= size) break;
     if (!c) {
-        size_t want = size > DUET_CHUNK_MIN ? size : DUET_CHUNK_MIN;
-        c = duet_heap_alloc(ctx, sizeof(duet_chunk) + want);
+        c = chunk_new(ctx, a, size > DUET_CHUNK_MIN ? size : DUET_CHUNK_MIN);
         if (!c) return NULL;
-        c->size = want;
-        c->used = 0;
-        c->next = NULL;
-        if (!last) /* cur was NULL and the list empty, or every chunk was full */
+        if (!last) /* cur was NULL and the list empty */
             for (last = a->head; last && last->next; last = last->next) {}
         if (last) last->next = c;
         else a->head = c;
-        a->bytes += want;
     }
     void *p = c->data + c->used;
     c->used += size;
@@ -57,10 +54,29 @@ void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
     return p;
 }
 
+static duet_chunk *chunk_new(duet_ctx *ctx, duet_arena *a, size_t size)
+{
+    duet_chunk *c = duet_heap_alloc(ctx, sizeof(duet_chunk) + size);
+    if (!c) return NULL;
+    c->size = size;
+    c->used = 0;
+    c->next = NULL;
+    a->bytes += size;
+    return c;
+}
+
+/* A step that outgrew its chunk left several behind: replace them with one chunk a
+ * quarter larger than the whole step, so varying shapes do not pile up chunks. In a
+ * steady loop there is one chunk and nothing is freed. */
 void duet_arena_reset(duet_ctx *ctx, duet_arena *a)
 {
-    (void)ctx;
-    for (duet_chunk *c = a->head; c; c = c->next) c->used = 0;
+    size_t used = 0;
+    for (duet_chunk *c = a->head; c; c = c->next) used += c->used, c->used = 0;
+    if (a->head && a->head->next) {
+        duet_arena_free(ctx, a);
+        size_t want = used + used / 4;
+        a->head = chunk_new(ctx, a, want > DUET_CHUNK_MIN ? want : DUET_CHUNK_MIN);
+    }
     a->cur = a->head;
 }
 
