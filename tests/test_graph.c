@@ -226,6 +226,17 @@ static void test_retrace_reasons(void **state)
     for (int len = 10; len < 20; len++) call_len(fn, ctx, len);
     assert_int_equal(duet_fn_trace_count(fn), 1);
     duet_fn_free(fn);
+
+    /* a fixed dim rejects other sizes; a malformed spec is refused */
+    fn = duet_fn_new(ctx, "rowsum", rowsum, 1, 1, NULL);
+    assert_int_equal(duet_fn_relax(fn, "(2,None) (3)"), -1);
+    duet_ctx_clear_error(ctx);
+    assert_int_equal(duet_fn_relax(fn, "(3,None)"), 0);
+    float x[8] = {0};
+    duet_tensor *t = duet_constant(ctx, DUET_F32, 2, (int64_t[]){2, 4}, x), *y;
+    assert_int_equal(duet_fn_call(fn, &t, &y), -1);
+    assert_non_null(strstr(duet_ctx_error(ctx)->message, "dim 0 is 2; the signature fixes it to 3"));
+    duet_fn_free(fn);
     duet_ctx_free(ctx);
 }
 

@@ -143,7 +143,12 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
                     name_sym[nnames++] = fn->nsym++;
                 }
                 v = name_sym[k];
-            } else if (strcmp(tok, "_") && !isdigit((unsigned char)tok[0])) {
+            } else if (isdigit((unsigned char)tok[0])) {
+                char *end;
+                long long n = strtoll(tok, &end, 10);
+                if (*end || n > INT32_MAX) return spec_fail(fn, spec, "bad number");
+                v = DUET_RELAX_FIXED(n);
+            } else if (strcmp(tok, "_")) {
                 return spec_fail(fn, spec, "a dim must be a number, None, _ or a name");
             }
             fn->relax[arg][rank++] = v;
@@ -180,6 +185,12 @@ static int make_sig(duet_fn *fn, duet_tensor *const *in, bool relax, duet_sig *s
         sig->rank[i] = t->rank;
         for (int d = 0; d < t->rank; d++) {
             int r = relax && fn->has_relax ? fn->relax[i][d] : -1;
+            if (r < -1 && t->shape[d] != DUET_RELAX_FIXED_SIZE(r)) {
+                duet_ctx_fail(fn->ctx, DUET_ERR_SHAPE,
+                              "%s: argument %d dim %d is %lld; the signature fixes it to %d",
+                              fn->name, i, d, (long long)t->shape[d], DUET_RELAX_FIXED_SIZE(r));
+                return -1;
+            }
             sig->dim[i][d] = r >= 0 ? DUET_SYM(r) : t->shape[d];
         }
     }

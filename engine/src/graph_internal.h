@@ -32,6 +32,9 @@ typedef struct duet_plan {
     struct duet_plan *sibling;
 } duet_plan;
 
+#define DUET_RELAX_FIXED(n) (-2 - (int)(n))
+#define DUET_RELAX_FIXED_SIZE(v) (-2 - (v))
+
 struct duet_fn {
     duet_ctx *ctx;
     char *name;
@@ -43,7 +46,8 @@ struct duet_fn {
     unsigned passes;
     FILE *dump;
     unsigned dump_mask;
-    /* relaxation from duet_fn_relax: per arg and dim, -1 keep, else symbol id */
+    /* relaxation from duet_fn_relax: per arg and dim, -1 keep, >= 0 symbol id, or a
+     * fixed size written DUET_RELAX_FIXED(n) */
     bool has_relax;
     int relax_rank[DUET_MAX_FN_ARGS];
     int relax[DUET_MAX_FN_ARGS][DUET_MAX_RANK];

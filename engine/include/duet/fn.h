@@ -38,9 +38,10 @@ enum {
 duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin, int nout,
                      void *user);
 void duet_fn_free(duet_fn *fn);
-/* Relaxes dims to unknown: one "(...)" per input, dims written as a number (kept
- * fixed), None (a fresh unknown), a name (unknowns with the same name are equal) or
- * _ (keep the call's size). Example: "(B,T) (B,T)". Returns -1 on a malformed spec. */
+/* Relaxes dims to unknown: one "(...)" per input, dims written as None (a fresh
+ * unknown), a name (unknowns with the same name are equal), _ (keep the call's size)
+ * or a number (the call must have exactly that size: a mismatch is a shape error).
+ * Example: "(B,T) (B,T)". Returns -1 on a malformed spec. */
 int duet_fn_relax(duet_fn *fn, const char *spec);
 void duet_fn_set_mode(duet_fn *fn, duet_exec_mode mode);
 void duet_fn_set_policy(duet_fn *fn, duet_policy policy);
