@@ -475,25 +475,30 @@ const duet_op_def duet_opdef_slice = {.name = "slice",
                                       .kernel = slice_kernel,
                                       .vjp = slice_vjp};
 
-duet_tensor *duet_slice_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, int64_t start,
-                           int64_t stop)
+/* Slice and pad take their second bound either as the usual stop/after (by_size
+ * false) or, for gradients, as the result's size, which may be a symbol (attrs i[3] = 1,
+ * i[4] = size). */
+static duet_tensor *bounded_op(duet_ctx *c, duet_site s, duet_op op, duet_tensor *x, int axis,
+                               int64_t first, int64_t second, bool by_size)
 {
     duet_attrs at = {0};
     at.i[0] = axis;
-    at.i[1] = start;
-    at.i[2] = stop;
-    return duet_apply(c, s, DUET_OP_SLICE, &x, 1, &at);
+    at.i[1] = first;
+    at.i[by_size ? 4 : 2] = second;
+    at.i[3] = by_size;
+    return duet_apply(c, s, op, &x, 1, &at);
+}
+
+duet_tensor *duet_slice_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, int64_t start,
+                           int64_t stop)
+{
+    return bounded_op(c, s, DUET_OP_SLICE, x, axis, start, stop, false);
 }
 
 /* x[start : start + len] along axis; len may be a symbol. */
 static duet_tensor *slice_len(duet_ctx *c, duet_tensor *x, int axis, int64_t start, int64_t len)
 {
-    duet_attrs at = {0};
-    at.i[0] = axis;
-    at.i[1] = start;
-    at.i[3] = 1;
-    at.i[4] = len;
-    return duet_apply(c, DUET_HERE, DUET_OP_SLICE, &x, 1, &at);
+    return bounded_op(c, DUET_HERE, DUET_OP_SLICE, x, axis, start, len, true);
 }
 
 /* ---- pad: attrs i[0] = axis, i[1] = before, i[2] = after, i[3] = 1 when i[4] holds
@@ -568,21 +573,12 @@ const duet_op_def duet_opdef_pad = {
 duet_tensor *duet_pad_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, int64_t before,
                          int64_t after)
 {
-    duet_attrs at = {0};
-    at.i[0] = axis;
-    at.i[1] = before;
-    at.i[2] = after;
-    return duet_apply(c, s, DUET_OP_PAD, &x, 1, &at);
+    return bounded_op(c, s, DUET_OP_PAD, x, axis, before, after, false);
 }
 
 static duet_tensor *pad_total(duet_ctx *c, duet_tensor *x, int axis, int64_t before, int64_t total)
 {
-    duet_attrs at = {0};
-    at.i[0] = axis;
-    at.i[1] = before;
-    at.i[3] = 1;
-    at.i[4] = total;
-    return duet_apply(c, DUET_HERE, DUET_OP_PAD, &x, 1, &at);
+    return bounded_op(c, DUET_HERE, DUET_OP_PAD, x, axis, before, total, true);
 }
 
 /* ---- concat: variadic; attrs i[0] = axis ---- */
