@@ -422,8 +422,9 @@ int duet_fn_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out)
     return call_graph(fn, in, out, NULL);
 }
 
-/* A debug run traces afresh without fusion (and outside the cache, so it counts as
- * no retrace) and keeps every intermediate. */
+/* A debug run traces afresh (outside the cache, so it counts as no retrace) with no
+ * pass but memory planning, so its nodes are the eager tape's ops one for one and the
+ * occurrence numbers of the keys line up; it keeps every intermediate. */
 int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
                        duet_record **records, int *n)
 {
@@ -434,7 +435,7 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
     duet_sig sig;
     if (ctx->err.code || make_sig(fn, in, fn->policy == DUET_POLICY_STRICT, &sig)) return -1;
     unsigned passes = fn->passes;
-    fn->passes &= ~(unsigned)DUET_PASS_FUSE;
+    fn->passes &= DUET_PASS_PLAN;
     duet_plan *p = duet_fn_trace(fn, &sig, in);
     fn->passes = passes;
     if (!p) return -1;

@@ -69,8 +69,9 @@ int duet_fn_node_count(const duet_fn *fn);
 size_t duet_fn_planned_bytes(const duet_fn *fn);
 size_t duet_fn_unplanned_bytes(const duet_fn *fn);
 
-/* Debug execution: runs the graph unfused and keeps every intermediate, keyed so it
- * matches the eager tape: (scope path, op, call site, occurrence). */
+/* Debug execution: runs the graph unoptimised (unfused, nothing merged, folded or
+ * removed) and keeps every intermediate, keyed so it matches the eager tape: (scope
+ * path, op, call site, occurrence). */
 typedef struct duet_record {
     const char *scope, *op, *file;
     int line, occurrence;
