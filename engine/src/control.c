@@ -47,10 +47,7 @@ static int branch_mismatch(duet_ctx *ctx, int i, const duet_tensor *a, const due
 
 static bool same_type(const duet_tensor *a, const duet_tensor *b)
 {
-    if (a->dtype != b->dtype || a->rank != b->rank) return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
+    return a->dtype == b->dtype && duet_same_shape(a, b);
 }
 
 int duet_cond_at(duet_site s, duet_ctx *ctx, duet_tensor *pred, duet_branch_fn then_fn,

@@ -32,7 +32,7 @@ static void free_retired(duet_ctx *ctx)
 
 void duet_ctx_reset(duet_ctx *ctx)
 {
-    duet_graph_clear(ctx, &ctx->tape);
+    ctx->tape.n = 0;
     duet_arena_reset(ctx, &ctx->tape.arena);
     ctx->scope_cache = NULL;
     free_retired(ctx);

@@ -32,12 +32,6 @@ duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g)
     return n;
 }
 
-void duet_graph_clear(duet_ctx *ctx, duet_graph *g)
-{
-    (void)ctx;
-    g->n = 0;
-}
-
 void *duet_alloc_bytes(duet_ctx *ctx, size_t bytes)
 {
     return duet_arena_alloc(ctx, &duet_cur_graph(ctx)->arena, bytes);

@@ -78,14 +78,6 @@ const duet_op_def duet_opdef_fused = {
 
 /* ---- the pass ---- */
 
-static bool same_shape(const duet_tensor *a, const duet_tensor *b)
-{
-    if (a->rank != b->rank) return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
-}
-
 static bool fusible(const duet_node *n)
 {
     const duet_op_def *def = duet_op_table[n->op];
@@ -93,7 +85,7 @@ static bool fusible(const duet_node *n)
     for (int j = 0; j < n->nin; j++) {
         const duet_tensor *x = n->in[j];
         if (x->dtype != DUET_F32) return false;
-        if (!same_shape(x, n->out) && duet_numel(x) != 1) return false;
+        if (!duet_same_shape(x, n->out) && duet_numel(x) != 1) return false;
     }
     return def->map1 || def->map2;
 }
@@ -118,7 +110,7 @@ static void grow(group *gr, const int *uses, const bool *taken, const duet_tenso
         for (int j = 0; j < n->nin && gr->n < FUSE_MAX_STEPS; j++) {
             duet_node *p = n->in[j]->node;
             if (uses[p->id] != 1 || taken[p->id] || in_group(gr, p) || !fusible(p) ||
-                !same_shape(p->out, shape))
+                !duet_same_shape(p->out, shape))
                 continue;
             gr->member[gr->n++] = p;
         }

@@ -8,9 +8,7 @@
 
 duet_tensor *duet_unbroadcast(duet_ctx *ctx, duet_tensor *g, const duet_tensor *like)
 {
-    bool same = g->rank == like->rank;
-    for (int i = 0; same && i < g->rank; i++) same = g->shape[i] == like->shape[i];
-    return same ? g : duet_sum_to(ctx, g, like->rank, like->shape);
+    return duet_same_shape(g, like) ? g : duet_sum_to(ctx, g, like->rank, like->shape);
 }
 
 static bool owns(const duet_graph *g, const duet_node *n)

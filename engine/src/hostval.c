@@ -103,13 +103,19 @@ const duet_op_def duet_opdef_guard = {.name = "guard",
                                       .infer = guard_infer,
                                       .kernel = guard_kernel};
 
+/* A baked-in value as the warnings and retrace reasons show it. */
+static void value_text(read_kind k, double v, char *buf, size_t n)
+{
+    if (k == READ_BOOL)
+        snprintf(buf, n, "%s", v != 0 ? "true" : "false");
+    else
+        snprintf(buf, n, "%g", v);
+}
+
 void duet_guard_reason(const duet_node *g, char *buf, size_t n)
 {
     char seen[32];
-    if (g->attr.i[0] == READ_BOOL)
-        snprintf(seen, sizeof seen, "%s", g->attr.f[0] != 0 ? "true" : "false");
-    else
-        snprintf(seen, sizeof seen, "%g", (double)g->attr.f[0]);
+    value_text((read_kind)g->attr.i[0], g->attr.f[0], seen, sizeof seen);
     snprintf(buf, n, "guard failed at %s:%d in %s: %s was %s at trace time and differs now",
              g->site.file, g->site.line, g->scope && g->scope[0] ? g->scope : "the top level",
              read_name[g->attr.i[0]], seen);
@@ -166,27 +172,23 @@ static double host_read(duet_site s, duet_ctx *ctx, duet_tensor *t, read_kind k)
         lint_record(ctx, s, k, t);
         return scalar_value(t);
     }
-    { /* a constant, or a trace with example values (specialize, guard) */
-        duet_fn *fn = ctx->cur_fn;
-        double v = scalar_value(t);
-        if (t->node && t->node->op == DUET_OP_CONST) return v;
-        if (fn && fn->policy == DUET_POLICY_GUARD) {
-            duet_attrs a = {0};
-            a.i[0] = k;
-            a.f[0] = (float)v;
-            duet_apply(ctx, s, DUET_OP_GUARD, &t, 1, &a);
-        } else if (fn) {
-            char seen[32];
-            if (k == READ_BOOL)
-                snprintf(seen, sizeof seen, "%s", v != 0 ? "true" : "false");
-            else
-                snprintf(seen, sizeof seen, "%g", v);
-            duet_fn_warn(fn, "specialize: %s at %s:%d in %s was baked into the graph as %s; "
-                             "inputs that take the other branch will get a wrong result",
-                         read_name[k], s.file, s.line, duet_scope_path(ctx), seen);
-        }
+    /* a constant, or a trace with example values (specialize, guard) */
+    duet_fn *fn = ctx->cur_fn;
+    double v = scalar_value(t);
+    if ((t->node && t->node->op == DUET_OP_CONST) || !fn) return v;
+    if (fn->policy == DUET_POLICY_GUARD) {
+        duet_attrs a = {0};
+        a.i[0] = k;
+        a.f[0] = (float)v;
+        duet_apply(ctx, s, DUET_OP_GUARD, &t, 1, &a);
         return v;
     }
+    char seen[32];
+    value_text(k, v, seen, sizeof seen);
+    duet_fn_warn(fn, "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
+                     "take the other branch will get a wrong result",
+                 read_name[k], s.file, s.line, duet_scope_path(ctx), seen);
+    return v;
 }
 
 bool duet_bool_at(duet_site s, duet_ctx *ctx, duet_tensor *t)

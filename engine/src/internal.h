@@ -116,7 +116,6 @@ typedef struct duet_graph {
     struct duet_plan *subplans; /* owned plans of loops traced into this graph */
 } duet_graph;
 duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g);
-void duet_graph_clear(duet_ctx *ctx, duet_graph *g);
 
 typedef enum { DUET_MODE_EAGER = 0, DUET_MODE_TRACE = 1 } duet_mode;
 
@@ -200,6 +199,8 @@ int duet_broadcast_shapes(duet_ctx *ctx, duet_tensor *const *in, int nin, duet_t
 int duet_norm_axis(duet_ctx *ctx, int axis, int rank);
 char *duet_type_str(const duet_type *t, char *buf, size_t n);
 void duet_type_of(const duet_tensor *t, duet_type *ty);
+/* Same rank and dims (a symbol equals only itself). */
+bool duet_same_shape(const duet_tensor *a, const duet_tensor *b);
 /* Element strides of x when broadcast to out's shape (0 along broadcast dims). */
 void duet_bcast_strides(const duet_tensor *x, const duet_tensor *out, int64_t *strides);
 

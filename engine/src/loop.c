@@ -18,10 +18,7 @@ typedef struct loop_prog {
 
 static bool same_type(const duet_tensor *a, const duet_tensor *b)
 {
-    if (a->dtype != b->dtype || a->rank != b->rank) return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
+    return a->dtype == b->dtype && duet_same_shape(a, b);
 }
 
 static int check_cond(duet_ctx *ctx, const duet_tensor *c)

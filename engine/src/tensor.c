@@ -68,6 +68,14 @@ void duet_type_of(const duet_tensor *t, duet_type *ty)
     memcpy(ty->shape, t->shape, sizeof ty->shape);
 }
 
+bool duet_same_shape(const duet_tensor *a, const duet_tensor *b)
+{
+    if (a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
 float duet_get_f32(const duet_tensor *t, int64_t i)
 {
     if (!t || !t->data || i < 0 || i >= duet_numel(t)) return 0.0f / 0.0f;
