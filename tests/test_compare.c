@@ -90,11 +90,11 @@ static void test_equal_every_dtype(void **state)
     tu_check_forward(body_equal, NULL, i, 2, 2, S(2, 3), (float[]){0, 1, 1, 1, 0, 0}, 0);
 
     uint8_t ab[4] = {1, 0, 1, 0}, bb[4] = {1, 1, 0, 0};
-    tu_input b[2] = {{DUET_BOOL, 1, {4}, ab, false}, {DUET_BOOL, 1, {4}, bb, false}};
+    tu_input b[2] = {{DUET_BOOL8, 1, {4}, ab, false}, {DUET_BOOL8, 1, {4}, bb, false}};
     tu_check_forward(body_equal, NULL, b, 2, 1, S(4), (float[]){1, 0, 0, 1}, 0);
 
     uint8_t t = 1;
-    tu_input bs[2] = {{DUET_BOOL, 1, {4}, ab, false}, {DUET_BOOL, 0, {0}, &t, false}};
+    tu_input bs[2] = {{DUET_BOOL8, 1, {4}, ab, false}, {DUET_BOOL8, 0, {0}, &t, false}};
     tu_check_forward(body_equal, NULL, bs, 2, 1, S(4), (float[]){1, 0, 1, 0}, 0);
 }
 
@@ -112,17 +112,17 @@ static void test_logical_and_not(void **state)
 {
     (void)state;
     uint8_t a[2] = {1, 0}, b[3] = {1, 0, 1};
-    tu_input in[2] = {{DUET_BOOL, 2, {2, 1}, a, false}, {DUET_BOOL, 1, {3}, b, false}};
+    tu_input in[2] = {{DUET_BOOL8, 2, {2, 1}, a, false}, {DUET_BOOL8, 1, {3}, b, false}};
     tu_check_forward(body_and, NULL, in, 2, 2, S(2, 3), (float[]){1, 0, 1, 0, 0, 0}, 0);
 
     uint8_t x[2][3] = {{1, 1, 0}, {0, 1, 1}};
-    tu_input same[2] = {{DUET_BOOL, 1, {3}, x[0], false}, {DUET_BOOL, 1, {3}, x[1], false}};
+    tu_input same[2] = {{DUET_BOOL8, 1, {3}, x[0], false}, {DUET_BOOL8, 1, {3}, x[1], false}};
     tu_check_forward(body_and, NULL, same, 2, 1, S(3), (float[]){0, 1, 0}, 0);
 
-    tu_input one[1] = {{DUET_BOOL, 2, {2, 3}, x, false}};
+    tu_input one[1] = {{DUET_BOOL8, 2, {2, 3}, x, false}};
     tu_check_forward(body_not, NULL, one, 1, 2, S(2, 3), (float[]){0, 0, 1, 1, 0, 0}, 0);
     uint8_t s = 0;
-    tu_input sc[1] = {{DUET_BOOL, 0, {0}, &s, false}};
+    tu_input sc[1] = {{DUET_BOOL8, 0, {0}, &s, false}};
     tu_check_forward(body_not, NULL, sc, 1, 0, NULL, (float[]){1}, 0);
 }
 
@@ -133,7 +133,7 @@ static void test_where_same_shape(void **state)
     (void)state;
     uint8_t cond[4] = {1, 0, 0, 1};
     float a[4] = {1, 2, 3, 4}, b[4] = {-1, -2, -3, -4};
-    tu_input in[3] = {{DUET_BOOL, 2, {2, 2}, cond, false},
+    tu_input in[3] = {{DUET_BOOL8, 2, {2, 2}, cond, false},
                       {DUET_F32, 2, {2, 2}, a, false},
                       {DUET_F32, 2, {2, 2}, b, false}};
     tu_check_forward(body_where, NULL, in, 3, 2, S(2, 2), (float[]){1, -2, -3, 4}, 0);
@@ -145,7 +145,7 @@ static void test_where_three_way_broadcast(void **state)
     /* cond (2,1), a (1,3), b scalar -> (2,3) */
     uint8_t cond[2] = {1, 0};
     float a[3] = {1, 2, 3}, b = 9;
-    tu_input in[3] = {{DUET_BOOL, 2, {2, 1}, cond, false},
+    tu_input in[3] = {{DUET_BOOL8, 2, {2, 1}, cond, false},
                       {DUET_F32, 2, {1, 3}, a, false},
                       {DUET_F32, 0, {0}, &b, false}};
     tu_check_forward(body_where, NULL, in, 3, 2, S(2, 3), (float[]){1, 2, 3, 9, 9, 9}, 0);
@@ -153,14 +153,14 @@ static void test_where_three_way_broadcast(void **state)
     /* cond (3,), a (2,3), b (2,1), all different */
     uint8_t c3[3] = {0, 1, 0};
     float a23[6] = {1, 2, 3, 4, 5, 6}, b21[2] = {-1, -2};
-    tu_input in2[3] = {{DUET_BOOL, 1, {3}, c3, false},
+    tu_input in2[3] = {{DUET_BOOL8, 1, {3}, c3, false},
                        {DUET_F32, 2, {2, 3}, a23, false},
                        {DUET_F32, 2, {2, 1}, b21, false}};
     tu_check_forward(body_where, NULL, in2, 3, 2, S(2, 3), (float[]){-1, 2, -1, -2, 5, -2}, 0);
 
     /* scalar condition */
     uint8_t t = 0;
-    tu_input in3[3] = {{DUET_BOOL, 0, {0}, &t, false},
+    tu_input in3[3] = {{DUET_BOOL8, 0, {0}, &t, false},
                        {DUET_F32, 2, {2, 3}, a23, false},
                        {DUET_F32, 1, {3}, a, false}};
     tu_check_forward(body_where, NULL, in3, 3, 2, S(2, 3), (float[]){1, 2, 3, 1, 2, 3}, 0);
@@ -171,15 +171,15 @@ static void test_where_i32_and_bool(void **state)
     (void)state;
     uint8_t cond[3] = {1, 0, 1};
     int32_t a[3] = {10, 20, 30}, b = -5;
-    tu_input in[3] = {{DUET_BOOL, 1, {3}, cond, false},
+    tu_input in[3] = {{DUET_BOOL8, 1, {3}, cond, false},
                       {DUET_I32, 1, {3}, a, false},
                       {DUET_I32, 0, {0}, &b, false}};
     tu_check_forward(body_where, NULL, in, 3, 1, S(3), (float[]){10, -5, 30}, 0);
 
     uint8_t ba[3] = {0, 0, 1}, bb[3] = {1, 1, 0};
-    tu_input inb[3] = {{DUET_BOOL, 1, {3}, cond, false},
-                       {DUET_BOOL, 1, {3}, ba, false},
-                       {DUET_BOOL, 1, {3}, bb, false}};
+    tu_input inb[3] = {{DUET_BOOL8, 1, {3}, cond, false},
+                       {DUET_BOOL8, 1, {3}, ba, false},
+                       {DUET_BOOL8, 1, {3}, bb, false}};
     tu_check_forward(body_where, NULL, inb, 3, 1, S(3), (float[]){0, 1, 1}, 0);
 }
 
@@ -190,12 +190,12 @@ static void test_where_grad(void **state)
     float a[6], b[6];
     tu_fill(a, 6, 3, -1, 1);
     tu_fill(b, 6, 4, -1, 1);
-    tu_input same[3] = {{DUET_BOOL, 2, {2, 3}, cond, false},
+    tu_input same[3] = {{DUET_BOOL8, 2, {2, 3}, cond, false},
                         {DUET_F32, 2, {2, 3}, a, true},
                         {DUET_F32, 2, {2, 3}, b, true}};
     tu_check_grad(body_where, NULL, same, 3, 1e-2, 1e-3, 1e-3);
     /* broadcast branches: a (2,1) and b (3,) are summed back to their shapes */
-    tu_input bc[3] = {{DUET_BOOL, 2, {2, 3}, cond, false},
+    tu_input bc[3] = {{DUET_BOOL8, 2, {2, 3}, cond, false},
                       {DUET_F32, 2, {2, 1}, a, true},
                       {DUET_F32, 1, {3}, b, true}};
     tu_check_grad(body_where, NULL, bc, 3, 1e-2, 1e-3, 1e-3);
@@ -216,14 +216,14 @@ static void test_cast_every_pair(void **state)
     int32_t i[4] = {-2, 0, 1, 7};
     uint8_t b[3] = {1, 0, 1};
     check_cast(DUET_F32, f, 6, DUET_I32, (float[]){-1, 0, 0, 0, 2, 3}); /* toward zero */
-    check_cast(DUET_F32, f, 6, DUET_BOOL, (float[]){1, 1, 0, 1, 1, 1});
+    check_cast(DUET_F32, f, 6, DUET_BOOL8, (float[]){1, 1, 0, 1, 1, 1});
     check_cast(DUET_F32, f, 6, DUET_F32, f);
     check_cast(DUET_I32, i, 4, DUET_F32, (float[]){-2, 0, 1, 7});
-    check_cast(DUET_I32, i, 4, DUET_BOOL, (float[]){1, 0, 1, 1});
+    check_cast(DUET_I32, i, 4, DUET_BOOL8, (float[]){1, 0, 1, 1});
     check_cast(DUET_I32, i, 4, DUET_I32, (float[]){-2, 0, 1, 7});
-    check_cast(DUET_BOOL, b, 3, DUET_F32, (float[]){1, 0, 1});
-    check_cast(DUET_BOOL, b, 3, DUET_I32, (float[]){1, 0, 1});
-    check_cast(DUET_BOOL, b, 3, DUET_BOOL, (float[]){1, 0, 1});
+    check_cast(DUET_BOOL8, b, 3, DUET_F32, (float[]){1, 0, 1});
+    check_cast(DUET_BOOL8, b, 3, DUET_I32, (float[]){1, 0, 1});
+    check_cast(DUET_BOOL8, b, 3, DUET_BOOL8, (float[]){1, 0, 1});
 }
 
 /* Direct check of the i32 values (tu_run goes through float) and of the edge cases. */
@@ -237,8 +237,8 @@ static void test_cast_f32_i32_edges(void **state)
     assert_int_equal(y->dtype, DUET_I32);
     int32_t expect[6] = {-2, INT32_MAX, INT32_MIN, 0, 16777216, 0};
     for (int i = 0; i < 6; i++) assert_int_equal(duet_get_i32(y, i), expect[i]);
-    duet_tensor *yb = duet_cast(c, duet_constant(c, DUET_F32, 1, S(6), f), DUET_BOOL);
-    assert_int_equal(yb->dtype, DUET_BOOL);
+    duet_tensor *yb = duet_cast(c, duet_constant(c, DUET_F32, 1, S(6), f), DUET_BOOL8);
+    assert_int_equal(yb->dtype, DUET_BOOL8);
     for (int i = 0; i < 6; i++) assert_int_equal(((uint8_t *)yb->data)[i], 1); /* NaN != 0 */
     duet_ctx_free(c);
 }
@@ -280,7 +280,7 @@ static void test_errors(void **state)
     duet_tensor *f23 = duet_constant(c, DUET_F32, 2, S(2, 3), f6);
     duet_tensor *f4t = duet_constant(c, DUET_F32, 1, S(4), f4);
     duet_tensor *i3t = duet_constant(c, DUET_I32, 1, S(3), i3);
-    duet_tensor *b23 = duet_constant(c, DUET_BOOL, 2, S(2, 3), b6);
+    duet_tensor *b23 = duet_constant(c, DUET_BOOL8, 2, S(2, 3), b6);
     assert_int_equal(duet_ctx_status(c), DUET_OK);
 
     assert_true(duet_is_poison(duet_greater(c, f23, i3t)));
@@ -314,7 +314,7 @@ static void test_errors(void **state)
     /* the context works again after clearing */
     duet_tensor *y = duet_greater(c, f23, duet_scalar(c, -1.0f));
     assert_int_equal(duet_ctx_status(c), DUET_OK);
-    assert_int_equal(y->dtype, DUET_BOOL);
+    assert_int_equal(y->dtype, DUET_BOOL8);
     for (int i = 0; i < 6; i++) assert_int_equal(((uint8_t *)y->data)[i], 1);
     duet_ctx_free(c);
 }
@@ -348,13 +348,13 @@ static void test_symbolic_shapes(void **state)
 
     duet_tensor x = sym_tensor(DUET_F32, 3, S(B, T, 4)), y = sym_tensor(DUET_F32, 1, S(4));
     assert_int_equal(duet_opdef_greater.infer(c, &at, (duet_tensor *[]){&x, &y}, 2, &ty), 0);
-    assert_type(&ty, DUET_BOOL, 3, S(B, T, 4));
+    assert_type(&ty, DUET_BOOL8, 3, S(B, T, 4));
 
-    duet_tensor m = sym_tensor(DUET_BOOL, 3, S(B, 1, T)), k = sym_tensor(DUET_BOOL, 2, S(T, 1));
+    duet_tensor m = sym_tensor(DUET_BOOL8, 3, S(B, 1, T)), k = sym_tensor(DUET_BOOL8, 2, S(T, 1));
     assert_int_equal(duet_opdef_logical_and.infer(c, &at, (duet_tensor *[]){&m, &k}, 2, &ty), 0);
-    assert_type(&ty, DUET_BOOL, 3, S(B, T, T));
+    assert_type(&ty, DUET_BOOL8, 3, S(B, T, T));
 
-    duet_tensor cond = sym_tensor(DUET_BOOL, 3, S(B, 1, T));
+    duet_tensor cond = sym_tensor(DUET_BOOL8, 3, S(B, 1, T));
     duet_tensor a = sym_tensor(DUET_F32, 3, S(B, T, T)), zero = sym_tensor(DUET_F32, 0, NULL);
     assert_int_equal(duet_opdef_where.infer(c, &at, (duet_tensor *[]){&cond, &a, &zero}, 3, &ty), 0);
     assert_type(&ty, DUET_F32, 3, S(B, T, T));
@@ -362,7 +362,7 @@ static void test_symbolic_shapes(void **state)
     /* a symbol meets a concrete size: the concrete one is the result */
     duet_tensor p = sym_tensor(DUET_I32, 2, S(B, 5)), q = sym_tensor(DUET_I32, 2, S(3, 1));
     assert_int_equal(duet_opdef_equal.infer(c, &at, (duet_tensor *[]){&p, &q}, 2, &ty), 0);
-    assert_type(&ty, DUET_BOOL, 2, S(3, 5));
+    assert_type(&ty, DUET_BOOL8, 2, S(3, 5));
 
     /* concrete mismatch next to a symbol still fails */
     duet_tensor r = sym_tensor(DUET_I32, 2, S(B, 4));
@@ -371,9 +371,9 @@ static void test_symbolic_shapes(void **state)
     duet_ctx_clear_error(c);
 
     duet_attrs ca = {0};
-    ca.i[0] = DUET_BOOL;
+    ca.i[0] = DUET_BOOL8;
     assert_int_equal(duet_opdef_cast.infer(c, &ca, (duet_tensor *[]){&x}, 1, &ty), 0);
-    assert_type(&ty, DUET_BOOL, 3, S(B, T, 4));
+    assert_type(&ty, DUET_BOOL8, 3, S(B, T, 4));
     assert_int_equal(duet_ctx_status(c), DUET_OK);
     duet_ctx_free(c);
 }
@@ -391,7 +391,7 @@ static void test_where_large(void **state)
     for (int i = 0; i < R * C; i++) cond[i] = (i * 7 % 5) < 2;
     duet_tensor *ta = duet_constant(c, DUET_F32, 2, S(R, C), a);
     duet_tensor *tb = duet_constant(c, DUET_F32, 1, S(C), b);
-    duet_tensor *tc = duet_constant(c, DUET_BOOL, 2, S(R, C), cond);
+    duet_tensor *tc = duet_constant(c, DUET_BOOL8, 2, S(R, C), cond);
     duet_tensor *y = duet_where(c, tc, ta, tb);
     duet_tensor *g = duet_greater(c, ta, tb);
     assert_int_equal(duet_ctx_status(c), DUET_OK);

@@ -309,7 +309,7 @@ static void test_errors(void **state)
     duet_ctx *c = duet_ctx_new();
     duet_tensor *f = duet_full(c, DUET_F32, 2, (int64_t[]){2, 3}, 1.0f);
     duet_tensor *i = duet_full(c, DUET_I32, 2, (int64_t[]){2, 3}, 1.0f);
-    duet_tensor *b = duet_full(c, DUET_BOOL, 2, (int64_t[]){2, 3}, 1.0f);
+    duet_tensor *b = duet_full(c, DUET_BOOL8, 2, (int64_t[]){2, 3}, 1.0f);
     duet_tensor *f2 = duet_full(c, DUET_F32, 1, (int64_t[]){2}, 1.0f);
     assert_int_equal(duet_ctx_status(c), DUET_OK);
 

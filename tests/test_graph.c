@@ -85,7 +85,7 @@ static void softmax_inputs(duet_ctx *ctx, int b, int t, int masked_from, duet_te
     tu_fill(x, n, 7, -2, 2);
     for (int i = 0; i < n; i++) m[i] = (i % t) < masked_from;
     in[0] = duet_constant(ctx, DUET_F32, 4, (int64_t[]){b, 4, t, t}, x);
-    in[1] = duet_constant(ctx, DUET_BOOL, 4, (int64_t[]){b, 4, t, t}, m);
+    in[1] = duet_constant(ctx, DUET_BOOL8, 4, (int64_t[]){b, 4, t, t}, m);
     free(x);
     free(m);
 }

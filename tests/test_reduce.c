@@ -175,14 +175,14 @@ static void test_any(void **state)
 {
     (void)state;
     uint8_t x[6] = {0, 0, 0, 0, 1, 0};
-    tu_input in[1] = {{DUET_BOOL, 2, {2, 3}, x, false}};
+    tu_input in[1] = {{DUET_BOOL8, 2, {2, 3}, x, false}};
     tu_check_forward(body_any, &(red_args){0, false}, in, 1, 0, NULL, (float[]){1}, 0);
     tu_check_forward(body_any, &(red_args){DUET_AXIS(1), false}, in, 1, 1, S(2),
                      (float[]){0, 1}, 0);
     tu_check_forward(body_any, &(red_args){DUET_AXIS(0), true}, in, 1, 2, S(1, 3),
                      (float[]){0, 1, 0}, 0);
     uint8_t z[4] = {0};
-    tu_input inz[1] = {{DUET_BOOL, 1, {4}, z, false}};
+    tu_input inz[1] = {{DUET_BOOL8, 1, {4}, z, false}};
     tu_check_forward(body_any, &(red_args){0, false}, inz, 1, 0, NULL, (float[]){0}, 0);
 }
 
@@ -206,7 +206,7 @@ static void test_all_masks_3d(void **state)
     check_all_masks(RMAX, DUET_F32, xf, xd);
     check_all_masks(RSUM, DUET_I32, xi, xdi);
     check_all_masks(RMAX, DUET_I32, xi, xdi);
-    check_all_masks(RANY, DUET_BOOL, xb, xdb);
+    check_all_masks(RANY, DUET_BOOL8, xb, xdb);
 }
 
 /* Rank 4 with two separated reduced groups and size-1 dims (the generic walk). */
@@ -294,7 +294,7 @@ static void test_empty_reduction(void **state)
     duet_ctx *c = duet_ctx_new();
     duet_tensor *f = duet_full(c, DUET_F32, 2, S(2, 0), 1.0f);
     duet_tensor *i = duet_full(c, DUET_I32, 2, S(2, 0), 1.0f);
-    duet_tensor *b = duet_full(c, DUET_BOOL, 2, S(2, 0), 1.0f);
+    duet_tensor *b = duet_full(c, DUET_BOOL8, 2, S(2, 0), 1.0f);
     duet_tensor *s = duet_sum(c, f, DUET_AXIS(1), false);
     duet_tensor *m = duet_max(c, f, DUET_AXIS(1), false);
     duet_tensor *mi = duet_max(c, i, 0, true);
@@ -421,7 +421,7 @@ static void test_errors(void **state)
     uint8_t b6[6] = {0};
     duet_tensor *f = duet_constant(c, DUET_F32, 2, S(2, 3), f6);
     duet_tensor *i = duet_constant(c, DUET_I32, 2, S(2, 3), i6);
-    duet_tensor *b = duet_constant(c, DUET_BOOL, 2, S(2, 3), b6);
+    duet_tensor *b = duet_constant(c, DUET_BOOL8, 2, S(2, 3), b6);
     assert_int_equal(duet_ctx_status(c), DUET_OK);
 
     assert_true(duet_is_poison(duet_sum(c, b, 0, false)));
@@ -494,10 +494,10 @@ static void test_symbolic_shapes(void **state)
     assert_int_equal(ty.dtype, DUET_F32);
     assert_int_equal(ty.rank, 0);
 
-    x.dtype = DUET_BOOL;
+    x.dtype = DUET_BOOL8;
     a.i[0] = DUET_AXIS(0), a.i[1] = 0;
     assert_int_equal(duet_opdef_any.infer(c, &a, in, 1, &ty), 0);
-    assert_int_equal(ty.dtype, DUET_BOOL);
+    assert_int_equal(ty.dtype, DUET_BOOL8);
     assert_true(ty.rank == 2 && ty.shape[0] == T && ty.shape[1] == 8);
 
     a.i[0] = DUET_AXIS(3);

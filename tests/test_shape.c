@@ -189,7 +189,7 @@ static void test_transpose_dtypes(void **state)
     tu_check_forward(body_transpose, (int[]){1, 0}, &ii, 1, 2, (int64_t[]){3, 2},
                      (float[]){1, 4, 2, 5, 3, 6}, 0);
     uint8_t bv[6] = {1, 0, 0, 1, 1, 0};
-    tu_input bi = {DUET_BOOL, 2, {2, 3}, bv, false};
+    tu_input bi = {DUET_BOOL8, 2, {2, 3}, bv, false};
     tu_check_forward(body_transpose, (int[]){1, 0}, &bi, 1, 2, (int64_t[]){3, 2},
                      (float[]){1, 1, 0, 1, 0, 0}, 0);
     /* bool through the tiled path */
@@ -198,7 +198,7 @@ static void test_transpose_dtypes(void **state)
     for (int i = 0; i < 40 * 37; i++) big[i] = (uint8_t)((i * 7) % 3 == 0);
     for (int r = 0; r < 37; r++)
         for (int c = 0; c < 40; c++) expect[r * 40 + c] = big[c * 37 + r];
-    tu_input bb = {DUET_BOOL, 2, {40, 37}, big, false};
+    tu_input bb = {DUET_BOOL8, 2, {40, 37}, big, false};
     tu_check_forward(body_transpose, (int[]){1, 0}, &bb, 1, 2, (int64_t[]){37, 40}, expect, 0);
 }
 
@@ -284,7 +284,7 @@ static void test_pad_forward(void **state)
     tu_check_forward(body_pad, &rows, &in, 1, 2, (int64_t[]){5, 3},
                      (float[]){0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0}, 0);
     uint8_t bv[2] = {1, 1};
-    tu_input bi = {DUET_BOOL, 1, {2}, bv, false};
+    tu_input bi = {DUET_BOOL8, 1, {2}, bv, false};
     range_args b = {0, 1, 1};
     tu_check_forward(body_pad, &b, &bi, 1, 1, (int64_t[]){4}, (float[]){0, 1, 1, 0}, 0);
     tu_input in_neg = {DUET_F32, 2, {2, 3}, seq, false};
@@ -320,7 +320,7 @@ static void test_concat_forward(void **state)
     concat_args v = {2, 0};
     tu_check_forward(body_concat, &v, ii, 2, 1, (int64_t[]){3}, (float[]){1, 2, 3}, 0);
     uint8_t b1[2] = {1, 0}, b2[2] = {0, 1};
-    tu_input bb[2] = {{DUET_BOOL, 2, {1, 2}, b1, false}, {DUET_BOOL, 2, {1, 2}, b2, false}};
+    tu_input bb[2] = {{DUET_BOOL8, 2, {1, 2}, b1, false}, {DUET_BOOL8, 2, {1, 2}, b2, false}};
     concat_args vb = {2, 1};
     tu_check_forward(body_concat, &vb, bb, 2, 2, (int64_t[]){1, 4}, (float[]){1, 0, 0, 1}, 0);
 }
@@ -399,7 +399,7 @@ static void test_broadcast_to_forward(void **state)
     tu_check_forward(body_broadcast_to, &sq, &s, 1, 2, (int64_t[]){2, 2}, (float[]){7, 7, 7, 7},
                      0);
     uint8_t bv[2] = {1, 0};
-    tu_input b = {DUET_BOOL, 2, {2, 1}, bv, false};
+    tu_input b = {DUET_BOOL8, 2, {2, 1}, bv, false};
     shape_args b23 = {2, {2, 3}};
     tu_check_forward(body_broadcast_to, &b23, &b, 1, 2, (int64_t[]){2, 3},
                      (float[]){1, 1, 1, 0, 0, 0}, 0);

@@ -102,7 +102,7 @@ static void test_softmax_bool_mask(void **state)
     (void)state;
     float x[8] = {0.5f, 2, -1, 3, 1, 1, 4, -2};
     uint8_t m[8] = {1, 1, 0, 0, 1, 0, 1, 1};
-    tu_input in[2] = {{DUET_F32, 2, {2, 4}, x, false}, {DUET_BOOL, 2, {2, 4}, m, false}};
+    tu_input in[2] = {{DUET_F32, 2, {2, 4}, x, false}, {DUET_BOOL8, 2, {2, 4}, m, false}};
     /* expected: softmax of the kept entries only, 0 at masked ones */
     float e[8] = {0};
     for (int r = 0; r < 2; r++) {
@@ -123,7 +123,7 @@ static void test_softmax_bool_mask(void **state)
 
     /* a mask that broadcasts: (4,) applied to every row */
     uint8_t mb[4] = {1, 0, 1, 1};
-    tu_input inb[2] = {{DUET_F32, 2, {2, 4}, x, false}, {DUET_BOOL, 1, {4}, mb, false}};
+    tu_input inb[2] = {{DUET_F32, 2, {2, 4}, x, false}, {DUET_BOOL8, 1, {4}, mb, false}};
     for (int rr = 0; rr < 2; rr++) {
         double s = 0;
         for (int k = 0; k < 4; k++)
@@ -234,7 +234,7 @@ static void test_softmax_mask_grad(void **state)
     float x[8];
     tu_fill(x, 8, 3, -2, 2);
     uint8_t m[8] = {1, 1, 0, 1, 0, 1, 1, 1};
-    tu_input in[2] = {{DUET_F32, 2, {2, 4}, x, true}, {DUET_BOOL, 2, {2, 4}, m, false}};
+    tu_input in[2] = {{DUET_F32, 2, {2, 4}, x, true}, {DUET_BOOL8, 2, {2, 4}, m, false}};
     int axis = -1;
     tu_check_grad(body_softmax_mask, &axis, in, 2, 1e-2, 1e-3, 1e-2);
 }
@@ -326,10 +326,10 @@ static void test_shape_and_dtype_errors(void **state)
     duet_ctx_clear_error(c);
     /* mask that does not broadcast to the scores */
     uint8_t m[3] = {1, 1, 1};
-    duet_softmax(c, logits, -1, duet_constant(c, DUET_BOOL, 1, (int64_t[]){2}, m));
+    duet_softmax(c, logits, -1, duet_constant(c, DUET_BOOL8, 1, (int64_t[]){2}, m));
     assert_int_equal(duet_ctx_status(c), DUET_ERR_SHAPE);
     duet_ctx_clear_error(c);
-    duet_softmax(c, logits, -1, duet_constant(c, DUET_BOOL, 3, (int64_t[]){1, 2, 3}, x));
+    duet_softmax(c, logits, -1, duet_constant(c, DUET_BOOL8, 3, (int64_t[]){1, 2, 3}, x));
     assert_int_equal(duet_ctx_status(c), DUET_ERR_SHAPE);
     duet_ctx_clear_error(c);
     /* i32 mask, i32 scores */

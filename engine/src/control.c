@@ -59,7 +59,7 @@ int duet_cond_at(duet_site s, duet_ctx *ctx, duet_tensor *pred, duet_branch_fn t
     if (ctx->err.code) return -1;
     ctx->cur_site = s;
     ctx->cur_op = DUET_OP_COUNT;
-    if (!pred || pred->dtype != DUET_BOOL || pred->rank != 0)
+    if (!pred || pred->dtype != DUET_BOOL8 || pred->rank != 0)
         return duet_fail(ctx, DUET_ERR_ARG, "duet_cond: the predicate must be a bool scalar");
     duet_tensor *t[nout ? nout : 1], *e[nout ? nout : 1];
     if (run_branch(ctx, "cond_then", then_fn, in, t, nout, user) ||

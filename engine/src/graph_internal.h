@@ -70,6 +70,13 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
+/* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
+typedef enum { DUET_READ_BOOL, DUET_READ_ITEM, DUET_READ_DIM } duet_read_kind;
+extern const char *const duet_read_name[];
+void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
+                         int dim);
+/* The tensor a diagnostic or lint entry shows for a read of t. */
+const duet_tensor *duet_host_read_shown(const duet_tensor *t);
 /* hostval.c: why a guard node failed, for the retrace record */
 void duet_guard_reason(const duet_node *guard, char *buf, size_t n);
 /* exec.c */

@@ -23,7 +23,7 @@ static bool same_type(const duet_tensor *a, const duet_tensor *b)
 
 static int check_cond(duet_ctx *ctx, const duet_tensor *c)
 {
-    if (c->dtype != DUET_BOOL || c->rank != 0)
+    if (c->dtype != DUET_BOOL8 || c->rank != 0)
         return duet_fail(ctx, DUET_ERR_ARG, "while_loop: the cond must return a bool scalar");
     return 0;
 }

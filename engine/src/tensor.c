@@ -1,14 +1,14 @@
 /* Tensor and shape helpers shared by the shape rules and kernels. */
 #include "internal.h"
 
-size_t duet_dtype_size(duet_dtype t) { return t == DUET_BOOL ? 1 : 4; }
+size_t duet_dtype_size(duet_dtype t) { return t == DUET_BOOL8 ? 1 : 4; }
 
 const char *duet_dtype_name(duet_dtype t)
 {
     switch (t) {
     case DUET_F32: return "f32";
     case DUET_I32: return "i32";
-    case DUET_BOOL: return "bool";
+    case DUET_BOOL8: return "bool";
     }
     return "?";
 }
@@ -82,7 +82,7 @@ float duet_get_f32(const duet_tensor *t, int64_t i)
     switch (t->dtype) {
     case DUET_F32: return ((const float *)t->data)[i];
     case DUET_I32: return (float)((const int32_t *)t->data)[i];
-    case DUET_BOOL: return ((const uint8_t *)t->data)[i] ? 1.0f : 0.0f;
+    case DUET_BOOL8: return ((const uint8_t *)t->data)[i] ? 1.0f : 0.0f;
     }
     return 0;
 }
@@ -93,7 +93,7 @@ int32_t duet_get_i32(const duet_tensor *t, int64_t i)
     switch (t->dtype) {
     case DUET_F32: return (int32_t)((const float *)t->data)[i];
     case DUET_I32: return ((const int32_t *)t->data)[i];
-    case DUET_BOOL: return ((const uint8_t *)t->data)[i];
+    case DUET_BOOL8: return ((const uint8_t *)t->data)[i];
     }
     return 0;
 }

@@ -15,7 +15,9 @@
 #define DUET_VERSION "0.1.0"
 #define DUET_MAX_RANK 8
 
-typedef enum { DUET_F32 = 0, DUET_I32 = 1, DUET_BOOL = 2 } duet_dtype;
+/* Element types. Bools are stored one byte each; the name says so and keeps
+ * DUET_BOOL free for the host-read macro (fn.h). */
+typedef enum { DUET_F32 = 0, DUET_I32 = 1, DUET_BOOL8 = 2 } duet_dtype;
 
 /* A dim is a concrete size (>= 0) or, in graph mode, a symbol: an unknown size
  * printed as None. Symbols are negative values below DUET_DIM_INFER so that -1

@@ -72,7 +72,7 @@ static void bwalk_init(bwalk *w, const duet_tensor *out, duet_tensor *const *in,
 static int need_same_dtype(duet_ctx *c, duet_tensor *const *in, bool allow_bool)
 {
     duet_dtype a = in[0]->dtype, b = in[1]->dtype;
-    if (a != b || (a == DUET_BOOL && !allow_bool))
+    if (a != b || (a == DUET_BOOL8 && !allow_bool))
         return duet_fail(c, DUET_ERR_DTYPE, "operands are %s and %s; need two %s", duet_dtype_name(a),
                          duet_dtype_name(b), allow_bool ? "of f32, i32 or bool" : "f32 or two i32");
     return 0;
@@ -83,7 +83,7 @@ static int greater_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
 {
     (void)a;
     if (need_same_dtype(c, in, false)) return -1;
-    out->dtype = DUET_BOOL;
+    out->dtype = DUET_BOOL8;
     return duet_broadcast_shapes(c, in, nin, out);
 }
 
@@ -92,7 +92,7 @@ static int equal_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
 {
     (void)a;
     if (need_same_dtype(c, in, true)) return -1;
-    out->dtype = DUET_BOOL;
+    out->dtype = DUET_BOOL8;
     return duet_broadcast_shapes(c, in, nin, out);
 }
 
@@ -100,10 +100,10 @@ static int logical_and_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
                              duet_type *out)
 {
     (void)a;
-    if (in[0]->dtype != DUET_BOOL || in[1]->dtype != DUET_BOOL)
+    if (in[0]->dtype != DUET_BOOL8 || in[1]->dtype != DUET_BOOL8)
         return duet_fail(c, DUET_ERR_DTYPE, "operands are %s and %s; need two bool",
                          duet_dtype_name(in[0]->dtype), duet_dtype_name(in[1]->dtype));
-    out->dtype = DUET_BOOL;
+    out->dtype = DUET_BOOL8;
     return duet_broadcast_shapes(c, in, nin, out);
 }
 
@@ -111,7 +111,7 @@ static int logical_not_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
                              duet_type *out)
 {
     (void)a, (void)nin;
-    if (in[0]->dtype != DUET_BOOL)
+    if (in[0]->dtype != DUET_BOOL8)
         return duet_fail(c, DUET_ERR_DTYPE, "input is %s; need bool", duet_dtype_name(in[0]->dtype));
     duet_type_of(in[0], out);
     return 0;
@@ -141,7 +141,7 @@ static int where_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
                        duet_type *out)
 {
     (void)a;
-    if (in[0]->dtype != DUET_BOOL)
+    if (in[0]->dtype != DUET_BOOL8)
         return duet_fail(c, DUET_ERR_DTYPE, "condition is %s; need bool",
                          duet_dtype_name(in[0]->dtype));
     if (in[1]->dtype != in[2]->dtype)
@@ -163,7 +163,7 @@ static int cast_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
 {
     (void)nin;
     int64_t to = a->i[0];
-    if (to != DUET_F32 && to != DUET_I32 && to != DUET_BOOL)
+    if (to != DUET_F32 && to != DUET_I32 && to != DUET_BOOL8)
         return duet_fail(c, DUET_ERR_ARG, "target dtype %lld is not f32, i32 or bool (from %s)",
                          (long long)to, duet_dtype_name(in[0]->dtype));
     duet_type_of(in[0], out);
@@ -191,7 +191,7 @@ static int equal_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *i
     switch (in[0]->dtype) {
     case DUET_F32: BINARY_WALK(uint8_t, float, float, a == b); break;
     case DUET_I32: BINARY_WALK(uint8_t, int32_t, int32_t, a == b); break;
-    case DUET_BOOL: BINARY_WALK(uint8_t, uint8_t, uint8_t, (a != 0) == (b != 0)); break;
+    case DUET_BOOL8: BINARY_WALK(uint8_t, uint8_t, uint8_t, (a != 0) == (b != 0)); break;
     }
     return 0;
 }
@@ -242,7 +242,7 @@ static int where_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *i
     switch (out->dtype) {
     case DUET_F32: WHERE_WALK(float); break;
     case DUET_I32: WHERE_WALK(int32_t); break;
-    case DUET_BOOL: WHERE_WALK(uint8_t); break;
+    case DUET_BOOL8: WHERE_WALK(uint8_t); break;
     }
     return 0;
 }

@@ -35,7 +35,7 @@ static int arith_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
                        duet_type *out)
 {
     (void)a;
-    if (in[0]->dtype != in[1]->dtype || in[0]->dtype == DUET_BOOL)
+    if (in[0]->dtype != in[1]->dtype || in[0]->dtype == DUET_BOOL8)
         return duet_fail(c, DUET_ERR_DTYPE, "operands are %s and %s; need two f32 or two i32",
                          duet_dtype_name(in[0]->dtype), duet_dtype_name(in[1]->dtype));
     out->dtype = in[0]->dtype;

@@ -68,12 +68,12 @@ static int any_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, i
                      duet_type *out)
 {
     (void)nin;
-    if (in[0]->dtype != DUET_BOOL) {
+    if (in[0]->dtype != DUET_BOOL8) {
         char buf[128];
         return duet_fail(c, DUET_ERR_DTYPE, "input is %s %s; need bool",
                          duet_dtype_name(in[0]->dtype), duet_shape_str(in[0], buf, sizeof buf));
     }
-    out->dtype = DUET_BOOL;
+    out->dtype = DUET_BOOL8;
     return reduce_shape(c, a, in[0], out);
 }
 

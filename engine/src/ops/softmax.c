@@ -158,7 +158,7 @@ const duet_op_def duet_opdef_log_softmax = {.name = "log_softmax",
 static int check_mask(duet_ctx *c, const duet_tensor *x, const duet_tensor *mask)
 {
     char sx[96], sm[96];
-    if (mask->dtype != DUET_BOOL && mask->dtype != DUET_F32)
+    if (mask->dtype != DUET_BOOL8 && mask->dtype != DUET_F32)
         return duet_fail(c, DUET_ERR_DTYPE, "mask is %s %s; need bool (true = keep) or f32",
                          duet_dtype_name(mask->dtype), duet_shape_str(mask, sm, sizeof sm));
     bool ok = mask->rank <= x->rank;
@@ -183,7 +183,7 @@ duet_tensor *duet_softmax_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis,
         if (x && !duet_is_poison(x) && !duet_is_poison(mask) && check_mask(c, x, mask))
             return &c->poison;
         duet_tensor *add = mask;
-        if (!duet_is_poison(mask) && mask->dtype == DUET_BOOL) {
+        if (!duet_is_poison(mask) && mask->dtype == DUET_BOOL8) {
             /* Keras: inputs += (1 - cast(mask, dtype)) * -1e9 */
             duet_tensor *keep = duet_cast_at(s, c, mask, DUET_F32);
             duet_tensor *drop = duet_sub_at(s, c, duet_scalar_at(s, c, 1.0f), keep);
