@@ -90,6 +90,19 @@ void duet_arena_free(duet_ctx *ctx, duet_arena *a)
     a->bytes = 0;
 }
 
+void duet_arena_adopt(duet_arena *dst, duet_arena *src)
+{
+    duet_chunk *last = src->head;
+    if (!last) return;
+    while (last->next) last = last->next;
+    last->next = dst->head;
+    dst->head = src->head;
+    dst->cur = NULL; /* dst (the graveyard) is only ever freed, never allocated from */
+    dst->bytes += src->bytes;
+    src->head = src->cur = NULL;
+    src->bytes = 0;
+}
+
 char *duet_arena_strdup(duet_ctx *ctx, duet_arena *a, const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -9,7 +9,7 @@ static int count_effects(duet_ctx *ctx, int from)
     const duet_graph *g = duet_cur_graph(ctx);
     int n = 0;
     for (int i = from; i < g->n; i++)
-        if (duet_op_table[g->nodes[i]->op]->flags & DUET_OPF_EFFECT) n++;
+        if (duet_op_table[g->nodes[i]->op]->flags & DUET_OPF_WRITES_VAR) n++;
     return n;
 }
 

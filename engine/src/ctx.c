@@ -41,6 +41,7 @@ void duet_ctx_reset(duet_ctx *ctx)
 void duet_ctx_free(duet_ctx *ctx)
 {
     if (!ctx) return;
+    duet_vars_abort(ctx);
     duet_ctx_reset(ctx);
     duet_arena_free(ctx, &ctx->tape.arena);
     free(ctx->tape.nodes);
@@ -52,7 +53,11 @@ void duet_ctx_free(duet_ctx *ctx)
         free(v);
     }
     free(ctx->vars);
+    free(ctx->staged);
     free(ctx->lints);
+    for (uint32_t i = 0; i < ctx->ntraces; i++) free(ctx->trace_names[i]);
+    free(ctx->trace_names);
+    duet_arena_free(ctx, &ctx->graveyard);
     free(ctx);
 }
 
@@ -111,9 +116,19 @@ void duet_ctx_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
 const char *duet_status_name(duet_status s)
 {
     static const char *const names[] = {
-        "ok",          "bad argument", "shape error",        "dtype error",
-        "axis error",  "index error",  "out of memory",      "host branch on a symbolic tensor",
-        "trace error", "guard failed", "internal error",
+        [DUET_OK] = "ok",
+        [DUET_ERR_ARG] = "bad argument",
+        [DUET_ERR_SHAPE] = "shape error",
+        [DUET_ERR_DTYPE] = "dtype error",
+        [DUET_ERR_AXIS] = "axis error",
+        [DUET_ERR_INDEX] = "index error",
+        [DUET_ERR_OOM] = "out of memory",
+        [DUET_ERR_HOST_BRANCH] = "host branch on a symbolic tensor",
+        [DUET_ERR_TRACE] = "trace error",
+        [DUET_ERR_GUARD] = "guard failed",
+        [DUET_ERR_RETRACE_STORM] = "retrace storm",
+        [DUET_ERR_LEAKED] = "leaked symbolic tensor",
+        [DUET_ERR_INTERNAL] = "internal error",
     };
     return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown error";
 }
@@ -254,17 +269,57 @@ static void var_buf_free(duet_ctx *ctx, void *data)
     duet_heap_free(ctx, r, sizeof *r + r->bytes);
 }
 
-int duet_var_replace(duet_ctx *ctx, duet_var *v, const void *src)
+/* Retires a buffer that tensors of this step may still alias: at the next reset it
+ * becomes the variable's spare (or is freed). */
+static void retire(duet_ctx *ctx, duet_var *v, void *data)
+{
+    duet_retired *r = (duet_retired *)data - 1;
+    r->owner = v;
+    r->next = ctx->retired;
+    ctx->retired = r;
+}
+
+int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src)
 {
     size_t bytes = (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);
+    if (!v->staged && ctx->nstaged == ctx->cap_staged) {
+        int cap = ctx->cap_staged ? 2 * ctx->cap_staged : 16;
+        duet_var **l = realloc(ctx->staged, sizeof *l * (size_t)cap);
+        if (!l) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+        ctx->staged = l;
+        ctx->cap_staged = cap;
+    }
     void *fresh = v->spare ? v->spare : var_buf_alloc(ctx, bytes);
     if (!fresh) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
     v->spare = NULL;
     memcpy(fresh, src, bytes);
-    duet_retired *old = (duet_retired *)v->value.data - 1;
-    old->owner = v;
-    old->next = ctx->retired;
-    ctx->retired = old;
-    v->value.data = fresh;
+    if (v->staged) /* a second assign in one plan: reads between them alias the first */
+        retire(ctx, v, v->staged);
+    else
+        ctx->staged[ctx->nstaged++] = v;
+    v->staged = fresh;
     return 0;
+}
+
+const void *duet_var_current(const duet_var *v) { return v->staged ? v->staged : v->value.data; }
+
+void duet_vars_commit(duet_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nstaged; i++) {
+        duet_var *v = ctx->staged[i];
+        retire(ctx, v, v->value.data);
+        v->value.data = v->staged;
+        v->staged = NULL;
+    }
+    ctx->nstaged = 0;
+}
+
+void duet_vars_abort(duet_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nstaged; i++) {
+        duet_var *v = ctx->staged[i];
+        retire(ctx, v, v->staged);
+        v->staged = NULL;
+    }
+    ctx->nstaged = 0;
 }

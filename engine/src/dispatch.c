@@ -13,7 +13,10 @@ const duet_op_def *const duet_op_table[DUET_OP_COUNT] = {
 };
 
 
-duet_graph *duet_cur_graph(duet_ctx *ctx) { return ctx->trace ? ctx->trace : &ctx->tape; }
+duet_graph *duet_cur_graph(duet_ctx *ctx)
+{
+    return ctx->tracing ? ctx->tracing->graph : &ctx->tape;
+}
 
 duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g)
 {
@@ -44,11 +47,26 @@ int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d)
     return d;
 }
 
-int64_t duet_fresh_dim(duet_ctx *ctx) { return DUET_SYM(ctx->trace_nsym++); }
+int64_t duet_fresh_dim(duet_ctx *ctx) { return DUET_SYM(ctx->tracing->nsym++); }
 
-static bool in_graph(const duet_graph *g, const duet_node *n)
+int duet_check_trace_of(duet_ctx *ctx, const duet_tensor *t, const char *use)
 {
-    return n && n->id < g->n && g->nodes[n->id] == n;
+    const duet_trace *tr = ctx->tracing;
+    if (!t->trace || (tr && t->trace == tr->id)) return 0;
+    const duet_site made = t->node->site; /* trace memory outlives the trace: readable */
+    const char *fn = t->trace <= ctx->ntraces ? ctx->trace_names[t->trace - 1] : "?";
+    for (const duet_trace *o = tr ? tr->outer : NULL; o; o = o->outer)
+        if (t->trace == o->id)
+            return duet_fail(ctx, DUET_ERR_TRACE,
+                             "%s is a symbolic tensor of the enclosing trace of %s (made at "
+                             "%s:%d): a while_loop's cond and body see only the loop state, "
+                             "constants and variables; pass it in through the state",
+                             use, fn, made.file, made.line);
+    return duet_fail(ctx, DUET_ERR_LEAKED,
+                     "%s is a symbolic tensor of trace %u of %s (made at %s:%d) used outside "
+                     "that trace; return it from the function as an output instead of keeping "
+                     "it in C state",
+                     use, t->trace, fn, made.file, made.line);
 }
 
 /* A concrete tensor from outside the trace (an eager tensor captured by the traced
@@ -64,18 +82,13 @@ static int check_inputs(duet_ctx *ctx, duet_site site, duet_tensor **in, int nin
         if (!in[i]) return duet_fail(ctx, DUET_ERR_ARG, "input %d is NULL", i);
         if (in[i]->flags & DUET_TENSOR_POISON)
             return duet_fail(ctx, DUET_ERR_ARG, "input %d is a poisoned tensor", i);
-        if (ctx->mode == DUET_MODE_TRACE) {
-            if (!in_graph(ctx->trace, in[i]->node)) {
-                if (!in[i]->data)
-                    return duet_fail(ctx, DUET_ERR_ARG,
-                                     "input %d is a symbolic tensor from another trace", i);
-                in[i] = capture(ctx, site, in[i]);
-                ctx->cur_site = site;
-                if (duet_is_poison(in[i])) return -1;
-            }
-        } else if (!in[i]->data && duet_numel(in[i]) != 0) {
-            return duet_fail(ctx, DUET_ERR_ARG,
-                             "input %d is a symbolic tensor (leaked from a trace) used eagerly", i);
+        char use[32];
+        snprintf(use, sizeof use, "input %d", i);
+        if (duet_check_trace_of(ctx, in[i], use)) return -1;
+        if (ctx->tracing && !in[i]->trace) {
+            in[i] = capture(ctx, site, in[i]);
+            ctx->cur_site = site;
+            if (duet_is_poison(in[i])) return -1;
         }
     }
     return 0;
@@ -83,14 +96,9 @@ static int check_inputs(duet_ctx *ctx, duet_site site, duet_tensor **in, int nin
 
 static int alloc_output(duet_ctx *ctx, duet_graph *g, duet_tensor *out)
 {
-    int64_t n = duet_numel(out);
-    size_t es = duet_dtype_size(out->dtype);
-    if (n > DUET_MAX_TENSOR_BYTES / (int64_t)es) {
-        char buf[128];
-        return duet_fail(ctx, DUET_ERR_OOM, "output %s %s is too large",
-                         duet_dtype_name(out->dtype), duet_shape_str(out, buf, sizeof buf));
-    }
-    out->data = duet_arena_alloc(ctx, &g->arena, (size_t)n * es);
+    size_t bytes;
+    if (duet_checked_bytes(ctx, out->dtype, out->rank, out->shape, &bytes)) return -1;
+    out->data = duet_arena_alloc(ctx, &g->arena, bytes);
     if (!out->data) {
         char buf[128];
         return duet_fail(ctx, DUET_ERR_OOM, "out of memory for output %s %s",
@@ -143,17 +151,14 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
     node->site = site;
     node->scope = ctx->vjp_of ? ctx->vjp_of->scope : duet_scope_path(ctx);
     node->grad_of = ctx->vjp_of;
-    for (int i = 0; i < nin; i++) out->flags |= in[i]->flags & DUET_TENSOR_TAINT;
-    if (ctx->lint && ctx->cur_fn && (def->flags & DUET_OPF_SOURCE)) out->flags |= DUET_TENSOR_TAINT;
-    if (ctx->mode == DUET_MODE_TRACE) {
-        if (op == DUET_OP_CONST) {
-            out->data = attr->p; /* constants keep their value */
-            return out;
-        }
-        if (!ctx->trace_values) return out;
+    if (ctx->tracing) { /* no kernel runs: the node is the result */
+        out->trace = ctx->tracing->id;
+        if (op == DUET_OP_CONST) out->data = attr->p; /* constants keep their value */
+        return out;
     }
     if (!(def->flags & DUET_OPF_ALIAS) && alloc_output(ctx, g, out)) return &ctx->poison;
     if (def->kernel(ctx, attr, in, nin, out)) return &ctx->poison;
+    if (def->flags & DUET_OPF_WRITES_VAR) duet_vars_commit(ctx); /* eagerly, at once */
     return out;
 oom:
     duet_fail(ctx, DUET_ERR_OOM, "out of memory while recording the op");

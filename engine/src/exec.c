@@ -18,8 +18,10 @@ void duet_plan_free(duet_ctx *ctx, duet_plan *p)
     free(p->slot_cap);
     free(p->slot);
     free(p->outputs);
+    free(p->failed);
     free(p->graph.nodes);
-    duet_arena_free(ctx, &p->graph.arena);
+    /* tensors of the trace may be stashed in user state: keep them readable */
+    duet_arena_adopt(&ctx->graveyard, &p->graph.arena);
     free(p);
 }
 
@@ -145,6 +147,22 @@ static void free_state(run_state *s)
     free(s->rin_off);
 }
 
+/* Dim guards need only the bound shapes, so they are checked before any kernel runs,
+ * as torch.compile checks its shape guards on the inputs. */
+static bool dim_guards_fail(duet_plan *p, const run_state *s)
+{
+    for (int i = 0; i < p->graph.n; i++) {
+        const duet_node *n = p->graph.nodes[i];
+        if (n->op != DUET_OP_GUARD || ((const duet_guard_spec *)n->attr.p)->kind != DUET_READ_DIM)
+            continue;
+        if (!duet_guard_holds(n->attr.p, &s->rt[n->in[0]->node->id])) {
+            p->failed_guard = n;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Shape pass: concrete types for every node, then buffers big enough for them. */
 static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *const *in,
                       int64_t *symv)
@@ -173,11 +191,13 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         t->rank = ty.rank;
         memcpy(t->shape, ty.shape, sizeof t->shape);
         int sl = p->slot[i];
-        size_t bytes = (size_t)duet_type_numel(&ty) * duet_dtype_size(ty.dtype);
+        size_t bytes;
+        if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
         if (sl >= 0 && bytes > need[sl]) need[sl] = bytes;
     }
+    if (dim_guards_fail(p, s)) return DUET_GUARD_FAILED;
     size_t total = 0, unplanned = 0;
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; i < g->n; i++) /* every size was checked above */
         if (p->slot[i] >= 0) unplanned += (size_t)duet_numel(&s->rt[i]) * duet_dtype_size(s->rt[i].dtype);
     p->unplanned_bytes = unplanned;
     for (int k = 0; k < p->nslots; k++) {
@@ -210,17 +230,11 @@ static int run_node(duet_ctx *ctx, duet_plan *p, run_state *s, int i)
 
 static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_opts *opts)
 {
-    bool effects = false;
     for (int i = 0; i < p->graph.n; i++) {
         const duet_node *n = p->graph.nodes[i];
-        if (run_node(ctx, p, s, i)) return -1;
-        if (ctx->guard_failed) {
-            if (!effects) return 1;
-            ctx->guard_failed = NULL;
-            return duet_fail(ctx, DUET_ERR_GUARD,
-                             "a guard failed after the graph changed variables; cannot retrace");
-        }
-        if (duet_op_table[n->op]->flags & DUET_OPF_EFFECT) effects = true;
+        int rc = run_node(ctx, p, s, i);
+        if (rc == DUET_GUARD_FAILED) p->failed_guard = n;
+        if (rc) return rc;
         if (opts && opts->keep && n->op != DUET_OP_PLACEHOLDER &&
             add_record(ctx, &p->graph, n, &s->rt[i], opts->records, opts->nrecords))
             return -1;
@@ -234,6 +248,7 @@ int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tens
     run_state s = {0};
     int64_t symv[p->nsym ? p->nsym : 1];
     for (int k = 0; k < p->nsym; k++) symv[k] = -1;
+    p->failed_guard = NULL;
     /* a loop's kernel runs its body's plan: keep the outer binding */
     const int64_t *outer_sym = ctx->sym_value;
     int outer_nsym = ctx->nsym;
@@ -253,4 +268,98 @@ int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tens
     free_state(&s);
     if (rc == 0 && ctx->err.code) rc = -1;
     return rc;
+}
+
+/* ---- trace-time evaluation for host reads (see duet_example in graph_internal.h) ---- */
+
+static int example_grow(duet_ctx *ctx, duet_example *ex, int nodes, int nsym)
+{
+    if (nodes > ex->cap) {
+        int cap = ex->cap ? ex->cap : 256;
+        while (cap < nodes) cap *= 2;
+        duet_tensor *v = realloc(ex->val, sizeof *v * (size_t)cap);
+        if (!v) return duet_fail(ctx, DUET_ERR_OOM, "out of memory evaluating a trace");
+        ex->val = v;
+        ex->cap = cap;
+    }
+    if (nsym > ex->nsymv) {
+        int64_t *sv = realloc(ex->symv, sizeof *sv * (size_t)nsym);
+        if (!sv) return duet_fail(ctx, DUET_ERR_OOM, "out of memory evaluating a trace");
+        for (int k = ex->nsymv; k < nsym; k++) sv[k] = -1;
+        ex->symv = sv;
+        ex->nsymv = nsym;
+    }
+    return 0;
+}
+
+/* One node on concrete inputs: its shape rule (binding fresh symbols), then its
+ * kernel on a buffer in the step arena. */
+static int example_node(duet_ctx *ctx, duet_example *ex, const duet_node *n)
+{
+    duet_tensor *t = &ex->val[n->id];
+    memset(t, 0, sizeof *t);
+    if (n->op == DUET_OP_PLACEHOLDER) {
+        const duet_tensor *arg = ex->args[n->attr.i[10]];
+        if (bind_input(ctx, n, arg, ex->symv)) return -1;
+        *t = *arg;
+        t->node = NULL;
+        return 0;
+    }
+    duet_tensor *in[n->nin ? n->nin : 1];
+    for (int j = 0; j < n->nin; j++) in[j] = &ex->val[n->in[j]->node->id];
+    duet_type ty = {0};
+    if (duet_op_table[n->op]->infer(ctx, &n->attr, in, n->nin, &ty) ||
+        check_bound(ctx, n->out, &ty, ex->symv))
+        return -1;
+    t->dtype = ty.dtype;
+    t->rank = ty.rank;
+    memcpy(t->shape, ty.shape, sizeof t->shape);
+    if (n->op == DUET_OP_CONST) {
+        t->data = n->attr.p;
+        return 0;
+    }
+    size_t bytes;
+    if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
+    if (!(duet_op_table[n->op]->flags & DUET_OPF_ALIAS) &&
+        !(t->data = duet_arena_alloc(ctx, &ctx->tape.arena, bytes ? bytes : 1)))
+        return duet_fail(ctx, DUET_ERR_OOM, "out of memory: %zu bytes evaluating a trace", bytes);
+    int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
+    return rc == DUET_GUARD_FAILED ? 0 : rc; /* a guard on a value just read holds */
+}
+
+const duet_tensor *duet_example_value(duet_ctx *ctx, duet_trace *tr, const duet_tensor *t)
+{
+    duet_example *ex = tr->ex;
+    const duet_graph *g = tr->graph;
+    int upto = t->node->id;
+    if (example_grow(ctx, ex, g->n, tr->nsym)) return NULL;
+    /* kernels run as in a plan: outside the trace, with the example's symbols bound */
+    duet_mode mode = ctx->mode;
+    duet_trace *tracing = ctx->tracing;
+    const int64_t *sym_value = ctx->sym_value;
+    int nsym = ctx->nsym;
+    const duet_node *exec_node = ctx->exec_node;
+    ctx->mode = DUET_MODE_EAGER;
+    ctx->tracing = NULL;
+    ctx->sym_value = ex->symv;
+    ctx->nsym = ex->nsymv;
+    for (; ex->n <= upto && !ctx->err.code; ex->n++) {
+        const duet_node *n = g->nodes[ex->n];
+        ctx->exec_node = n;
+        ctx->cur_op = n->op;
+        ctx->cur_site = n->site;
+        if (example_node(ctx, ex, n)) break;
+    }
+    ctx->mode = mode;
+    ctx->tracing = tracing;
+    ctx->sym_value = sym_value;
+    ctx->nsym = nsym;
+    ctx->exec_node = exec_node;
+    return ctx->err.code ? NULL : &ex->val[upto];
+}
+
+void duet_example_free(duet_example *ex)
+{
+    free(ex->val);
+    free(ex->symv);
 }

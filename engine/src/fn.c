@@ -26,6 +26,7 @@ duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin
     fn->nout = nout;
     fn->mode = DUET_GRAPH;
     fn->passes = DUET_PASS_ALL;
+    fn->trace_limit = DUET_DEFAULT_TRACE_LIMIT;
     return fn;
 }
 
@@ -35,14 +36,22 @@ static void free_list(char **l, int n)
     free(l);
 }
 
-void duet_fn_free(duet_fn *fn)
+static void cache_clear(duet_fn *fn)
 {
-    if (!fn) return;
     while (fn->cache) {
         duet_plan *p = fn->cache;
         fn->cache = p->next;
         duet_plan_free(fn->ctx, p);
     }
+    duet_plan_free(fn->ctx, fn->debug);
+    fn->debug = fn->latest = NULL;
+}
+
+void duet_fn_free(duet_fn *fn)
+{
+    if (!fn) return;
+    cache_clear(fn);
+    free(fn->linted);
     free_list(fn->reasons, fn->nreasons);
     free_list(fn->warnings, fn->nwarnings);
     free(fn->name);
@@ -50,8 +59,24 @@ void duet_fn_free(duet_fn *fn)
 }
 
 void duet_fn_set_mode(duet_fn *fn, duet_exec_mode mode) { fn->mode = mode; }
-void duet_fn_set_policy(duet_fn *fn, duet_policy policy) { fn->policy = policy; }
-void duet_fn_set_passes(duet_fn *fn, unsigned passes) { fn->passes = passes; }
+/* Traces made under another policy or other passes no longer apply. */
+void duet_fn_set_policy(duet_fn *fn, duet_policy policy)
+{
+    if (policy == fn->policy) return;
+    fn->policy = policy;
+    cache_clear(fn);
+    fn->next_reason = "the policy changed";
+}
+
+void duet_fn_set_passes(duet_fn *fn, unsigned passes)
+{
+    if (passes == fn->passes) return;
+    fn->passes = passes;
+    cache_clear(fn);
+    fn->next_reason = "the passes changed";
+}
+
+void duet_fn_set_trace_limit(duet_fn *fn, int limit) { fn->trace_limit = limit > 0 ? limit : 1; }
 void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask)
 {
     fn->dump = f;
@@ -92,12 +117,12 @@ const char *duet_fn_warning(const duet_fn *fn, int i)
 {
     return i >= 0 && i < fn->nwarnings ? fn->warnings[i] : NULL;
 }
-const duet_graph *duet_fn_graph(const duet_fn *fn) { return fn->cache ? &fn->cache->graph : NULL; }
-int duet_fn_node_count(const duet_fn *fn) { return fn->cache ? fn->cache->graph.n : 0; }
-size_t duet_fn_planned_bytes(const duet_fn *fn) { return fn->cache ? fn->cache->planned_bytes : 0; }
+const duet_graph *duet_fn_graph(const duet_fn *fn) { return fn->latest ? &fn->latest->graph : NULL; }
+int duet_fn_node_count(const duet_fn *fn) { return fn->latest ? fn->latest->graph.n : 0; }
+size_t duet_fn_planned_bytes(const duet_fn *fn) { return fn->latest ? fn->latest->planned_bytes : 0; }
 size_t duet_fn_unplanned_bytes(const duet_fn *fn)
 {
-    return fn->cache ? fn->cache->unplanned_bytes : 0;
+    return fn->latest ? fn->latest->unplanned_bytes : 0;
 }
 
 /* ---- relaxation spec: "(B,T) (None,4)" ---- */
@@ -164,18 +189,24 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
 
 /* ---- signatures ---- */
 
-static int make_sig(duet_fn *fn, duet_tensor *const *in, bool relax, duet_sig *sig)
+/* Every policy traces the relaxed signature: relaxed dims stay symbolic. */
+static int make_sig(duet_fn *fn, duet_tensor *const *in, duet_sig *sig)
 {
     memset(sig, 0, sizeof *sig);
     sig->n = fn->nin;
     for (int i = 0; i < fn->nin; i++) {
         const duet_tensor *t = in[i];
-        if (!t || duet_is_poison(t) || (!t->data && duet_numel(t) != 0)) {
-            duet_ctx_fail(fn->ctx, DUET_ERR_ARG, "%s: argument %d is %s", fn->name, i,
-                          !t ? "NULL" : "not a concrete tensor");
+        char use[48];
+        snprintf(use, sizeof use, "%s: argument %d", fn->name, i);
+        if (!t || duet_is_poison(t)) {
+            duet_ctx_fail(fn->ctx, DUET_ERR_ARG, "%s is %s", use, !t ? "NULL" : "poisoned");
             return -1;
         }
-        if (relax && fn->has_relax && fn->relax_rank[i] != t->rank) {
+        if (t->trace) { /* a symbolic argument: a call from a trace inlines, so it leaked */
+            duet_check_trace_of(fn->ctx, t, use);
+            return -1;
+        }
+        if (fn->has_relax && fn->relax_rank[i] != t->rank) {
             duet_ctx_fail(fn->ctx, DUET_ERR_ARG,
                           "%s: argument %d has rank %d but the relaxed signature says %d",
                           fn->name, i, t->rank, fn->relax_rank[i]);
@@ -184,7 +215,7 @@ static int make_sig(duet_fn *fn, duet_tensor *const *in, bool relax, duet_sig *s
         sig->dtype[i] = t->dtype;
         sig->rank[i] = t->rank;
         for (int d = 0; d < t->rank; d++) {
-            int r = relax && fn->has_relax ? fn->relax[i][d] : -1;
+            int r = fn->has_relax ? fn->relax[i][d] : -1;
             if (r < -1 && t->shape[d] != DUET_RELAX_FIXED_SIZE(r)) {
                 duet_ctx_fail(fn->ctx, DUET_ERR_SHAPE,
                               "%s: argument %d dim %d is %lld; the signature fixes it to %d",
@@ -243,83 +274,98 @@ static void sig_diff(const duet_sig *old, const duet_sig *now, char *buf, size_t
 
 /* ---- tracing ---- */
 
-typedef struct trace_state {
+typedef struct trace_frame {
+    duet_trace tr;
     duet_mode mode;
-    duet_graph *trace;
-    duet_fn *fn;
-    duet_tensor *const *args;
-    bool values;
     int nscope;
-} trace_state;
+} trace_frame;
 
-static void trace_enter(duet_ctx *ctx, duet_fn *fn, duet_graph *g, duet_tensor *const *in,
-                        trace_state *saved)
+/* A while_loop's cond and body trace inside their function's trace: the outermost
+ * function's policy governs everything inlined into its trace, and its warnings
+ * collect theirs. */
+static int trace_enter(duet_ctx *ctx, duet_fn *fn, duet_graph *g, duet_example *ex, bool lint,
+                       trace_frame *f)
 {
-    *saved = (trace_state){ctx->mode, ctx->trace, ctx->cur_fn, ctx->trace_args, ctx->trace_values,
-                           ctx->nscope};
+    duet_trace *outer = ctx->tracing;
+    duet_fn *governing = outer ? outer->fn : fn;
+    char **names = realloc(ctx->trace_names, sizeof *names * (ctx->ntraces + 1));
+    if (names) ctx->trace_names = names;
+    if (!names || !(names[ctx->ntraces] = strdup(governing->name)))
+        return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
+    f->tr = (duet_trace){.outer = outer,
+                         .fn = governing,
+                         .lint = outer ? outer->lint : lint,
+                         .graph = g,
+                         .id = ++ctx->ntraces,
+                         .nsym = fn->nsym,
+                         .ex = ex};
+    f->mode = ctx->mode;
+    f->nscope = ctx->nscope;
     ctx->mode = DUET_MODE_TRACE;
-    ctx->trace = g;
-    ctx->cur_fn = fn;
-    ctx->trace_values = fn->policy != DUET_POLICY_STRICT;
-    ctx->trace_nsym = fn->nsym;
-    ctx->trace_args = ctx->trace_values ? in : NULL;
+    ctx->tracing = &f->tr;
     ctx->scope_cache = NULL;
+    return 0;
 }
 
-static void trace_leave(duet_ctx *ctx, const trace_state *s)
+static void trace_leave(duet_ctx *ctx, const trace_frame *f)
 {
-    ctx->mode = s->mode;
-    ctx->trace = s->trace;
-    ctx->cur_fn = s->fn;
-    ctx->trace_args = s->args;
-    ctx->trace_values = s->values;
-    ctx->nscope = s->nscope; /* a body that stopped early may leave scopes pushed */
+    ctx->mode = f->mode;
+    ctx->tracing = f->tr.outer;
+    ctx->nscope = f->nscope; /* a body that stopped early may leave scopes pushed */
     ctx->scope_overflow = 0;
     ctx->scope_cache = NULL;
 }
 
-duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in)
+/* Runs the body on placeholders; outputs must live in the graph, so a returned
+ * outside tensor is captured as a constant. */
+static void trace_body(duet_fn *fn, const duet_sig *sig, duet_plan *p)
 {
     duet_ctx *ctx = fn->ctx;
-    duet_plan *p = calloc(1, sizeof *p);
-    duet_tensor **outs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *outs);
-    if (!p || !outs) {
-        free(p), free(outs);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
-        return NULL;
-    }
-    p->sig = *sig;
-    p->nsym = fn->nsym;
-    p->nout = fn->nout;
-    trace_state saved;
-    trace_enter(ctx, fn, &p->graph, in, &saved);
     duet_tensor *ph[DUET_MAX_FN_ARGS];
     for (int i = 0; i < fn->nin; i++)
         ph[i] = duet_placeholder(ctx, (duet_site){"<input>", i}, sig->dtype[i], sig->rank[i],
                                  sig->dim[i], i);
+    duet_tensor **outs = p->outputs;
     fn->body(ctx, ph, outs, fn->user);
-    /* outputs must live in the graph: a returned outside tensor is captured */
     for (int i = 0; i < fn->nout && !ctx->err.code; i++) {
         if (!outs[i]) {
             duet_ctx_fail(ctx, DUET_ERR_ARG, "%s: output %d was not set", fn->name, i);
-        } else if (outs[i]->node == NULL || outs[i]->node->id >= p->graph.n ||
-                   p->graph.nodes[outs[i]->node->id] != outs[i]->node) {
+        } else if (!duet_is_poison(outs[i]) && outs[i]->trace != ctx->tracing->id) {
+            if (duet_check_trace_of(ctx, outs[i], "an output")) return;
             outs[i] = duet_constant(ctx, outs[i]->dtype, outs[i]->rank, outs[i]->shape,
                                     outs[i]->data);
         }
     }
-    p->nsym = ctx->trace_nsym;
-    trace_leave(ctx, &saved);
-    p->outputs = outs;
-    if (ctx->err.code) {
-        duet_plan_free(ctx, p);
+}
+
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint)
+{
+    duet_ctx *ctx = fn->ctx;
+    duet_plan *p = calloc(1, sizeof *p);
+    if (p) p->outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->outputs);
+    if (!p || !p->outputs) {
+        if (p) free(p);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
         return NULL;
     }
-    if (fn->dump && (fn->dump_mask & DUET_DUMP_TRACE)) {
+    p->sig = *sig;
+    p->nout = fn->nout;
+    /* host reads need the call's values under specialize, guard and lint */
+    bool values = in && !ctx->tracing && (lint || fn->policy != DUET_POLICY_STRICT);
+    duet_example ex = {.args = in};
+    trace_frame f;
+    if (!trace_enter(ctx, fn, &p->graph, values ? &ex : NULL, lint, &f)) {
+        trace_body(fn, sig, p);
+        p->nsym = f.tr.nsym;
+        trace_leave(ctx, &f);
+    }
+    if (values) duet_vars_abort(ctx); /* evaluation only staged its writes */
+    duet_example_free(&ex);
+    if (!ctx->err.code && fn->dump && (fn->dump_mask & DUET_DUMP_TRACE)) {
         fprintf(fn->dump, "# %s: after tracing\n", fn->name);
         duet_graph_print(fn->dump, &p->graph);
     }
-    duet_passes_run(ctx, fn, p);
+    if (!ctx->err.code && !lint) duet_passes_run(ctx, fn, p);
     if (ctx->err.code) {
         duet_plan_free(ctx, p);
         return NULL;
@@ -329,102 +375,152 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
 
 /* ---- calls ---- */
 
+/* The eager lint traces each function once per signature in a mode that records
+ * every host read strict tracing would reject and answers it from the call's
+ * values, so lint and strict agree on the sites by construction. */
+static int lint_trace(duet_fn *fn, duet_tensor *const *in)
+{
+    duet_ctx *ctx = fn->ctx;
+    duet_sig sig;
+    if (make_sig(fn, in, &sig)) return -1;
+    for (int i = 0; i < fn->nlinted; i++)
+        if (sig_equal(&fn->linted[i], &sig)) return 0;
+    duet_sig *l = realloc(fn->linted, sizeof *l * (size_t)(fn->nlinted + 1));
+    if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory", fn->name);
+    fn->linted = l;
+    l[fn->nlinted++] = sig;
+    duet_plan *p = duet_fn_trace(fn, &sig, in, true);
+    if (p)
+        duet_plan_free(ctx, p);
+    else /* the eager run reports the body's own errors */
+        duet_ctx_clear_error(ctx);
+    return 0;
+}
+
 static int call_eagerly(duet_fn *fn, duet_tensor *const *in, duet_tensor **out)
 {
     duet_ctx *ctx = fn->ctx;
-    duet_tensor *args[DUET_MAX_FN_ARGS];
-    for (int i = 0; i < fn->nin; i++) {
-        args[i] = in[i];
-        if (ctx->lint && in[i] && !duet_is_poison(in[i])) { /* taint a copy, not the caller's */
-            duet_tensor *t = duet_alloc_bytes(ctx, sizeof *t);
-            if (!t) return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory", fn->name);
-            *t = *in[i];
-            t->flags |= DUET_TENSOR_TAINT;
-            args[i] = t;
-        }
-    }
-    struct duet_fn *saved = ctx->cur_fn;
-    ctx->cur_fn = fn;
+    if (ctx->lint && !ctx->tracing && lint_trace(fn, in)) return -1;
     for (int i = 0; i < fn->nout; i++) out[i] = NULL;
-    fn->body(ctx, args, out, fn->user);
-    ctx->cur_fn = saved;
+    fn->body(ctx, in, out, fn->user);
     for (int i = 0; i < fn->nout && !ctx->err.code; i++)
         if (!out[i]) duet_ctx_fail(ctx, DUET_ERR_ARG, "%s: output %d was not set", fn->name, i);
     return ctx->err.code ? -1 : 0;
 }
 
-static duet_plan *lookup(duet_fn *fn, const duet_sig *sig)
+/* A plan's variable writes take effect only if it ran to the end. */
+static int run_plan(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tensor **out,
+                    const duet_exec_opts *opts)
 {
-    for (duet_plan *p = fn->cache; p; p = p->next)
-        if (sig_equal(&p->sig, sig)) return p;
-    return NULL;
-}
-
-static void drop(duet_fn *fn, duet_plan *victim)
-{
-    for (duet_plan **pp = &fn->cache; *pp; pp = &(*pp)->next)
-        if (*pp == victim) {
-            *pp = victim->next;
-            duet_plan_free(fn->ctx, victim);
-            return;
-        }
-}
-
-static duet_plan *trace_and_cache(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in,
-                                  const char *reason)
-{
-    duet_fn_note(&fn->reasons, &fn->nreasons, "%s", reason);
-    duet_plan *p = duet_fn_trace(fn, sig, in);
-    if (!p) return NULL;
-    p->next = fn->cache;
-    fn->cache = p;
-    return p;
-}
-
-static int call_graph(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
-                      const duet_exec_opts *opts)
-{
-    duet_ctx *ctx = fn->ctx;
-    duet_sig sig;
-    /* specialize and guard trace with example values, so they keep concrete shapes */
-    if (make_sig(fn, in, fn->policy == DUET_POLICY_STRICT, &sig)) return -1;
-    duet_plan *p = lookup(fn, &sig);
-    if (!p) {
-        char reason[256] = "first call";
-        if (fn->cache) sig_diff(&fn->cache->sig, &sig, reason, sizeof reason);
-        if (!(p = trace_and_cache(fn, &sig, in, reason))) return -1;
-    }
     int rc = duet_exec_run(ctx, p, in, out, opts);
-    if (rc != 1) return rc;
-    /* a guard failed before any side effect: retrace for these values and run again */
-    char reason[512];
-    duet_guard_reason(ctx->guard_failed, reason, sizeof reason);
-    ctx->guard_failed = NULL;
-    drop(fn, p);
-    if (!(p = trace_and_cache(fn, &sig, in, reason))) return -1;
-    rc = duet_exec_run(ctx, p, in, out, opts);
-    if (rc == 1) {
-        ctx->guard_failed = NULL;
-        return duet_fail(ctx, DUET_ERR_GUARD, "%s: a guard failed right after retracing",
-                         fn->name);
-    }
+    if (rc == 0)
+        duet_vars_commit(ctx);
+    else
+        duet_vars_abort(ctx);
     return rc;
 }
 
-int duet_fn_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out)
+static void cache_append(duet_fn *fn, duet_plan *p)
+{
+    duet_plan **pp = &fn->cache;
+    while (*pp) pp = &(*pp)->next;
+    *pp = p;
+}
+
+/* Traces for the call and adds the entry. A trace stopped by a host read or a trace
+ * error is remembered too: the same signature replays the diagnostic, not the trace. */
+static duet_plan *trace_and_cache(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in,
+                                  const char *reason)
+{
+    duet_ctx *ctx = fn->ctx;
+    duet_fn_note(&fn->reasons, &fn->nreasons, "%s", reason);
+    fn->next_reason = NULL;
+    duet_plan *p = duet_fn_trace(fn, sig, in, false);
+    if (p) {
+        cache_append(fn, p);
+        fn->latest = p;
+        return p;
+    }
+    if (ctx->err.code != DUET_ERR_HOST_BRANCH && ctx->err.code != DUET_ERR_TRACE) return NULL;
+    duet_plan *failed = calloc(1, sizeof *failed);
+    duet_diag *d = malloc(sizeof *d);
+    if (!failed || !d) {
+        free(failed), free(d);
+        return NULL;
+    }
+    *d = ctx->err;
+    failed->sig = *sig;
+    failed->failed = d;
+    cache_append(fn, failed);
+    return NULL;
+}
+
+static int retrace_storm(duet_fn *fn, duet_site site, int n, const duet_node *guard,
+                         const char *reason)
+{
+    duet_ctx *ctx = fn->ctx;
+    ctx->cur_op = DUET_OP_COUNT;
+    ctx->cur_site = guard ? guard->site : site;
+    return duet_fail(ctx, DUET_ERR_RETRACE_STORM,
+                     "%s: %d traces reached the trace limit and this call needs another: %s. %s",
+                     fn->name, n, reason,
+                     guard ? "The guarded host read keeps changing: make it graph-safe "
+                             "(duet_where, duet_cond) so one trace serves every value"
+                           : "An input's shape keeps changing: relax that dim with "
+                             "duet_fn_relax so one trace serves every size");
+}
+
+/* Tries the entries for this signature in order: the first whose guards hold runs.
+ * A failed guard has changed nothing (writes commit only at a plan's end), so the
+ * next entry, or a new trace, starts clean. */
+static int call_graph(duet_fn *fn, duet_site site, duet_tensor *const *in, duet_tensor **out)
+{
+    duet_ctx *ctx = fn->ctx;
+    duet_sig sig;
+    if (make_sig(fn, in, &sig)) return -1;
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", fn->next_reason ? fn->next_reason : "first call");
+    const duet_plan *last = NULL;
+    const duet_node *guard = NULL;
+    int n = 0;
+    for (duet_plan *p = fn->cache; p; p = p->next, n++) {
+        last = p;
+        if (!sig_equal(&p->sig, &sig)) continue;
+        if (p->failed) {
+            ctx->err = *p->failed;
+            return -1;
+        }
+        int rc = run_plan(ctx, p, in, out, NULL);
+        if (rc != DUET_GUARD_FAILED) return rc;
+        guard = p->failed_guard;
+        duet_guard_reason(guard, reason, sizeof reason);
+    }
+    if (!guard && last) sig_diff(&last->sig, &sig, reason, sizeof reason);
+    if (n >= fn->trace_limit) return retrace_storm(fn, site, n, guard, reason);
+    duet_plan *p = trace_and_cache(fn, &sig, in, reason);
+    if (!p) return -1;
+    int rc = run_plan(ctx, p, in, out, NULL);
+    if (rc == DUET_GUARD_FAILED)
+        return duet_fail(ctx, DUET_ERR_GUARD, "%s: a guard failed right after tracing (does "
+                                              "the body read state that changes between calls?)",
+                         fn->name);
+    return rc;
+}
+
+int duet_fn_call_at(duet_site site, duet_fn *fn, duet_tensor *const *in, duet_tensor **out)
 {
     if (!fn) return -1;
     duet_ctx *ctx = fn->ctx;
     for (int i = 0; i < fn->nout; i++) out[i] = &ctx->poison;
     if (ctx->err.code) return -1;
-    if (fn->mode == DUET_EAGER || ctx->eager_functions || ctx->mode == DUET_MODE_TRACE)
+    if (fn->mode == DUET_EAGER || ctx->eager_functions || ctx->tracing)
         return call_eagerly(fn, in, out); /* inside a trace, a call inlines */
-    return call_graph(fn, in, out, NULL);
+    return call_graph(fn, site, in, out);
 }
 
-/* A debug run traces afresh (outside the cache, so it counts as no retrace) with no
- * pass but memory planning, so its nodes are the eager tape's ops one for one and the
- * occurrence numbers of the keys line up; it keeps every intermediate. */
+/* A debug run uses its own trace with no pass but memory planning, so its nodes are
+ * the eager tape's ops one for one and the occurrence numbers of the keys line up;
+ * it keeps every intermediate. It is not a cache entry and counts as no trace. */
 int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
                        duet_record **records, int *n)
 {
@@ -433,18 +529,23 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
     *n = 0;
     for (int i = 0; i < fn->nout; i++) out[i] = &ctx->poison;
     duet_sig sig;
-    if (ctx->err.code || make_sig(fn, in, fn->policy == DUET_POLICY_STRICT, &sig)) return -1;
-    unsigned passes = fn->passes;
-    fn->passes &= DUET_PASS_PLAN;
-    duet_plan *p = duet_fn_trace(fn, &sig, in);
-    fn->passes = passes;
-    if (!p) return -1;
+    if (ctx->err.code || make_sig(fn, in, &sig)) return -1;
     duet_exec_opts opts = {true, records, n};
-    int rc = duet_exec_run(ctx, p, in, out, &opts);
-    duet_plan_free(ctx, p);
-    if (rc == 1) {
-        ctx->guard_failed = NULL;
-        return duet_fail(ctx, DUET_ERR_GUARD, "%s: a guard failed in a debug run", fn->name);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!fn->debug || !sig_equal(&fn->debug->sig, &sig) || attempt) {
+            duet_plan_free(ctx, fn->debug);
+            unsigned passes = fn->passes;
+            fn->passes &= DUET_PASS_PLAN;
+            fn->debug = duet_fn_trace(fn, &sig, in, false);
+            fn->passes = passes;
+            if (!fn->debug) return -1;
+        }
+        int rc = run_plan(ctx, fn->debug, in, out, &opts);
+        if (rc != DUET_GUARD_FAILED) return rc;
+        free(*records);
+        *records = NULL;
+        *n = 0;
     }
-    return rc;
+    return duet_fail(ctx, DUET_ERR_GUARD, "%s: a guard failed right after tracing a debug run",
+                     fn->name);
 }

@@ -60,6 +60,7 @@ int duet_grad(duet_ctx *ctx, duet_tensor *loss, duet_var *const *vars, int n, du
 {
     for (int i = 0; i < n; i++) grads[i] = &ctx->poison;
     if (ctx->err.code) return -1;
+    if (loss && duet_check_trace_of(ctx, loss, "grad: the loss")) return -1;
     duet_graph *g = duet_cur_graph(ctx);
     /* Find the loss by identity, never through loss->node: after a reset the tensor
      * may point into freed memory. */
@@ -71,7 +72,7 @@ int duet_grad(duet_ctx *ctx, duet_tensor *loss, duet_var *const *vars, int n, du
         }
     if (end < 0) {
         duet_ctx_fail(ctx, DUET_ERR_ARG, "grad: the loss was not computed on this context's %s",
-                      ctx->trace ? "trace" : "tape (was the context reset?)");
+                      ctx->tracing ? "trace" : "tape (was the context reset?)");
         return -1;
     }
     int *var_slot = malloc(sizeof(int) * (size_t)(ctx->nvars ? ctx->nvars : 1));

@@ -6,6 +6,10 @@
 #include "internal.h"
 
 #define DUET_MAX_FN_ARGS 16
+#define DUET_DEFAULT_TRACE_LIMIT 8 /* as torch.compile's recompile limit */
+
+/* The three host reads: DUET_BOOL, DUET_ITEM, DUET_DIM. */
+typedef enum { DUET_READ_BOOL, DUET_READ_ITEM, DUET_READ_DIM } duet_read_kind;
 
 /* An input signature: dtypes and dims, relaxed dims written as symbols. */
 typedef struct duet_sig {
@@ -27,7 +31,9 @@ typedef struct duet_plan {
     void **slot_buf;        /* per slot: buffer, grown as needed across calls */
     size_t *slot_cap;
     size_t planned_bytes, unplanned_bytes;
-    struct duet_plan *next;     /* in the function's cache */
+    duet_diag *failed;          /* a trace that stopped: its signature replays this */
+    const duet_node *failed_guard; /* set by a run that stopped at a guard */
+    struct duet_plan *next;     /* in the function's cache, oldest first */
     struct duet_plan *children; /* loop bodies traced inside this plan */
     struct duet_plan *sibling;
 } duet_plan;
@@ -52,7 +58,13 @@ struct duet_fn {
     int relax_rank[DUET_MAX_FN_ARGS];
     int relax[DUET_MAX_FN_ARGS][DUET_MAX_RANK];
     int nsym;
-    duet_plan *cache; /* most recent first */
+    duet_plan *cache;  /* (signature, guards) entries, oldest first, tried in order */
+    duet_plan *latest; /* the most recent successful trace */
+    duet_plan *debug;  /* the unoptimised trace debug runs use */
+    int trace_limit;   /* cache entries at most; then a retrace storm is an error */
+    const char *next_reason; /* why the next trace happens, when not a cache miss */
+    duet_sig *linted;  /* signatures the eager lint has traced */
+    int nlinted;
     char **reasons;
     int nreasons;
     char **warnings;
@@ -63,29 +75,54 @@ void duet_fn_note(char ***list, int *n, const char *fmt, ...) __attribute__((for
 void duet_fn_warn(duet_fn *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Traces fn's body for the signature (symbolic dims allowed), then runs the passes;
- * NULL with the context's error set on failure. */
-duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in);
+ * NULL with the context's error set on failure. in are the call's arguments: host
+ * reads evaluate the trace on them (specialize, guard, lint); NULL where there are
+ * none (a while_loop's cond and body). lint traces with no pass. */
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint);
+
+/* The values of a trace's nodes on the call's arguments, computed on demand for host
+ * reads: nodes run in order, each once, like a plan, except that an assign only
+ * stages its value and the trace drops it, so each call applies its effects once,
+ * when its plan runs. */
+typedef struct duet_example {
+    duet_tensor *const *args;
+    duet_tensor *val; /* per node id, valid below n */
+    int n, cap;
+    int64_t *symv; /* symbol bindings, -1 while unbound */
+    int nsymv;
+} duet_example;
+const duet_tensor *duet_example_value(duet_ctx *ctx, duet_trace *tr, const duet_tensor *t);
+void duet_example_free(duet_example *ex);
+
+/* What a guard node checks: a value baked in at trace time (attrs.p of GUARD). */
+typedef struct duet_guard_spec {
+    duet_read_kind kind;
+    int dim;      /* DUET_DIM: which dim of the guarded tensor */
+    double value; /* the value seen at trace time */
+} duet_guard_spec;
+bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x);
 
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
-typedef enum { DUET_READ_BOOL, DUET_READ_ITEM, DUET_READ_DIM } duet_read_kind;
 extern const char *const duet_read_name[];
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
                          int dim);
 /* The tensor a diagnostic or lint entry shows for a read of t. */
 const duet_tensor *duet_host_read_shown(const duet_tensor *t);
-/* hostval.c: why a guard node failed, for the retrace record */
+/* hostval.c: why a guard node failed, for the retrace record; its printed form */
 void duet_guard_reason(const duet_node *guard, char *buf, size_t n);
+void duet_guard_text(const duet_node *guard, char *buf, size_t n);
 /* exec.c */
 typedef struct duet_exec_opts {
     bool keep;              /* debug: keep every intermediate */
     duet_record **records;
     int *nrecords;
 } duet_exec_opts;
-/* Returns 0, -1 on error (ctx error set) or 1 when a guard failed. */
+/* Returns 0, -1 on error (ctx error set) or DUET_GUARD_FAILED (p->failed_guard says
+ * which). Variable writes stay staged: the caller commits or aborts them. */
 int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tensor **out,
                   const duet_exec_opts *opts);
 void duet_plan_free(duet_ctx *ctx, duet_plan *p);

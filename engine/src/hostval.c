@@ -1,6 +1,11 @@
 /* Host reads of tensor values: DUET_BOOL, DUET_ITEM, DUET_DIM. This is where the
  * graph-vs-eager bug class lives: eagerly the value exists, while tracing it does
- * not, and what happens then is the function's policy. */
+ * not, and what happens then is the policy of the outermost function being traced.
+ *
+ * Every policy traces with symbolic tensors. Under specialize and guard a read asks
+ * the trace for the value its node takes on the call's arguments (duet_example_value,
+ * which evaluates the trace so far without committing any variable write), bakes that
+ * value in, and warns (specialize) or appends a guard node (guard). */
 #include <stdlib.h>
 
 #include "graph_internal.h"
@@ -20,39 +25,65 @@ static int guard_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
     return 0;
 }
 
+/* DUET_BOOL guards only the truth of the value, DUET_ITEM the exact value read, and
+ * DUET_DIM the size of one dim (checked by the executor before any kernel runs). */
+bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x)
+{
+    switch (g->kind) {
+    case DUET_READ_BOOL: return (scalar_value(x) != 0) == (g->value != 0);
+    case DUET_READ_ITEM: return scalar_value(x) == g->value;
+    case DUET_READ_DIM: return (double)x->shape[g->dim] == g->value;
+    }
+    return false;
+}
+
 static int guard_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                         duet_tensor *out)
 {
-    (void)nin;
-    double v = scalar_value(in[0]);
-    bool ok = a->i[0] == DUET_READ_BOOL ? (v != 0) == (a->f[0] != 0) : (float)v == a->f[0];
+    (void)c, (void)nin;
+    bool ok = duet_guard_holds(a->p, in[0]);
     *(uint8_t *)out->data = ok;
-    if (!ok) c->guard_failed = c->exec_node;
-    return 0;
+    return ok ? 0 : DUET_GUARD_FAILED;
 }
 
 const duet_op_def duet_opdef_guard = {.name = "guard",
                                       .nin = 1,
-                                      .flags = DUET_OPF_EFFECT,
+                                      .flags = DUET_OPF_GUARD,
                                       .infer = guard_infer,
                                       .kernel = guard_kernel};
 
-/* A baked-in value as the warnings and retrace reasons show it. */
+/* A baked-in value as the warnings, guard reasons and printers show it. */
 static void value_text(duet_read_kind k, double v, char *buf, size_t n)
 {
     if (k == DUET_READ_BOOL)
         snprintf(buf, n, "%s", v != 0 ? "true" : "false");
     else
-        snprintf(buf, n, "%g", v);
+        snprintf(buf, n, "%.9g", v);
+}
+
+static const char *scope_text(const char *scope)
+{
+    return scope && scope[0] ? scope : "the top level";
+}
+
+void duet_guard_text(const duet_node *g, char *buf, size_t n)
+{
+    const duet_guard_spec *spec = g->attr.p;
+    char seen[32];
+    value_text(spec->kind, spec->value, seen, sizeof seen);
+    if (spec->kind == DUET_READ_DIM)
+        snprintf(buf, n, " DUET_DIM(%d)==%s", spec->dim, seen);
+    else
+        snprintf(buf, n, " %s==%s", duet_read_name[spec->kind], seen);
 }
 
 void duet_guard_reason(const duet_node *g, char *buf, size_t n)
 {
+    const duet_guard_spec *spec = g->attr.p;
     char seen[32];
-    value_text((duet_read_kind)g->attr.i[0], g->attr.f[0], seen, sizeof seen);
+    value_text(spec->kind, spec->value, seen, sizeof seen);
     snprintf(buf, n, "guard failed at %s:%d in %s: %s was %s at trace time and differs now",
-             g->site.file, g->site.line, g->scope && g->scope[0] ? g->scope : "the top level",
-             duet_read_name[g->attr.i[0]], seen);
+             g->site.file, g->site.line, scope_text(g->scope), duet_read_name[spec->kind], seen);
 }
 
 /* ---- lint ---- */
@@ -65,7 +96,6 @@ const duet_lint *duet_lint_at(const duet_ctx *ctx, int i)
 
 static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t)
 {
-    if (!ctx->lint || !ctx->cur_fn || !(t->flags & DUET_TENSOR_TAINT)) return;
     if (ctx->nlints == ctx->cap_lints) {
         int cap = ctx->cap_lints ? 2 * ctx->cap_lints : 16;
         duet_lint *l = realloc(ctx->lints, sizeof *l * (size_t)cap);
@@ -83,46 +113,72 @@ static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet
 
 /* ---- the reads ---- */
 
-/* Value of t for a host read, or NAN with the error set. In a trace, the policy
- * decides: strict stops, specialize and guard use the example value. */
-static double host_read(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_read_kind k)
+static bool check_one(duet_ctx *ctx, duet_read_kind k, const duet_tensor *t)
 {
-    if (ctx->err.code || duet_is_poison(t)) return 0;
-    ctx->cur_site = s;
-    ctx->cur_op = DUET_OP_COUNT;
-    if (ctx->mode == DUET_MODE_TRACE && !t->data) { /* symbolic: strict tracing */
-        duet_host_read_fail(ctx, s, k, t, 0);
+    if (duet_numel(t) == 1) return true;
+    char shape[96];
+    duet_fail(ctx, DUET_ERR_ARG,
+              "%s needs a tensor with one element, got shape %s (use duet_any or a "
+              "reduction first)",
+              duet_read_name[k], duet_shape_str(t, shape, sizeof shape));
+    return false;
+}
+
+/* What a read that strict tracing rejects does under the trace's policy: returns
+ * the value to answer with, or sets the error. dim is the dim of a DUET_DIM read. */
+static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_read_kind k, int dim)
+{
+    duet_trace *tr = ctx->tracing;
+    duet_policy policy = tr->fn->policy;
+    if (!tr->lint && policy == DUET_POLICY_STRICT) {
+        duet_host_read_fail(ctx, s, k, t, dim);
         return 0;
     }
-    if (duet_numel(t) != 1) {
-        char shape[96];
-        duet_fail(ctx, DUET_ERR_ARG,
-                  "%s needs a tensor with one element, got shape %s (use duet_any or a "
-                  "reduction first)",
-                  duet_read_name[k], duet_shape_str(t, shape, sizeof shape));
+    if (tr->lint) lint_record(ctx, s, k, t);
+    if (!tr->ex) { /* a while_loop's cond or body: a new value every iteration */
+        if (tr->lint) return 0;
+        duet_host_read_fail(ctx, s, k, t, dim);
+        snprintf(ctx->err.explanation, sizeof ctx->err.explanation,
+                 "This read is inside a duet_while_loop's cond or body, which runs once per "
+                 "iteration on values that change each time: no single value can be baked "
+                 "into the graph or guarded, under any policy.");
         return 0;
     }
-    if (ctx->mode == DUET_MODE_EAGER) {
-        lint_record(ctx, s, k, t);
-        return scalar_value(t);
-    }
-    /* a constant, or a trace with example values (specialize, guard) */
-    duet_fn *fn = ctx->cur_fn;
-    double v = scalar_value(t);
-    if ((t->node && t->node->op == DUET_OP_CONST) || !fn) return v;
-    if (fn->policy == DUET_POLICY_GUARD) {
+    const duet_tensor *x = duet_example_value(ctx, tr, t);
+    if (!x || (k != DUET_READ_DIM && !check_one(ctx, k, x))) return 0;
+    double v = k == DUET_READ_DIM ? (double)x->shape[dim] : scalar_value(x);
+    if (tr->lint) return v;
+    if (policy == DUET_POLICY_GUARD) {
+        duet_guard_spec *spec = duet_alloc_bytes(ctx, sizeof *spec);
+        if (!spec) {
+            duet_fail(ctx, DUET_ERR_OOM, "out of memory for a guard");
+            return 0;
+        }
+        *spec = (duet_guard_spec){k, dim, v};
         duet_attrs a = {0};
-        a.i[0] = k;
-        a.f[0] = (float)v;
+        a.p = spec;
         duet_apply(ctx, s, DUET_OP_GUARD, &t, 1, &a);
         return v;
     }
     char seen[32];
     value_text(k, v, seen, sizeof seen);
-    duet_fn_warn(fn, "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
-                     "take the other branch will get a wrong result",
-                 duet_read_name[k], s.file, s.line, duet_scope_path(ctx), seen);
+    duet_fn_warn(tr->fn,
+                 "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
+                 "take the other branch will get a wrong result",
+                 duet_read_name[k], s.file, s.line, scope_text(duet_scope_path(ctx)), seen);
     return v;
+}
+
+/* Value of t for a host read, or 0 with the error set. */
+static double host_read(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_read_kind k)
+{
+    if (ctx->err.code || duet_is_poison(t)) return 0;
+    ctx->cur_site = s;
+    ctx->cur_op = DUET_OP_COUNT;
+    if (duet_check_trace_of(ctx, t, duet_read_name[k])) return 0;
+    bool known = !ctx->tracing || (t->node && t->node->op == DUET_OP_CONST);
+    if (known) return check_one(ctx, k, t) ? scalar_value(t) : 0;
+    return answer_symbolic(s, ctx, t, k, 0);
 }
 
 bool duet_bool_at(duet_site s, duet_ctx *ctx, duet_tensor *t)
@@ -135,19 +191,18 @@ double duet_item_at(duet_site s, duet_ctx *ctx, duet_tensor *t)
     return host_read(s, ctx, t, DUET_READ_ITEM);
 }
 
+/* A dim the trace knows (fixed by the signature or by a shape rule) is a plain
+ * number under every policy; only a symbolic one goes to the policy. */
 int64_t duet_dim_at(duet_site s, duet_ctx *ctx, duet_tensor *t, int i)
 {
     if (ctx->err.code || duet_is_poison(t)) return 0;
     ctx->cur_site = s;
     ctx->cur_op = DUET_OP_COUNT;
+    if (duet_check_trace_of(ctx, t, "DUET_DIM")) return 0;
     if (i < 0 || i >= t->rank) {
         duet_fail(ctx, DUET_ERR_AXIS, "DUET_DIM: dim %d is out of range for rank %d", i, t->rank);
         return 0;
     }
-    if (DUET_DIM_IS_SYM(t->shape[i])) {
-        duet_host_read_fail(ctx, s, DUET_READ_DIM, t, i);
-        return 0;
-    }
-    if (ctx->mode == DUET_MODE_EAGER) lint_record(ctx, s, DUET_READ_DIM, t);
-    return t->shape[i];
+    if (!DUET_DIM_IS_SYM(t->shape[i])) return t->shape[i];
+    return (int64_t)answer_symbolic(s, ctx, t, DUET_READ_DIM, i);
 }

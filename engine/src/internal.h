@@ -19,6 +19,8 @@ typedef struct duet_arena {
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size);
 void duet_arena_reset(duet_ctx *ctx, duet_arena *a);
 void duet_arena_free(duet_ctx *ctx, duet_arena *a);
+/* Moves src's chunks to dst (src is left empty): memory that must outlive its owner. */
+void duet_arena_adopt(duet_arena *dst, duet_arena *src);
 char *duet_arena_strdup(duet_ctx *ctx, duet_arena *a, const char *s);
 
 /* ---- op attributes: fixed size and zero-initialised so memcmp compares them ---- */
@@ -44,10 +46,14 @@ typedef void (*duet_map2_fn)(float *out, const float *x, int64_t sx, const float
 
 enum {
     DUET_OPF_ELEMENTWISE = 1u << 0, /* same-shape f32 map: may be fused */
-    DUET_OPF_EFFECT = 1u << 1,      /* side effect (assign): never removed or merged */
+    DUET_OPF_WRITES_VAR = 1u << 1,  /* changes a variable (assign): never removed or merged */
     DUET_OPF_SOURCE = 1u << 2,      /* reads state (var_read, placeholders): never folded */
     DUET_OPF_ALIAS = 1u << 3,       /* kernel points out->data at existing memory (no alloc) */
+    DUET_OPF_GUARD = 1u << 4,       /* checks a value baked in at trace time: never removed */
 };
+
+/* What a guard kernel returns when its check fails (0 is success, -1 an error). */
+#define DUET_GUARD_FAILED 1
 
 typedef struct duet_op_def {
     const char *name;
@@ -125,6 +131,7 @@ struct duet_var {
     int id;
     char *name;
     duet_tensor value; /* data is malloc'ed; replaced (not overwritten) by assign */
+    void *staged;      /* the value an assign staged and a commit will make current */
     void *spare;       /* a retired buffer kept for the next assign */
 };
 
@@ -133,12 +140,34 @@ typedef struct duet_retired {
     duet_var *owner;
     size_t bytes;
 } duet_retired;
-int duet_var_replace(duet_ctx *ctx, duet_var *v, const void *src);
+/* Assigns stage: var_read sees a staged value at once, but it becomes the variable's
+ * value only at commit. Eager dispatch commits after every assign; a plan commits
+ * when it has run to the end, so a call that stops (an error, a failed guard that
+ * retraces) or an evaluation at trace time changes no variable. */
+int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src);
+const void *duet_var_current(const duet_var *v); /* staged, else committed */
+void duet_vars_commit(duet_ctx *ctx);
+void duet_vars_abort(duet_ctx *ctx);
+
+/* The trace being built. A while_loop's cond and body are traced inside their
+ * function's trace (outer links them); the outermost function governs them all:
+ * its policy decides host reads, and its warnings collect them. */
+struct duet_fn;
+struct duet_example;
+typedef struct duet_trace {
+    struct duet_trace *outer;
+    struct duet_fn *fn;         /* the outermost function being traced */
+    bool lint;                  /* an eager-lint trace: record host reads, answer, go on */
+    duet_graph *graph;
+    uint32_t id;                /* the tensors' trace field; names the trace in diagnostics */
+    int nsym;                   /* symbols in use (fresh ones are appended) */
+    struct duet_example *ex;    /* the call's values for host reads, or NULL (strict, loops) */
+} duet_trace;
 
 struct duet_ctx {
     duet_mode mode;
-    duet_graph tape;    /* eager: every op of the current step */
-    duet_graph *trace;  /* while tracing: the graph being built */
+    duet_graph tape;     /* eager: every op of the current step */
+    duet_trace *tracing; /* while tracing: the trace being built */
     duet_diag err;
     duet_tensor poison;
     /* the node being dispatched, for error messages */
@@ -157,16 +186,19 @@ struct duet_ctx {
     duet_retired *retired; /* old variable buffers: at reset they become spares */
     /* memory accounting */
     size_t mem_used, mem_limit;
+    duet_var **staged; /* variables with a staged value, in staging order */
+    int nstaged, cap_staged;
     /* tracing */
-    struct duet_fn *cur_fn;           /* the function being traced or run eagerly */
-    duet_tensor *const *trace_args;   /* concrete inputs, when tracing with values */
-    bool trace_values;                /* specialize/guard: kernels run during the trace */
-    int trace_nsym;                   /* symbols in use by the trace (fresh ones appended) */
     bool eager_functions;             /* run_functions_eagerly */
     bool lint;
     struct duet_lint *lints;
     int nlints, cap_lints;
-    const duet_node *guard_failed;    /* set by a guard kernel whose check failed */
+    /* every trace so far, by id - 1: its function's name, for leaked-tensor diagnostics */
+    char **trace_names;
+    uint32_t ntraces;
+    /* the memory of traces no longer cached: a tensor leaked from one stays readable,
+     * so using it is a diagnostic rather than a use-after-free */
+    duet_arena graveyard;
     /* executor binding of symbols to sizes, when running a plan */
     const int64_t *sym_value;
     int nsym;
@@ -174,12 +206,20 @@ struct duet_ctx {
 
 /* Largest tensor an op may create: guards size arithmetic against overflow. */
 #define DUET_MAX_TENSOR_BYTES ((int64_t)1 << 38)
+/* The bytes of a tensor of this type, checked against overflow and the limit above;
+ * eager allocation, the executor and trace-time evaluation all size through it. */
+int duet_checked_bytes(duet_ctx *ctx, duet_dtype dtype, int rank, const int64_t *shape,
+                       size_t *bytes);
 
 /* ---- dispatch ---- */
 duet_graph *duet_cur_graph(duet_ctx *ctx);
 /* Runs or traces one op: shape rule, then kernel (eager) or IR node (trace). */
 duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *const *in, int nin,
                         const duet_attrs *attr);
+/* 0 when t may be used here: a concrete tensor, or a tensor of the trace being built.
+ * A symbolic tensor of another trace (stashed by a body and used after its trace) is
+ * a diagnostic naming that trace, like JAX's UnexpectedTracerError. */
+int duet_check_trace_of(duet_ctx *ctx, const duet_tensor *t, const char *use);
 /* Records an error against the op being dispatched (sticky: the first one wins). */
 int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -83,12 +83,13 @@ static void body_adapter(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **ou
     if (!ctx->err.code) check_next(ctx, in, out, lp->n);
 }
 
+/* The part is traced inside the enclosing trace, so the outermost function's policy
+ * governs its host reads; it has no example values (each iteration has new ones). */
 static duet_plan *trace_part(duet_ctx *ctx, loop_prog *lp, const char *name, duet_fn_body body,
                              int nout, duet_tensor *const *state)
 {
     duet_fn sub = {.ctx = ctx, .name = (char *)name, .body = body, .user = lp, .nin = lp->n,
-                   .nout = nout, .passes = DUET_PASS_ALL, .nsym = ctx->trace_nsym,
-                   .policy = ctx->cur_fn ? ctx->cur_fn->policy : DUET_POLICY_STRICT};
+                   .nout = nout, .passes = DUET_PASS_ALL, .nsym = ctx->tracing->nsym};
     duet_sig sig = {.n = lp->n};
     for (int i = 0; i < lp->n; i++) {
         sig.dtype[i] = state[i]->dtype;
@@ -96,10 +97,10 @@ static duet_plan *trace_part(duet_ctx *ctx, loop_prog *lp, const char *name, due
         memcpy(sig.dim[i], state[i]->shape, sizeof sig.dim[i]);
     }
     duet_scope_push(ctx, name);
-    duet_plan *p = duet_fn_trace(&sub, &sig, state);
+    duet_plan *p = duet_fn_trace(&sub, &sig, NULL, false);
     duet_scope_pop(ctx);
     if (p) { /* the enclosing graph owns it */
-        duet_graph *g = ctx->trace;
+        duet_graph *g = ctx->tracing->graph;
         p->sibling = g->subplans;
         g->subplans = p;
     }
@@ -142,8 +143,8 @@ int duet_while_loop_at(duet_site s, duet_ctx *ctx, duet_loop_cond_fn cond, duet_
             return duet_fail(ctx, DUET_ERR_ARG, "while_loop: state %d is NULL or poisoned", i);
     loop_prog lp = {cond, body, user, n, max_iters, NULL, NULL, NULL};
     duet_scope_push(ctx, "while_loop");
-    int rc = ctx->mode == DUET_MODE_TRACE && !ctx->trace_values ? loop_trace(ctx, s, &lp, init, out)
-                                                                : loop_eager(ctx, &lp, init, out);
+    /* traced under every policy: the trip count is data, not a host read */
+    int rc = ctx->tracing ? loop_trace(ctx, s, &lp, init, out) : loop_eager(ctx, &lp, init, out);
     duet_scope_pop(ctx);
     return rc;
 }

@@ -35,7 +35,8 @@ static void pass_dce(duet_ctx *ctx, duet_plan *p)
     for (int k = 0; k < p->nout; k++) live[producer(p->outputs[k])->id] = true;
     for (int i = g->n - 1; i >= 0; i--) {
         const duet_node *n = g->nodes[i];
-        if (flags_of(n) & DUET_OPF_EFFECT || n->op == DUET_OP_PLACEHOLDER) live[i] = true;
+        if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD) || n->op == DUET_OP_PLACEHOLDER)
+            live[i] = true;
         if (!live[i]) continue;
         for (int j = 0; j < n->nin; j++) live[producer(n->in[j])->id] = true;
     }
@@ -81,7 +82,7 @@ static bool node_same(const duet_node *a, const duet_node *b)
 
 static bool cse_candidate(const duet_node *n)
 {
-    return !(flags_of(n) & (DUET_OPF_EFFECT | DUET_OPF_SOURCE)) && n->op != DUET_OP_GUARD;
+    return !(flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE));
 }
 
 static void replace_uses(duet_plan *p, duet_node **repl)
@@ -134,9 +135,8 @@ static void pass_cse(duet_ctx *ctx, duet_plan *p)
 
 static bool foldable(const duet_node *n)
 {
-    if (n->op == DUET_OP_CONST || n->op == DUET_OP_GUARD || n->op == DUET_OP_WHILE ||
-        n->op == DUET_OP_LOOP_OUT ||
-        flags_of(n) & (DUET_OPF_EFFECT | DUET_OPF_SOURCE))
+    if (n->op == DUET_OP_CONST || n->op == DUET_OP_WHILE || n->op == DUET_OP_LOOP_OUT ||
+        flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE))
         return false;
     int64_t numel = duet_numel(n->out);
     if (numel < 0 || numel > FOLD_MAX_ELEMS) return false;

@@ -20,6 +20,10 @@ static void attr_text(const duet_node *nd, char *buf, size_t n)
         snprintf(buf, n, " value=%g", (double)duet_get_f32(nd->out, 0));
         return;
     }
+    if (nd->op == DUET_OP_GUARD) {
+        duet_guard_text(nd, buf, n);
+        return;
+    }
     if (nd->op == DUET_OP_CONST || nd->op == DUET_OP_FUSED) return;
     int last = -1;
     for (int i = 0; i < DUET_MAX_IATTR; i++)

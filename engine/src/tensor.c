@@ -35,6 +35,25 @@ int64_t duet_type_numel(const duet_type *t)
     return over ? INT64_MAX : n;
 }
 
+int duet_checked_bytes(duet_ctx *ctx, duet_dtype dtype, int rank, const int64_t *shape,
+                       size_t *bytes)
+{
+    duet_type ty = {.dtype = dtype, .rank = rank};
+    memcpy(ty.shape, shape, sizeof(int64_t) * (size_t)rank);
+    int64_t n = duet_type_numel(&ty);
+    size_t es = duet_dtype_size(dtype);
+    char buf[128];
+    if (n < 0)
+        return duet_fail(ctx, DUET_ERR_ARG, "%s %s has an unknown or negative dim",
+                         duet_dtype_name(dtype), duet_type_str(&ty, buf, sizeof buf));
+    if (n > DUET_MAX_TENSOR_BYTES / (int64_t)es)
+        return duet_fail(ctx, DUET_ERR_OOM, "%s %s is too large (over %lld GiB)",
+                         duet_dtype_name(dtype), duet_type_str(&ty, buf, sizeof buf),
+                         (long long)(DUET_MAX_TENSOR_BYTES >> 30));
+    *bytes = (size_t)n * es;
+    return 0;
+}
+
 bool duet_is_poison(const duet_tensor *t) { return !t || (t->flags & DUET_TENSOR_POISON); }
 
 static char *shape_str(int rank, const int64_t *shape, char *buf, size_t n)

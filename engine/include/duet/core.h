@@ -44,6 +44,8 @@ typedef enum {
     DUET_ERR_HOST_BRANCH, /* a host value was asked of a symbolic tensor */
     DUET_ERR_TRACE,       /* tracing failed (mismatched cond branches, ...) */
     DUET_ERR_GUARD,       /* a guard failed where retracing is not allowed */
+    DUET_ERR_RETRACE_STORM, /* a function reached its trace limit (duet_fn_set_trace_limit) */
+    DUET_ERR_LEAKED,      /* a symbolic tensor was used outside the trace that made it */
     DUET_ERR_INTERNAL
 } duet_status;
 
@@ -74,10 +76,10 @@ typedef struct duet_tensor {
     void *data;      /* NULL for symbolic (traced) tensors, except constants */
     duet_node *node; /* the op that produced it (tape entry or IR node) */
     uint32_t flags;
+    uint32_t trace;  /* 0 for a concrete tensor; else the trace that made it */
 } duet_tensor;
 
 #define DUET_TENSOR_POISON 1u
-#define DUET_TENSOR_TAINT 2u /* derives from a function's inputs (eager lint) */
 
 /* ---- context ---- */
 duet_ctx *duet_ctx_new(void);

@@ -51,8 +51,15 @@ void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask);
 #define DUET_DUMP_TRACE (1u << 31)
 
 /* Runs the function; out[i] are eager tensors valid until duet_ctx_reset. Returns 0,
- * or -1 with the context's error set (a trace-time diagnostic, a shape error, ...). */
-int duet_fn_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out);
+ * or -1 with the context's error set (a trace-time diagnostic, a shape error, ...).
+ * The call site is recorded for diagnostics such as a retrace storm. */
+int duet_fn_call_at(duet_site site, duet_fn *fn, duet_tensor *const *in, duet_tensor **out);
+#define duet_fn_call(...) duet_fn_call_at(DUET_HERE, __VA_ARGS__)
+
+/* The trace cache holds (signature, guards) entries, tried in order. A call that
+ * needs more than limit entries (default 8, torch.compile's recompile limit) stops
+ * with DUET_ERR_RETRACE_STORM naming the dim or guard that keeps changing. */
+void duet_fn_set_trace_limit(duet_fn *fn, int limit);
 
 /* The escape hatch: every duet_fn on this context runs eagerly. */
 void duet_ctx_run_functions_eagerly(duet_ctx *ctx, bool on);

@@ -53,18 +53,10 @@ duet_tensor *duet_constant_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank,
     if (check_rank(c, rank)) return &c->poison;
     duet_attrs a = {0};
     attr_type(&a, dt, rank, shape);
-    duet_type ty;
+    duet_type ty = {0};
     if (infer_from_attrs(c, &a, NULL, 0, &ty)) return &c->poison;
-    int64_t n = duet_type_numel(&ty);
-    if (n < 0) {
-        duet_fail(c, DUET_ERR_ARG, "a constant needs a concrete shape");
-        return &c->poison;
-    }
-    if (n > DUET_MAX_TENSOR_BYTES / (int64_t)duet_dtype_size(dt)) {
-        duet_fail(c, DUET_ERR_OOM, "a constant of %lld elements is too large", (long long)n);
-        return &c->poison;
-    }
-    size_t bytes = (size_t)n * duet_dtype_size(dt);
+    size_t bytes;
+    if (duet_checked_bytes(c, dt, ty.rank, ty.shape, &bytes)) return &c->poison;
     a.p = duet_alloc_bytes(c, bytes ? bytes : 1);
     if (!a.p) {
         duet_fail(c, DUET_ERR_OOM, "out of memory for a constant of %zu bytes", bytes);
@@ -157,15 +149,13 @@ duet_tensor *duet_arange_at(duet_site s, duet_ctx *c, int64_t n)
 }
 
 /* ---- placeholder: a traced function's input; bound by the executor ---- */
-/* Runs only while tracing with values (specialize/guard): the example input. The
- * executor binds placeholders itself. */
+/* Never runs: the executor and trace-time evaluation bind placeholders to the call's
+ * arguments themselves. */
 static int placeholder_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
-    (void)in, (void)nin;
-    if (!c->trace_args) return duet_fail(c, DUET_ERR_INTERNAL, "a placeholder cannot run eagerly");
-    out->data = c->trace_args[a->i[10]]->data;
-    return 0;
+    (void)a, (void)in, (void)nin, (void)out;
+    return duet_fail(c, DUET_ERR_INTERNAL, "a placeholder has no kernel");
 }
 const duet_op_def duet_opdef_placeholder = {.name = "placeholder",
                                             .nin = 0,
@@ -194,7 +184,7 @@ static int var_read_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const 
                            duet_tensor *out)
 {
     (void)c, (void)in, (void)nin;
-    out->data = ((duet_var *)a->p)->value.data;
+    out->data = (void *)duet_var_current(a->p);
     return 0;
 }
 const duet_op_def duet_opdef_var_read = {.name = "var_read",
@@ -242,13 +232,13 @@ static int assign_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
 {
     (void)nin;
     duet_var *v = a->p;
-    if (duet_var_replace(c, v, in[0]->data)) return -1;
-    out->data = v->value.data;
+    if (duet_var_stage(c, v, in[0]->data)) return -1;
+    out->data = v->staged;
     return 0;
 }
 const duet_op_def duet_opdef_assign = {.name = "assign",
                                        .nin = 1,
-                                       .flags = DUET_OPF_EFFECT | DUET_OPF_ALIAS,
+                                       .flags = DUET_OPF_WRITES_VAR | DUET_OPF_ALIAS,
                                        .infer = assign_infer,
                                        .kernel = assign_kernel};
 
