@@ -184,6 +184,11 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
     }
     if (arg != fn->nin) return spec_fail(fn, spec, "fewer shapes than inputs");
     fn->has_relax = true;
+    fn->nlinted = 0;
+    if (fn->cache) { /* entries of the old signature would never match again */
+        cache_clear(fn);
+        fn->next_reason = "the relaxed signature changed";
+    }
     return 0;
 }
 

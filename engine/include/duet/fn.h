@@ -95,7 +95,8 @@ void duet_graph_print(FILE *f, const duet_graph *g);
 void duet_graph_dot(FILE *f, const duet_graph *g);
 
 /* ---- host reads of tensor values ---- */
-/* Eager: the value. Tracing: by the function's policy (see duet_policy). */
+/* Eager: the value. Tracing: by the policy of the outermost function being traced
+ * (see duet_policy); under specialize and guard the value on the call's arguments. */
 bool duet_bool_at(duet_site s, duet_ctx *ctx, duet_tensor *t);
 double duet_item_at(duet_site s, duet_ctx *ctx, duet_tensor *t);
 int64_t duet_dim_at(duet_site s, duet_ctx *ctx, duet_tensor *t, int i);
@@ -103,8 +104,9 @@ int64_t duet_dim_at(duet_site s, duet_ctx *ctx, duet_tensor *t, int i);
 #define DUET_ITEM(ctx, t) duet_item_at(DUET_HERE, ctx, t)
 #define DUET_DIM(ctx, t, i) duet_dim_at(DUET_HERE, ctx, t, i)
 
-/* Eager lint: while a duet_fn runs eagerly, record every host read of a value that
- * derives from the function's inputs or variables (what graph mode would reject). */
+/* Eager lint: while a duet_fn runs eagerly, duet also traces it once per signature
+ * in a collecting mode and records every host read strict tracing would reject (all
+ * of them, where strict stops at the first), answering each from the call's values. */
 typedef struct duet_lint {
     const char *what; /* "DUET_BOOL", "DUET_ITEM", "DUET_DIM" */
     const char *file;
