@@ -131,15 +131,21 @@ static void halve_body(duet_ctx *ctx, duet_tensor *const *s, duet_tensor **next,
     next[1] = duet_add(ctx, s[1], duet_scalar(ctx, 1));
 }
 
-/* the number of halvings that bring x to 1 or below */
-static void halvings(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+/* the number of halvings of sum(x) while cond holds */
+static void count_halvings(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out,
+                           duet_loop_cond_fn cond)
 {
-    (void)user;
     duet_tensor *st[2];
-    duet_while_loop(ctx, halve_cond, halve_body,
+    duet_while_loop(ctx, cond, halve_body,
                     (duet_tensor *[]){duet_sum(ctx, in[0], 1u, false), duet_scalar(ctx, 0)}, 2, st,
                     100, NULL);
     out[0] = st[1];
+}
+
+static void halvings(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    count_halvings(ctx, in, out, halve_cond);
 }
 
 static void test_loop_trip_count_is_data(void **state)
@@ -179,11 +185,7 @@ static duet_tensor *read_in_cond(duet_ctx *ctx, duet_tensor *const *s, void *use
 static void loop_with_read(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
 {
     (void)user;
-    duet_tensor *st[2];
-    duet_while_loop(ctx, read_in_cond, halve_body,
-                    (duet_tensor *[]){duet_sum(ctx, in[0], 1u, false), duet_scalar(ctx, 0)}, 2, st,
-                    100, NULL);
-    out[0] = st[1];
+    count_halvings(ctx, in, out, read_in_cond);
 }
 
 /* A host read inside a loop has a new value every iteration: no policy can bake it,
