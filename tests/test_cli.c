@@ -107,6 +107,7 @@ static void test_seed_bug_cli(void **state)
     assert_non_null(strstr(out, "Exception encountered when calling Softmax.call"));
     assert_non_null(strstr(out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
     assert_non_null(strstr(out, "(None, 4, None, None)"));
+    assert_non_null(strstr(out, "\n  at:       cases/ner/model.c:")); /* relative to the tree */
     assert_non_null(strstr(out, "fix:      compute both outcomes and select with duet_where"));
     /* specialize bakes the branch in and runs */
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);
