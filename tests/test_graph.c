@@ -483,6 +483,49 @@ static void test_debug_records_match_tape(void **state)
     duet_ctx_free(ctx2);
 }
 
+/* One call site run many times: its records are numbered 0, 1, 2, ... in order, per
+ * key, on the tape and in a debug run alike. */
+enum { REPEATS = 20000 };
+
+static void repeated_ops(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *x = in[0];
+    for (int i = 0; i < REPEATS; i++) x = duet_mul(ctx, duet_add(ctx, x, in[0]), in[0]);
+    out[0] = x;
+}
+
+static void check_occurrences(const duet_record *r, int n)
+{
+    int adds = 0, muls = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(r[i].op, "add")) assert_int_equal(r[i].occurrence, adds++);
+        if (!strcmp(r[i].op, "mul")) assert_int_equal(r[i].occurrence, muls++);
+    }
+    assert_int_equal(adds, REPEATS);
+    assert_int_equal(muls, REPEATS);
+}
+
+static void test_record_occurrences(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "repeated", repeated_ops, 1, 1, NULL);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, (int64_t[]){2}, 1.0f), *y;
+    duet_record *r;
+    int n;
+    duet_fn_set_mode(fn, DUET_EAGER);
+    assert_int_equal(duet_fn_call(fn, &x, &y), 0);
+    assert_int_equal(duet_tape_records(ctx, &r, &n), 0);
+    check_occurrences(r, n);
+    free(r);
+    assert_int_equal(duet_fn_debug_call(fn, &x, &y, &r, &n), 0);
+    check_occurrences(r, n);
+    free(r);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
 static void test_print_and_dot(void **state)
 {
     (void)state;
@@ -597,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_run_functions_eagerly),
         cmocka_unit_test(test_cond),
         cmocka_unit_test(test_debug_records_match_tape),
+        cmocka_unit_test(test_record_occurrences),
         cmocka_unit_test(test_print_and_dot),
         cmocka_unit_test(test_while_loop),
     };
