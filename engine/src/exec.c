@@ -91,9 +91,15 @@ static void node_key(const duet_node *n, int occurrence, duet_record *r)
 static int add_record(duet_ctx *ctx, const duet_node *n, int occurrence, const duet_tensor *value,
                       duet_record **recs, int *nrec)
 {
-    duet_record *r = realloc(*recs, sizeof *r * (size_t)(*nrec + 1));
-    if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
-    *recs = r;
+    /* capacity doubles at every power of two count, so n records cost O(n) copying
+     * (growing by one was quadratic wherever realloc copies, as under ASan) */
+    int used = *nrec;
+    duet_record *r = *recs;
+    if ((used & (used - 1)) == 0) {
+        r = realloc(r, sizeof *r * (size_t)(used ? 2 * used : 1));
+        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
+        *recs = r;
+    }
     r += (*nrec)++;
     node_key(n, occurrence, r);
     r->scope = duet_arena_strdup(ctx, &ctx->tape.arena, r->scope); /* outlives the plan */
