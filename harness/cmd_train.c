@@ -178,6 +178,15 @@ static void print_summary(const ner_run_result *r, const ner_run_opts *o)
            k.f1);
 }
 
+/* Why the train step traced, and what specialize baked in: graph mode's silent
+ * retracing storms and wrong branches, said out loud. Nothing in eager mode. */
+static void print_trace_notes(const ner_run_result *r)
+{
+    if (r->traces) fprintf(stderr, "traces: %d (%s)\n", r->traces, r->trace_reasons[0]);
+    for (int i = 1; i < r->traces; i++) fprintf(stderr, "retrace %d: %s\n", i, r->trace_reasons[i]);
+    for (int i = 0; i < r->nwarnings; i++) fprintf(stderr, "warning: %s\n", r->warnings[i]);
+}
+
 static int finish_log(FILE *log, const char *path, bool keep)
 {
     char tmp[4096];
@@ -213,6 +222,7 @@ int duet_cmd_train(int argc, char **argv)
     ner_run_result r;
     ner_run_status st = ner_run(&a.run, &r);
     if (cli.tty && !cli.quiet && st != NER_RUN_OK) fprintf(stderr, "\n");
+    if (st == NER_RUN_OK && !cli.quiet) print_trace_notes(&r);
     if (st == NER_RUN_OK) print_summary(&r, &a.run);
     else if (st == NER_RUN_DIAG) duet_diag_print(stderr, &r.diag);
     else fprintf(stderr, "duet train: %s\n", r.error);

@@ -11,13 +11,14 @@
 
 static char out[1 << 16];
 
-/* Runs `duet ARGS`, capturing stdout+stderr into out; returns the exit code. */
-static int duet(const char *args)
+/* Runs `duet ARGS` with the shell redirections capture, reading what reaches its
+ * stdout into out; returns the exit code. */
+static int run_duet(const char *args, const char *capture)
 {
     const char *bin = getenv("DUET_BIN");
     assert_non_null(bin);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1 </dev/null", bin, args);
+    snprintf(cmd, sizeof cmd, "%s %s %s </dev/null", bin, args, capture);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, sizeof out - 1, p);
@@ -25,6 +26,12 @@ static int duet(const char *args)
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/* stdout and stderr together */
+static int duet(const char *args) { return run_duet(args, "2>&1"); }
+
+/* stderr only */
+static int duet_stderr(const char *args) { return run_duet(args, "2>&1 >/dev/null"); }
 
 static int lines(const char *s)
 {
@@ -107,9 +114,34 @@ static void test_seed_bug_cli(void **state)
     assert_non_null(strstr(out, "Exception encountered when calling Softmax.call"));
     assert_non_null(strstr(out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
     assert_non_null(strstr(out, "(None, 4, None, None)"));
+    assert_non_null(strstr(out, "\n  at:       cases/ner/model.c:")); /* relative to the tree */
     assert_non_null(strstr(out, "fix:      compute both outcomes and select with duet_where"));
     /* specialize bakes the branch in and runs */
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);
+}
+
+/* Graph-mode training says why it traced and what specialize baked in, on stderr. */
+static void test_train_reports_traces_and_warnings(void **state)
+{
+    (void)state;
+    assert_int_equal(duet_stderr("train ner-buggy-softmax --synthetic --mode graph --policy "
+                                 "specialize --steps 2"), 0);
+    assert_non_null(strstr(out, "traces: 1 (first call)\n")); /* relaxed dims stay symbolic */
+    assert_null(strstr(out, "retrace"));
+    assert_non_null(strstr(out, "\nwarning: specialize: DUET_BOOL at cases/ner/model.c:87 in "
+                                "ner_model/transformer_block/multi_head_attention/softmax was baked "
+                                "into the graph as true"));
+    /* one trace for every batch shape, nothing baked: just the count */
+    assert_int_equal(duet_stderr("train ner --synthetic --mode graph --steps 2 --no-eval"), 0);
+    assert_non_null(strstr(out, "traces: 1 (first call)\n"));
+    assert_null(strstr(out, "retrace"));
+    assert_null(strstr(out, "warning"));
+    /* eager mode traces nothing; --quiet says nothing */
+    assert_int_equal(duet_stderr("train ner --synthetic --mode eager --steps 2 --no-eval"), 0);
+    assert_null(strstr(out, "traces:"));
+    assert_int_equal(duet_stderr("train ner-buggy-softmax --synthetic --mode graph --policy "
+                                 "specialize --steps 2 --no-eval --quiet"), 0);
+    assert_string_equal(out, "");
 }
 
 static void test_no_partial_log_on_error(void **state)
@@ -173,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_train_log_and_weights),
         cmocka_unit_test(test_seed_bug_cli),
+        cmocka_unit_test(test_train_reports_traces_and_warnings),
         cmocka_unit_test(test_no_partial_log_on_error),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_bad_data),

@@ -152,6 +152,25 @@ static ner_run_status train_epoch(const ner_run_opts *o, duet_ctx *ctx, duet_fn 
     return NER_RUN_OK;
 }
 
+/* n notes of fn, copied: they must outlive the function. NULL when out of memory. */
+static char **copy_notes(const duet_fn *fn, int n, const char *(*note)(const duet_fn *, int))
+{
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    for (int i = 0; v && i < n; i++)
+        if (!(v[i] = strdup(note(fn, i)))) {
+            while (i--) free(v[i]);
+            free(v);
+            return NULL;
+        }
+    return v;
+}
+
+static void free_notes(char **v)
+{
+    for (int i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+}
+
 typedef struct run_state {
     duet_ctx *ctx;
     ner_model model;
@@ -229,8 +248,13 @@ ner_run_status ner_run(const ner_run_opts *o, ner_run_result *r)
     }
     if (st == NER_RUN_OK) {
         r->traces = duet_fn_trace_count(s.step);
+        r->nwarnings = duet_fn_warning_count(s.step);
+        r->trace_reasons = copy_notes(s.step, r->traces, duet_fn_trace_reason);
+        r->warnings = copy_notes(s.step, r->nwarnings, duet_fn_warning);
         r->planned_bytes = duet_fn_planned_bytes(s.step);
         r->unplanned_bytes = duet_fn_unplanned_bytes(s.step);
+        if (!r->trace_reasons || !r->warnings)
+            st = fail(r, NER_RUN_INTERNAL, "out of memory copying the trace reasons");
     }
     if (st == NER_RUN_OK && o->evaluate && evaluate(s.ctx, s.predict, &s.vb, r))
         st = diag_or_internal(s.ctx, r);
@@ -246,6 +270,9 @@ void ner_run_result_free(ner_run_result *r)
 {
     free(r->losses);
     free(r->ms);
+    free_notes(r->trace_reasons);
+    free_notes(r->warnings);
     r->losses = NULL;
     r->ms = NULL;
+    r->trace_reasons = r->warnings = NULL;
 }

@@ -47,6 +47,9 @@ typedef struct ner_run_result {
     float *losses;     /* per step */
     double *ms;        /* per step, wall clock of the duet_fn_call */
     int traces;        /* traces of the train step (0 in eager mode) */
+    char **trace_reasons; /* traces entries, why each trace happened ("first call", ...) */
+    char **warnings;   /* the train step's warnings (specialize: baked host reads) */
+    int nwarnings;
     size_t planned_bytes, unplanned_bytes; /* graph mode: the last step's buffers */
     int train_sentences, valid_sentences, vocab_size, truncated;
     ner_eval eval;       /* validation, conlleval per sentence */

@@ -25,30 +25,85 @@ void duet_plan_free(duet_ctx *ctx, duet_plan *p)
     free(p);
 }
 
-void duet_node_key(const duet_graph *g, const duet_node *n, duet_record *r)
+static const char *key_scope(const duet_node *n) { return n->scope ? n->scope : ""; }
+static const char *key_file(const duet_node *n) { return n->site.file ? n->site.file : ""; }
+
+static bool same_key(const duet_node *a, const duet_node *b)
 {
-    r->scope = n->scope ? n->scope : "";
-    r->op = duet_op_table[n->op]->name;
-    r->file = n->site.file ? n->site.file : "";
-    r->line = n->site.line;
-    r->grad = n->grad_of != NULL;
-    r->occurrence = 0;
-    for (int i = 0; i < n->id; i++) { /* earlier nodes with the same key */
-        const duet_node *m = g->nodes[i];
-        if (m->op == n->op && m->site.line == n->site.line && (m->grad_of != NULL) == r->grad &&
-            m->site.file && !strcmp(m->site.file, r->file) && !strcmp(m->scope, r->scope))
-            r->occurrence++;
-    }
+    return a->op == b->op && a->site.line == b->site.line &&
+           (a->grad_of != NULL) == (b->grad_of != NULL) && !strcmp(key_file(a), key_file(b)) &&
+           !strcmp(key_scope(a), key_scope(b));
 }
 
-static int add_record(duet_ctx *ctx, const duet_graph *g, const duet_node *n,
-                      const duet_tensor *value, duet_record **recs, int *nrec)
+static uint64_t hash_mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3u; } /* FNV-1a's step */
+
+static uint64_t hash_str(uint64_t h, const char *s)
 {
-    duet_record *r = realloc(*recs, sizeof *r * (size_t)(*nrec + 1));
-    if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
-    *recs = r;
+    for (; *s; s++) h = hash_mix(h, (unsigned char)*s);
+    return hash_mix(h, 0x100); /* ends the string, so "ab"+"c" and "a"+"bc" differ */
+}
+
+static uint64_t key_hash(const duet_node *n)
+{
+    uint64_t h = hash_str(hash_str(0xcbf29ce484222325u, key_scope(n)), key_file(n));
+    h = hash_mix(h, (uint64_t)n->op);
+    h = hash_mix(h, (uint32_t)n->site.line);
+    return hash_mix(h, n->grad_of != NULL);
+}
+
+/* Records are keyed (scope, op, call site, grad, occurrence) so that an eager op and its
+ * graph twin match. The occurrence of each node of g, the number of earlier nodes with
+ * its key, comes from one pass with a hash table: scanning the earlier nodes for every
+ * node made the records of an n-node graph cost O(n^2). Malloc'ed; NULL with the error
+ * set. */
+static int *key_occurrences(duet_ctx *ctx, const duet_graph *g)
+{
+    /* open addressing, at most half full: per key its first node and its count so far */
+    size_t cap = 2;
+    while (cap < 2 * (size_t)g->n) cap *= 2;
+    struct key_slot { const duet_node *first; int count; } *slot = calloc(cap, sizeof *slot);
+    int *occ = malloc(sizeof *occ * (size_t)(g->n ? g->n : 1));
+    if (!slot || !occ) {
+        free(slot), free(occ);
+        duet_fail(ctx, DUET_ERR_OOM, "out of memory numbering %d nodes", g->n);
+        return NULL;
+    }
+    for (int i = 0; i < g->n; i++) {
+        const duet_node *n = g->nodes[i];
+        size_t k = (size_t)key_hash(n) & (cap - 1);
+        while (slot[k].first && !same_key(slot[k].first, n)) k = (k + 1) & (cap - 1);
+        if (!slot[k].first) slot[k].first = n;
+        occ[i] = slot[k].count;
+        if (n->site.file) slot[k].count++; /* as the scan did: only nodes with a call site count */
+    }
+    free(slot);
+    return occ;
+}
+
+static void node_key(const duet_node *n, int occurrence, duet_record *r)
+{
+    r->scope = key_scope(n);
+    r->op = duet_op_table[n->op]->name;
+    r->file = key_file(n);
+    r->line = n->site.line;
+    r->grad = n->grad_of != NULL;
+    r->occurrence = occurrence;
+}
+
+static int add_record(duet_ctx *ctx, const duet_node *n, int occurrence, const duet_tensor *value,
+                      duet_record **recs, int *nrec)
+{
+    /* capacity doubles at every power of two count, so n records cost O(n) copying
+     * (growing by one was quadratic wherever realloc copies, as under ASan) */
+    int used = *nrec;
+    duet_record *r = *recs;
+    if ((used & (used - 1)) == 0) {
+        r = realloc(r, sizeof *r * (size_t)(used ? 2 * used : 1));
+        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
+        *recs = r;
+    }
     r += (*nrec)++;
-    duet_node_key(g, n, r);
+    node_key(n, occurrence, r);
     r->scope = duet_arena_strdup(ctx, &ctx->tape.arena, r->scope); /* outlives the plan */
     r->value = duet_tensor_copy(ctx, value);
     return r->scope ? 0 : -1;
@@ -58,14 +113,19 @@ int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n)
 {
     *records = NULL;
     *n = 0;
-    for (int i = 0; i < ctx->tape.n; i++) {
-        const duet_node *nd = ctx->tape.nodes[i];
-        duet_record *r = realloc(*records, sizeof *r * (size_t)(*n + 1));
-        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for tape records");
-        *records = r;
-        duet_node_key(&ctx->tape, nd, &r[*n]);
-        r[(*n)++].value = nd->out;
+    int *occ = key_occurrences(ctx, &ctx->tape);
+    duet_record *r = malloc(sizeof *r * (size_t)(ctx->tape.n ? ctx->tape.n : 1));
+    if (!occ || !r) {
+        free(occ), free(r);
+        return duet_fail(ctx, DUET_ERR_OOM, "out of memory for tape records");
     }
+    for (int i = 0; i < ctx->tape.n; i++) {
+        node_key(ctx->tape.nodes[i], occ[i], &r[i]);
+        r[i].value = ctx->tape.nodes[i]->out;
+    }
+    free(occ);
+    *records = r;
+    *n = ctx->tape.n;
     return 0;
 }
 
@@ -120,6 +180,7 @@ typedef struct run_state {
     duet_tensor *rt;    /* runtime tensor per node */
     duet_tensor **rin;  /* runtime inputs, flattened */
     int *rin_off;
+    int *occurrence; /* per node, for debug records */
 } run_state;
 
 static int alloc_state(duet_ctx *ctx, const duet_graph *g, run_state *s)
@@ -145,6 +206,7 @@ static void free_state(run_state *s)
     free(s->rt);
     free(s->rin);
     free(s->rin_off);
+    free(s->occurrence);
 }
 
 /* Dim guards need only the bound shapes, so they are checked before any kernel runs,
@@ -230,13 +292,14 @@ static int run_node(duet_ctx *ctx, duet_plan *p, run_state *s, int i)
 
 static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_opts *opts)
 {
+    if (opts && opts->keep && !(s->occurrence = key_occurrences(ctx, &p->graph))) return -1;
     for (int i = 0; i < p->graph.n; i++) {
         const duet_node *n = p->graph.nodes[i];
         int rc = run_node(ctx, p, s, i);
         if (rc == DUET_GUARD_FAILED) p->failed_guard = n;
         if (rc) return rc;
         if (opts && opts->keep && n->op != DUET_OP_PLACEHOLDER &&
-            add_record(ctx, &p->graph, n, &s->rt[i], opts->records, opts->nrecords))
+            add_record(ctx, n, s->occurrence[i], &s->rt[i], opts->records, opts->nrecords))
             return -1;
     }
     return 0;

@@ -64,16 +64,16 @@ void duet_fn_set_policy(duet_fn *fn, duet_policy policy)
 {
     if (policy == fn->policy) return;
     fn->policy = policy;
+    if (fn->cache) fn->next_reason = "the policy changed";
     cache_clear(fn);
-    fn->next_reason = "the policy changed";
 }
 
 void duet_fn_set_passes(duet_fn *fn, unsigned passes)
 {
     if (passes == fn->passes) return;
     fn->passes = passes;
+    if (fn->cache) fn->next_reason = "the passes changed";
     cache_clear(fn);
-    fn->next_reason = "the passes changed";
 }
 
 void duet_fn_set_trace_limit(duet_fn *fn, int limit) { fn->trace_limit = limit > 0 ? limit : 1; }

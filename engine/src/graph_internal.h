@@ -126,8 +126,6 @@ typedef struct duet_exec_opts {
 int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tensor **out,
                   const duet_exec_opts *opts);
 void duet_plan_free(duet_ctx *ctx, duet_plan *p);
-/* A node's key for matching eager and graph runs. */
-void duet_node_key(const duet_graph *g, const duet_node *n, duet_record *r);
 
 duet_tensor *duet_placeholder(duet_ctx *c, duet_site s, duet_dtype dt, int rank,
                               const int64_t *shape, int index);

@@ -88,7 +88,7 @@ typedef struct duet_op_def {
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
     X(GUARD, guard) X(FUSED, fused)      \
-    X(WHILE, while) X(LOOP_OUT, loop_out)
+    X(WHILE, while) X(LOOP_OUT, loop_out) X(LOOP_RESULT, loop_result)
 
 typedef enum {
 #define X(id, name) DUET_OP_##id,

@@ -1,8 +1,9 @@
 /* duet_while_loop: a loop whose trip count depends on data, the graph-safe form of
- * `while (DUET_BOOL(ctx, ...))`. Eagerly it is a C loop over ops. Traced, the cond
- * and the body are traced into their own plans (owned by the enclosing graph) and one
- * WHILE node runs them until the cond is false; LOOP_OUT nodes hand out the other
- * state tensors. */
+ * `while (DUET_BOOL(ctx, ...))`. Eagerly it is a C loop over ops, and a LOOP_RESULT
+ * node per state tensor hands out the result. Traced, the cond and the body are traced
+ * into their own plans (owned by the enclosing graph) and one WHILE node runs them
+ * until the cond is false; LOOP_OUT nodes hand out the other state tensors. None of
+ * the three has a gradient: asking for one through them is an error. */
 #include <stdlib.h>
 
 #include "graph_internal.h"
@@ -49,8 +50,9 @@ static int too_many(duet_ctx *ctx, int max_iters)
     return duet_fail(ctx, DUET_ERR_ARG, "while_loop: more than %d iterations (max_iters)", max_iters);
 }
 
-/* ---- eager: a C loop; the result is cut from the tape (no gradient) ---- */
-static int loop_eager(duet_ctx *ctx, const loop_prog *lp, duet_tensor *const *init, duet_tensor **out)
+/* ---- eager: a C loop ---- */
+static int loop_eager(duet_ctx *ctx, duet_site s, const loop_prog *lp, duet_tensor *const *init,
+                      duet_tensor **out)
 {
     duet_tensor *state[lp->n ? lp->n : 1], *next[lp->n ? lp->n : 1];
     for (int i = 0; i < lp->n; i++) state[i] = init[i];
@@ -64,7 +66,18 @@ static int loop_eager(duet_ctx *ctx, const loop_prog *lp, duet_tensor *const *in
         if (ctx->err.code || check_next(ctx, state, next, lp->n)) return -1;
         for (int i = 0; i < lp->n; i++) state[i] = next[i];
     }
-    for (int i = 0; i < lp->n; i++) out[i] = duet_tensor_copy(ctx, state[i]);
+    /* Each result is cut from the body's ops (a copy; a trace with values captures it as
+     * a constant, so the loop stays baked in) and handed out by a LOOP_RESULT node whose
+     * other inputs are the initial state, as the traced WHILE node's are: so duet_grad
+     * sees, and refuses, a gradient through the loop exactly when graph mode would. */
+    duet_tensor *in[DUET_MAX_FN_ARGS + 1];
+    memcpy(in + 1, init, sizeof *init * (size_t)lp->n);
+    duet_attrs a = {0};
+    for (int i = 0; i < lp->n; i++) {
+        in[0] = duet_tensor_copy(ctx, state[i]);
+        a.i[0] = i;
+        out[i] = duet_apply(ctx, s, DUET_OP_LOOP_RESULT, in, lp->n + 1, &a);
+    }
     return ctx->err.code ? -1 : 0;
 }
 
@@ -144,7 +157,7 @@ int duet_while_loop_at(duet_site s, duet_ctx *ctx, duet_loop_cond_fn cond, duet_
     loop_prog lp = {cond, body, user, n, max_iters, NULL, NULL, NULL};
     duet_scope_push(ctx, "while_loop");
     /* traced under every policy: the trip count is data, not a host read */
-    int rc = ctx->tracing ? loop_trace(ctx, s, &lp, init, out) : loop_eager(ctx, &lp, init, out);
+    int rc = ctx->tracing ? loop_trace(ctx, s, &lp, init, out) : loop_eager(ctx, s, &lp, init, out);
     duet_scope_pop(ctx);
     return rc;
 }
@@ -178,8 +191,25 @@ static int while_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
+/* Reverse mode would need every iteration's state, which neither mode keeps (and a
+ * traced loop's trip count is only known when it runs). Failing here, when a gradient
+ * would have to flow through the loop, replaces the silent zero of having no VJP. */
+static void loop_vjp(duet_ctx *ctx, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                     const bool *need)
+{
+    (void)gy, (void)gx, (void)need;
+    ctx->cur_op = n->op;
+    ctx->cur_site = n->site;
+    duet_fail(ctx, DUET_ERR_ARG,
+              "no gradient through duet_while_loop at %s:%d; the loss depends on the loop's "
+              "result and a variable being differentiated reaches the loop's initial state, "
+              "but loops have no gradient in either mode (to differentiate, write a fixed "
+              "number of steps as plain ops)",
+              n->site.file, n->site.line);
+}
+
 const duet_op_def duet_opdef_while = {
-    .name = "while", .nin = -1, .infer = while_infer, .kernel = while_kernel};
+    .name = "while", .nin = -1, .infer = while_infer, .kernel = while_kernel, .vjp = loop_vjp};
 
 /* Hands out state k of the loop its first input ran (that input orders it after). */
 static int loop_out_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
@@ -192,4 +222,28 @@ static int loop_out_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const 
 }
 
 const duet_op_def duet_opdef_loop_out = {
-    .name = "loop_out", .nin = 2, .infer = while_infer, .kernel = loop_out_kernel};
+    .name = "loop_out", .nin = 2, .infer = while_infer, .kernel = loop_out_kernel, .vjp = loop_vjp};
+
+/* An eager loop's state k: in[0] is its value, in[1..] the loop's initial state, there
+ * only so that autodiff sees what the result depends on. */
+static int loop_result_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                             duet_type *out)
+{
+    (void)c, (void)a, (void)nin;
+    duet_type_of(in[0], out);
+    return 0;
+}
+
+static int loop_result_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                              duet_tensor *out)
+{
+    (void)c, (void)a, (void)nin;
+    memcpy(out->data, in[0]->data, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
+    return 0;
+}
+
+const duet_op_def duet_opdef_loop_result = {.name = "loop_result",
+                                            .nin = -1,
+                                            .infer = loop_result_infer,
+                                            .kernel = loop_result_kernel,
+                                            .vjp = loop_vjp};

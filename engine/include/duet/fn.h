@@ -133,7 +133,10 @@ int duet_cond_at(duet_site s, duet_ctx *ctx, duet_tensor *pred, duet_branch_fn t
  * graphs until cond is false. cond returns a bool scalar; body writes the next state,
  * which must keep each state tensor's dtype and shape. Everything the body needs must
  * come in through the state (or be a constant or a variable). More than max_iters
- * iterations is an error. No gradient flows through the loop, in either mode. */
+ * iterations is an error. No gradient flows through the loop, in either mode:
+ * duet_grad fails, naming the loop, when the loss depends on the loop's result and a
+ * variable it differentiates for reaches the loop's initial state. (A variable only the
+ * body reads is not seen: the loop contributes nothing to its gradient.) */
 typedef duet_tensor *(*duet_loop_cond_fn)(duet_ctx *ctx, duet_tensor *const *state, void *user);
 typedef void (*duet_loop_body_fn)(duet_ctx *ctx, duet_tensor *const *state, duet_tensor **next,
                                   void *user);
