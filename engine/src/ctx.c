@@ -70,15 +70,13 @@ const duet_diag *duet_ctx_error(const duet_ctx *ctx)
 
 void duet_ctx_clear_error(duet_ctx *ctx) { memset(&ctx->err, 0, sizeof ctx->err); }
 
-void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
+static void vfail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, va_list ap)
 {
     if (ctx->err.code != DUET_OK) return; /* sticky: the first error is the cause */
     duet_diag *d = &ctx->err;
     memset(d, 0, sizeof *d);
     d->code = code;
-    snprintf(d->op, sizeof d->op, "%s", ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file
-                                             ? duet_op_table[ctx->cur_op]->name
-                                             : "");
+    snprintf(d->op, sizeof d->op, "%s", op);
     snprintf(d->scope, sizeof d->scope, "%s",
              ctx->exec_node ? ctx->exec_node->scope
              : ctx->vjp_of  ? ctx->vjp_of->scope
@@ -86,6 +84,23 @@ void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
     snprintf(d->file, sizeof d->file, "%s", ctx->cur_site.file ? ctx->cur_site.file : "");
     d->line = ctx->cur_site.line;
     vsnprintf(d->message, sizeof d->message, fmt, ap);
+}
+
+void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
+{
+    vfail_as(ctx, code,
+             ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file ? duet_op_table[ctx->cur_op]->name
+                                                                : "",
+             fmt, ap);
+}
+
+int duet_fail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_as(ctx, code, op, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)

@@ -184,6 +184,10 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
 int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap);
+/* The same for an operation that is not a dispatched op (a host read, duet_cond),
+ * named op in the diagnostic; the call site is ctx->cur_site. */
+int duet_fail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Resolves a symbol to its bound size when a plan runs; otherwise returns d. */
 int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d);
 /* A new unknown dim for a shape rule whose result no existing symbol names (a sum of
