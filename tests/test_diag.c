@@ -1,4 +1,4 @@
-/* Diagnostics: cond mismatches named as cond. */
+/* Diagnostics: composite ops named as called; cond mismatches named as cond. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +37,25 @@ static inputs attention_inputs(void)
     in.t[0] = duet_full(in.ctx, DUET_F32, 4, (int64_t[]){2, 4, 3, 3}, 0.5f);
     in.t[1] = duet_greater(in.ctx, in.t[0], duet_scalar(in.ctx, 0.0f));
     return in;
+}
+
+/* ---- item 4: a composite op is named as the user called it ---- */
+
+static void item_of_mean(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    float m = (float)DUET_ITEM(ctx, duet_mean(ctx, in[0], 0, false));
+    out[0] = duet_mul(ctx, in[0], duet_scalar(ctx, m));
+}
+
+static void test_composite_named_as_called(void **state)
+{
+    (void)state;
+    inputs in = attention_inputs();
+    duet_diag d = trace_fail(item_of_mean, NULL, 1, in.t, "(B,4,T,T)");
+    assert_string_equal(d.producer, "mean");
+    assert_non_null(strstr(d.message, "DUET_ITEM of mean ("));
+    duet_ctx_free(in.ctx);
 }
 
 /* ---- item 5: a cond mismatch is reported against cond ---- */
@@ -85,6 +104,7 @@ static void test_cond_mismatch_names_cond(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_composite_named_as_called),
         cmocka_unit_test(test_cond_mismatch_names_cond),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,9 +88,11 @@ static void vfail_as(duet_ctx *ctx, duet_status code, const char *op, const char
 
 void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
 {
+    bool grad = ctx->vjp_of || (ctx->exec_node && ctx->exec_node->grad_of);
     vfail_as(ctx, code,
-             ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file ? duet_op_table[ctx->cur_op]->name
-                                                                : "",
+             ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file
+                 ? duet_api_name(ctx->cur_op, ctx->cur_site, grad)
+                 : "",
              fmt, ap);
 }
 

@@ -295,8 +295,8 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     trace_enter(ctx, fn, &p->graph, in, &saved);
     duet_tensor *ph[DUET_MAX_FN_ARGS];
     for (int i = 0; i < fn->nin; i++)
-        ph[i] = duet_placeholder(ctx, (duet_site){"<input>", i}, sig->dtype[i], sig->rank[i],
-                                 sig->dim[i], i);
+        ph[i] = duet_placeholder(ctx, (duet_site){.file = "<input>", .line = i}, sig->dtype[i],
+                                 sig->rank[i], sig->dim[i], i);
     fn->body(ctx, ph, outs, fn->user);
     /* outputs must live in the graph: a returned outside tensor is captured */
     for (int i = 0; i < fn->nout && !ctx->err.code; i++) {

@@ -12,6 +12,12 @@ const duet_tensor *duet_host_read_shown(const duet_tensor *t)
     return t;
 }
 
+/* The public op that made n. */
+static const char *node_api(const duet_node *n)
+{
+    return duet_api_name(n->op, n->site, n->grad_of != NULL);
+}
+
 static const char *const explanation =
     "While tracing, tensors are symbolic: their values exist only when the compiled graph "
     "runs, so C code cannot branch on them. Eager mode answered this read from concrete "
@@ -57,12 +63,12 @@ void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const due
         duet_fail(ctx, DUET_ERR_HOST_BRANCH,
                   "%sUsing a symbolic tensor as a C %s is not allowed: %s of %s (shape %s)", head,
                   k == DUET_READ_BOOL ? "bool" : "number", duet_read_name[k],
-                  t->node ? duet_op_table[t->node->op]->name : "a tensor", shape);
+                  t->node ? node_api(t->node) : "a tensor", shape);
     duet_diag *d = &ctx->err;
     snprintf(d->op, sizeof d->op, "%s", duet_read_name[k]);
     snprintf(d->shape, sizeof d->shape, "%s", shape);
     snprintf(d->producer, sizeof d->producer, "%s",
-             t->node ? duet_op_table[t->node->op]->name : "");
+             t->node ? node_api(t->node) : "");
     snprintf(d->explanation, sizeof d->explanation, "%s", explanation);
     fix_text(k, d->fix, sizeof d->fix);
 }

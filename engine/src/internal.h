@@ -188,6 +188,20 @@ void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap);
  * named op in the diagnostic; the call site is ctx->cur_site. */
 int duet_fail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The site a composite op passes to the primitive ops it is made of: their nodes
+ * remember the public op called (the outermost one when composites nest). */
+static inline duet_site duet_site_api(duet_site s, const char *api)
+{
+    if (!s.api) s.api = api;
+    return s;
+}
+/* The name diagnostics give an op made at site s: the public op the caller used (a
+ * composite's, "mean" for its div) unless a gradient emitted it, since gradient ops
+ * only borrow their forward op's site. */
+static inline const char *duet_api_name(duet_op op, duet_site s, bool grad)
+{
+    return s.api && !grad ? s.api : duet_op_table[op]->name;
+}
 /* Resolves a symbol to its bound size when a plan runs; otherwise returns d. */
 int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d);
 /* A new unknown dim for a shape rule whose result no existing symbol names (a sum of

@@ -27,11 +27,15 @@ typedef enum { DUET_F32 = 0, DUET_I32 = 1, DUET_BOOL8 = 2 } duet_dtype;
 #define DUET_SYM(id) (-(int64_t)(id)-2)
 #define DUET_SYM_ID(d) ((int)(-(d)-2))
 
+/* Where an op was called. api names the public op the caller used when a composite
+ * op (duet_mean: sum, size, div) passes its site on to the primitive ops it is made
+ * of, so diagnostics name "mean" rather than "div"; DUET_HERE leaves it NULL. */
 typedef struct duet_site {
     const char *file;
     int line;
+    const char *api;
 } duet_site;
-#define DUET_HERE ((duet_site){__FILE__, __LINE__})
+#define DUET_HERE ((duet_site){__FILE__, __LINE__, NULL})
 
 typedef enum {
     DUET_OK = 0,
