@@ -106,7 +106,11 @@ static void test_seed_bug_cli(void **state)
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --steps 3 --no-eval --quiet"), 1);
     assert_non_null(strstr(out, "Exception encountered when calling Softmax.call"));
     assert_non_null(strstr(out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
-    assert_non_null(strstr(out, "(None, 4, None, None)"));
+    assert_non_null(strstr(out, "DUET_BOOL of any (bool ())"));
+    assert_non_null(strstr(out, "tensor:   bool (), produced by any(bool (None, 4, None, None))"));
+    assert_non_null(strstr(out, "args:     Arguments received by Softmax.call(): inputs=f32 (None, "
+                                "4, None, None), mask=bool (None, 4, None, None)"));
+    assert_non_null(strstr(out, "stack:    cases/ner/model.c:"));
     assert_non_null(strstr(out, "fix:      compute both outcomes and select with duet_where"));
     /* specialize bakes the branch in and runs */
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);

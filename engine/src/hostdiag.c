@@ -1,21 +1,66 @@
-/* The strict diagnostic for a host read of a symbolic tensor: what was read, where,
- * why graph mode cannot answer it, and the graph-safe rewrite. */
+/* The strict diagnostic for a host read of a symbolic tensor: the tensor read, the
+ * op that produced it and from what, where (the generic diagnostic adds the layer
+ * call's arguments and the call-site stack), why graph mode cannot answer it, and
+ * the graph-safe rewrite. */
 #include "graph_internal.h"
 
 const char *const duet_read_name[] = {"DUET_BOOL", "DUET_ITEM", "DUET_DIM"};
 
-/* The shape worth showing: a scalar made by a reduction is shown by the shape of
- * what was reduced, since that is the tensor the model code branched on. */
+/* A lint entry's shape: a scalar made by a reduction is shown by the shape of what
+ * was reduced, which tells more on one line than "()". */
 const duet_tensor *duet_host_read_shown(const duet_tensor *t)
 {
     while (t->rank == 0 && t->node && t->node->nin > 0) t = t->node->in[0];
     return t;
 }
 
-/* The public op that made n. */
 static const char *node_api(const duet_node *n)
 {
     return duet_api_name(n->op, n->site, n->grad_of != NULL);
+}
+
+/* Whether n was emitted by the same composite call as call. */
+static bool same_call(const duet_node *call, const duet_node *n)
+{
+    return call->site.api && n->site.api == call->site.api && !n->grad_of &&
+           n->site.line == call->site.line && n->site.file == call->site.file;
+}
+
+typedef struct input_list {
+    char *buf;
+    size_t cap, len;
+    const duet_tensor *seen[8];
+    int nseen;
+} input_list;
+
+/* Appends the types of n's inputs. For a composite, the inputs of its inner nodes
+ * stand for the call's inputs (mean's x, reached through its sum and its size, is
+ * shown once), and constants the composite made itself are not inputs. */
+static void add_inputs(input_list *l, const duet_node *call, const duet_node *n)
+{
+    for (int i = 0; i < n->nin; i++) {
+        const duet_tensor *x = n->in[i];
+        if (x->node && same_call(call, x->node)) {
+            add_inputs(l, call, x->node);
+            continue;
+        }
+        bool dup = false;
+        for (int j = 0; j < l->nseen; j++) dup |= l->seen[j] == x;
+        if (dup || l->len >= l->cap) continue;
+        if (l->nseen < (int)(sizeof l->seen / sizeof *l->seen)) l->seen[l->nseen++] = x;
+        char type[144];
+        l->len += (size_t)snprintf(l->buf + l->len, l->cap - l->len, "%s%s", l->len ? ", " : "",
+                                   duet_tensor_type_str(x, type, sizeof type));
+    }
+}
+
+/* "any(bool (None, 4, None, None))"; a source (an input, a constant) by name alone */
+static void producer_text(const duet_node *p, char *buf, size_t n)
+{
+    char args[224] = "";
+    input_list l = {.buf = args, .cap = sizeof args};
+    add_inputs(&l, p, p);
+    snprintf(buf, n, "%s%s%s%s", node_api(p), l.len ? "(" : "", args, l.len ? ")" : "");
 }
 
 static const char *const explanation =
@@ -47,29 +92,28 @@ static void fix_text(duet_read_kind k, char *buf, size_t n)
 
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t, int dim)
 {
-    const duet_tensor *shown = duet_host_read_shown(t);
+    if (ctx->err.code) return; /* sticky: the first error is the cause */
     const char *cls = duet_scope_layer_class(ctx);
-    char shape[128], head[160] = "";
-    duet_shape_str(shown, shape, sizeof shape);
+    const char *producer = t->node ? node_api(t->node) : "a tensor";
+    char type[144], head[160] = "";
+    duet_tensor_type_str(t, type, sizeof type);
     if (cls) snprintf(head, sizeof head, "Exception encountered when calling %s.call: ", cls);
     ctx->cur_site = s;
-    ctx->cur_op = DUET_OP_COUNT;
     if (k == DUET_READ_DIM)
-        duet_fail(ctx, DUET_ERR_HOST_BRANCH,
-                  "%sUsing a symbolic dim as a C integer is not allowed: %s(t, %d) of a tensor "
-                  "of shape %s",
-                  head, duet_read_name[k], dim, shape);
+        duet_fail_as(ctx, DUET_ERR_HOST_BRANCH, duet_read_name[k],
+                     "%sUsing a symbolic dim as a C integer is not allowed: %s(t, %d) of %s (%s)",
+                     head, duet_read_name[k], dim, producer, type);
     else
-        duet_fail(ctx, DUET_ERR_HOST_BRANCH,
-                  "%sUsing a symbolic tensor as a C %s is not allowed: %s of %s (shape %s)", head,
-                  k == DUET_READ_BOOL ? "bool" : "number", duet_read_name[k],
-                  t->node ? node_api(t->node) : "a tensor", shape);
+        duet_fail_as(ctx, DUET_ERR_HOST_BRANCH, duet_read_name[k],
+                     "%sUsing a symbolic tensor as a C %s is not allowed: %s of %s (%s)", head,
+                     k == DUET_READ_BOOL ? "bool" : "number", duet_read_name[k], producer, type);
     duet_diag *d = &ctx->err;
-    snprintf(d->op, sizeof d->op, "%s", duet_read_name[k]);
-    snprintf(d->shape, sizeof d->shape, "%s", shape);
-    snprintf(d->producer, sizeof d->producer, "%s",
-             t->node ? node_api(t->node) : "");
+    duet_shape_str(t, d->shape, sizeof d->shape);
+    snprintf(d->read_type, sizeof d->read_type, "%s", type);
+    if (t->node) {
+        snprintf(d->producer, sizeof d->producer, "%s", producer);
+        producer_text(t->node, d->producer_inputs, sizeof d->producer_inputs);
+    }
     snprintf(d->explanation, sizeof d->explanation, "%s", explanation);
     fix_text(k, d->fix, sizeof d->fix);
 }
-

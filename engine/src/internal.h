@@ -121,6 +121,17 @@ typedef enum { DUET_MODE_EAGER = 0, DUET_MODE_TRACE = 1 } duet_mode;
 
 #define DUET_MAX_SCOPE 32
 
+/* One entry of the scope stack. A layer call's frame also holds its class, the site
+ * it was called from and its tensor arguments, which diagnostics report. */
+typedef struct duet_scope_frame {
+    const char *name;
+    const char *layer_class; /* "Softmax", or NULL for a plain scope */
+    duet_site site;
+    int nargs;
+    const char *arg_name[DUET_MAX_LAYER_ARGS];
+    const duet_tensor *arg[DUET_MAX_LAYER_ARGS];
+} duet_scope_frame;
+
 struct duet_var {
     int id;
     char *name;
@@ -147,8 +158,7 @@ struct duet_ctx {
     const duet_node *vjp_of;    /* set while a VJP emits ops */
     const duet_node *exec_node; /* set while the executor runs a node */
     /* scopes */
-    const char *scope_name[DUET_MAX_SCOPE];
-    const char *scope_class[DUET_MAX_SCOPE]; /* layer class ("Softmax"), or NULL */
+    duet_scope_frame scope[DUET_MAX_SCOPE];
     int nscope, scope_overflow;
     const char *scope_cache; /* joined path, in the current graph's arena */
     /* variables */
