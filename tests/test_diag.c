@@ -1,6 +1,7 @@
 /* Diagnostics: what a strict host-read diagnostic says about the tensor read, its
- * producer and the layer call it happened in; the call-site stack through layer
- * calls; composite ops named as called; cond mismatches named as cond. */
+ * producer and the layer call it happened in; fixes tailored to the producer; the
+ * call-site stack through layer calls; composite ops named as called; cond
+ * mismatches named as cond. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,65 @@ static void test_reset_forgets_layer_args(void **state)
     assert_string_equal(duet_ctx_error(ctx)->layer_args, "Dense.call(): inputs=f32 (3,)");
     duet_scope_pop(ctx);
     duet_ctx_free(ctx);
+}
+
+/* ---- item 2: the fix follows the producer ---- */
+
+static void bool_of_threshold(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *big = duet_greater(ctx, duet_sum(ctx, in[0], 0, false), duet_scalar(ctx, 1.0f));
+    out[0] = DUET_BOOL(ctx, big) ? duet_neg(ctx, in[0]) : in[0];
+}
+
+static void item_of_sum(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    float s = (float)DUET_ITEM(ctx, duet_sum(ctx, in[0], 0, false));
+    out[0] = duet_mul(ctx, in[0], duet_scalar(ctx, s));
+}
+
+static void dim_of_input(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    int64_t n = DUET_DIM(ctx, in[0], 0);
+    out[0] = duet_reshape(ctx, in[0], 1, (int64_t[]){n * 3});
+}
+
+static void test_fix_depends_on_producer(void **state)
+{
+    (void)state;
+    inputs in = attention_inputs();
+    duet_diag mask = trace_fail(masked_softmax_buggy, NULL, 2, in.t, attention_relax);
+    duet_diag cmp = trace_fail(bool_of_threshold, NULL, 1, in.t, "(B,4,T,T)");
+    duet_diag item = trace_fail(item_of_sum, NULL, 1, in.t, "(B,4,T,T)");
+    duet_diag dim = trace_fail(dim_of_input, NULL, 1, in.t, "(B,4,T,T)");
+    /* any() of a mask: apply the mask with a select, always */
+    assert_non_null(strstr(mask.fix, "duet_where(ctx, mask, scores"));
+    assert_non_null(strstr(mask.fix, "tf.where / keras.ops.where"));
+    assert_null(strstr(mask.fix, "duet_cond"));
+    /* a comparison with a threshold: select on the condition, or cond */
+    assert_string_equal(cmp.producer_inputs, "greater(f32 (), f32 ())");
+    assert_non_null(strstr(cmp.fix, "duet_where(ctx, cond, a, b)"));
+    assert_non_null(strstr(cmp.fix, "duet_cond("));
+    assert_non_null(strstr(cmp.fix, "tf.cond"));
+    assert_non_null(strstr(cmp.fix, "jax.lax.cond"));
+    assert_null(strstr(cmp.fix, "-1e9f"));
+    /* a number stays a tensor; a dim stays a symbol */
+    assert_non_null(strstr(item.fix, "keep the value a tensor"));
+    assert_string_equal(item.op, "DUET_ITEM");
+    assert_non_null(strstr(dim.fix, "t->shape[i]"));
+    assert_string_equal(dim.read_type, "f32 (None, 4, None, None)");
+    assert_string_equal(dim.producer_inputs, "placeholder"); /* a function input */
+    assert_non_null(strstr(dim.message, "DUET_DIM(t, 0) of placeholder (f32 (None, 4, None, None))"));
+    /* four different fixes, each naming the eager escape hatch's TensorFlow twin */
+    const char *fixes[] = {mask.fix, cmp.fix, item.fix, dim.fix};
+    for (int i = 0; i < 4; i++) {
+        assert_non_null(strstr(fixes[i], "duet_ctx_run_functions_eagerly(ctx, true)"));
+        assert_non_null(strstr(fixes[i], "tf.config.run_functions_eagerly(True)"));
+        for (int j = 0; j < i; j++) assert_string_not_equal(fixes[i], fixes[j]);
+    }
+    duet_ctx_free(in.ctx);
 }
 
 /* ---- item 3: the call-site stack starts at the model's line ---- */
@@ -299,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_read_describes_read_tensor),
         cmocka_unit_test(test_layer_args_absent_and_outside),
         cmocka_unit_test(test_reset_forgets_layer_args),
+        cmocka_unit_test(test_fix_depends_on_producer),
         cmocka_unit_test(test_stack_through_layers),
         cmocka_unit_test(test_composite_named_as_called),
         cmocka_unit_test(test_cond_mismatch_names_cond),

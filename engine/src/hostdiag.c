@@ -1,7 +1,7 @@
 /* The strict diagnostic for a host read of a symbolic tensor: the tensor read, the
  * op that produced it and from what, where (the generic diagnostic adds the layer
  * call's arguments and the call-site stack), why graph mode cannot answer it, and
- * the graph-safe rewrite. */
+ * the graph-safe rewrite for that kind of producer. */
 #include "graph_internal.h"
 
 const char *const duet_read_name[] = {"DUET_BOOL", "DUET_ITEM", "DUET_DIM"};
@@ -69,26 +69,38 @@ static const char *const explanation =
     "data; graph mode cannot. Baking in the answer seen once (as torch.jit.trace does) would "
     "silently compute the wrong thing for inputs that take the other branch.";
 
-static void fix_text(duet_read_kind k, char *buf, size_t n)
+/* The rewrite depends on what the read asks for: a bool of a mask reduction guards
+ * masking that can always run; any other bool is a condition to select on; a
+ * number stays a tensor; a dim stays a symbol. */
+static const char *fix_text(duet_read_kind k, const duet_tensor *t)
 {
     switch (k) {
     case DUET_READ_BOOL:
-        snprintf(buf, n,
-                 "compute both outcomes and select with duet_where(ctx, cond, a, b); for a "
-                 "mask: scores = duet_where(ctx, mask, scores, duet_full_like(ctx, scores, "
-                 "-1e9f)). Use duet_cond for branches that compute different things.");
-        return;
+        if (t->node && t->node->op == DUET_OP_ANY)
+            return "any() of a mask only decides whether to apply the mask, and applying it "
+                   "where nothing is masked changes nothing: apply it always, scores = "
+                   "duet_where(ctx, mask, scores, duet_full_like(ctx, scores, -1e9f)) (tf.where "
+                   "/ keras.ops.where).";
+        return "the condition is a tensor, so let the graph choose: compute both outcomes and "
+               "select with duet_where(ctx, cond, a, b) (tf.where / keras.ops.where), or, when "
+               "the branches compute different things, trace both with duet_cond(ctx, cond, "
+               "then_fn, else_fn, in, nin, out, nout, user) (tf.cond, jax.lax.cond).";
     case DUET_READ_ITEM:
-        snprintf(buf, n, "keep the value a tensor and continue with ops (duet_where for "
-                         "choices), or return it from the function and read it after the call.");
-        return;
+        return "keep the value a tensor and continue with ops (duet_where for choices, as "
+               "tf.where / keras.ops.where), or return it from the function and read it after "
+               "the call (as .numpy() outside tf.function, or float() outside jax.jit).";
     case DUET_READ_DIM:
-        snprintf(buf, n, "pass t->shape[i] (a symbolic dim) straight to ops such as "
-                         "duet_reshape, duet_full and duet_arange instead of a C integer, or "
-                         "relax fewer dims in the function's signature.");
-        return;
+        return "pass t->shape[i] (a symbolic dim) straight to ops such as duet_reshape, "
+               "duet_full and duet_arange instead of a C integer (as tf.shape(t)[i] stands "
+               "for t.shape[i] in a tf.function), or relax fewer dims in the function's "
+               "signature.";
     }
+    return "";
 }
+
+static const char *const escape_hatch =
+    " To run every function eagerly instead, at the cost of graph speed: "
+    "duet_ctx_run_functions_eagerly(ctx, true) (tf.config.run_functions_eagerly(True)).";
 
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t, int dim)
 {
@@ -115,5 +127,5 @@ void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const due
         producer_text(t->node, d->producer_inputs, sizeof d->producer_inputs);
     }
     snprintf(d->explanation, sizeof d->explanation, "%s", explanation);
-    fix_text(k, d->fix, sizeof d->fix);
+    snprintf(d->fix, sizeof d->fix, "%s%s", fix_text(k, t), escape_hatch);
 }
