@@ -116,6 +116,27 @@ static void test_seed_bug_cli(void **state)
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);
 }
 
+/* The README and docs/graph-mode.md show the seed bug's diagnostic as it is printed. */
+static void test_docs_show_real_diagnostic(void **state)
+{
+    (void)state;
+    const char *src = getenv("DUET_SOURCE_DIR");
+    assert_non_null(src);
+    assert_int_equal(duet("trace ner-buggy-softmax"), 1);
+    const char *docs[] = {"README.md", "docs/graph-mode.md"};
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", src, docs[i]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        static char text[1 << 17];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = 0;
+        fclose(f);
+        if (!strstr(text, out)) fail_msg("%s does not show the diagnostic as printed:\n%s", docs[i], out);
+    }
+}
+
 static void test_no_partial_log_on_error(void **state)
 {
     (void)state;
@@ -177,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_train_log_and_weights),
         cmocka_unit_test(test_seed_bug_cli),
+        cmocka_unit_test(test_docs_show_real_diagnostic),
         cmocka_unit_test(test_no_partial_log_on_error),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_bad_data),
