@@ -99,12 +99,27 @@ static void test_seed_bug(void **state)
     assert_int_equal(train(DUET_GRAPH, true, STEPS, buggy, &d), -1);
     assert_int_equal(d.code, DUET_ERR_HOST_BRANCH);
     assert_string_equal(d.scope, "ner_model/transformer_block/multi_head_attention/softmax");
-    assert_string_equal(d.shape, "(None, 4, None, None)");
+    assert_string_equal(d.shape, "()");
+    assert_string_equal(d.read_type, "bool ()");
+    assert_string_equal(d.producer_inputs, "any(bool (None, 4, None, None))");
+    assert_string_equal(d.layer_args, "Softmax.call(): inputs=f32 (None, 4, None, None), "
+                                      "mask=bool (None, 4, None, None)");
     assert_string_equal(d.op, "DUET_BOOL");
     assert_string_equal(d.file, "cases/ner/model.c");
     assert_true(d.line > 0);
     assert_non_null(strstr(d.message, "Exception encountered when calling Softmax.call"));
-    assert_non_null(strstr(d.fix, "duet_where"));
+    assert_non_null(strstr(d.fix, "duet_where(ctx, mask, scores"));
+    /* the stack runs from the train step's call of the model down to the read */
+    char last[64];
+    snprintf(last, sizeof last, " (Softmax.call) > cases/ner/model.c:%d (DUET_BOOL)", d.line);
+    const char *frames[] = {"cases/ner/model.c:", " (NERModel.call) > cases/ner/model.c:",
+                            " (TransformerBlock.call) > engine/src/nn/attention.c:",
+                            " (MultiHeadAttention.call) > engine/src/nn/attention.c:", last};
+    const char *at = d.stack;
+    for (int i = 0; i < 5; i++) {
+        at = strstr(at, frames[i]);
+        if (!at || (i == 0 && at != d.stack)) fail_msg("frame %d not in stack: %s", i, d.stack);
+    }
 }
 
 static void test_save_load(void **state)

@@ -35,10 +35,12 @@ int ner_model_init(duet_ctx *ctx, ner_model *m, const ner_config *cfg)
 
 void ner_model_free(ner_model *m) { duet_adam_free(m->opt); }
 
-duet_tensor *ner_model_forward(duet_ctx *ctx, ner_model *m, duet_tensor *tokens,
-                               duet_tensor *key_mask, bool training)
+duet_tensor *ner_model_forward_at(duet_site s, duet_ctx *ctx, ner_model *m, duet_tensor *tokens,
+                                  duet_tensor *key_mask, bool training)
 {
-    duet_scope_push_layer(ctx, "ner_model", "NERModel");
+    duet_scope_push_layer_at(s, ctx, "ner_model", "NERModel");
+    duet_scope_arg(ctx, "inputs", tokens);
+    duet_scope_arg(ctx, "key_mask", key_mask);
     duet_tensor *x = duet_token_pos_embedding_call(ctx, &m->emb, tokens);
     x = duet_transformer_block_call(ctx, &m->nn, &m->block, x, key_mask, training);
     x = duet_dropout_layer_call(ctx, &m->nn, &m->drop1, x, training);
@@ -80,9 +82,11 @@ void ner_predict_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, 
     out[0] = ner_model_forward(ctx, m, in[0], key_mask, false);
 }
 
-duet_tensor *ner_buggy_softmax(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask)
+duet_tensor *ner_buggy_softmax(duet_site s, duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask)
 {
-    duet_scope_push_layer(ctx, "softmax", "Softmax");
+    duet_scope_push_layer_at(s, ctx, "softmax", "Softmax");
+    duet_scope_arg(ctx, "inputs", scores);
+    duet_scope_arg(ctx, "mask", mask);
     duet_tensor *y;
     if (mask && DUET_BOOL(ctx, duet_any(ctx, duet_logical_not(ctx, mask), 0, false)))
         y = duet_softmax(ctx, scores, -1, mask);

@@ -30,9 +30,11 @@ typedef struct ner_model {
 int ner_model_init(duet_ctx *ctx, ner_model *m, const ner_config *cfg);
 void ner_model_free(ner_model *m);
 
-/* tokens (B, T) i32, key_mask (B, T) bool -> logits (B, T, num_tags) */
-duet_tensor *ner_model_forward(duet_ctx *ctx, ner_model *m, duet_tensor *tokens,
-                               duet_tensor *key_mask, bool training);
+/* tokens (B, T) i32, key_mask (B, T) bool -> logits (B, T, num_tags). A layer call
+ * like the engine's: the macro records the caller's site for the diagnostics' stack. */
+duet_tensor *ner_model_forward_at(duet_site s, duet_ctx *ctx, ner_model *m, duet_tensor *tokens,
+                                  duet_tensor *key_mask, bool training);
+#define ner_model_forward(...) ner_model_forward_at(DUET_HERE, __VA_ARGS__)
 /* sum(xent * (labels > 0)) / sum(labels > 0) */
 duet_tensor *ner_masked_loss(duet_ctx *ctx, duet_tensor *logits, duet_tensor *labels);
 
@@ -43,8 +45,9 @@ void ner_train_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, vo
 void ner_predict_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user);
 
 /* The seed bug, as Softmax.call would be written by someone thinking eagerly:
- * "skip the masking work when nothing is masked" asks the host for a bool. */
-duet_tensor *ner_buggy_softmax(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask);
+ * "skip the masking work when nothing is masked" asks the host for a bool. A
+ * duet_softmax_impl: s is the attention layer's call site. */
+duet_tensor *ner_buggy_softmax(duet_site s, duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask);
 
 /* Weights: every variable of the context (parameters, optimiser slots, counters),
  * by name. Save writes atomically; load checks names, dtypes and shapes. Errors are

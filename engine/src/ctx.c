@@ -32,6 +32,8 @@ static void free_retired(duet_ctx *ctx)
 
 void duet_ctx_reset(duet_ctx *ctx)
 {
+    /* layer arguments registered so far live in the arena about to be freed */
+    for (int i = 0; i < ctx->nscope; i++) ctx->scope[i].nargs = 0;
     ctx->tape.n = 0;
     duet_arena_reset(ctx, &ctx->tape.arena);
     ctx->scope_cache = NULL;
@@ -75,15 +77,53 @@ const duet_diag *duet_ctx_error(const duet_ctx *ctx)
 
 void duet_ctx_clear_error(duet_ctx *ctx) { memset(&ctx->err, 0, sizeof ctx->err); }
 
-void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
+static const duet_scope_frame *innermost_layer(const duet_ctx *ctx)
+{
+    for (int i = ctx->nscope - 1; i >= 0; i--)
+        if (ctx->scope[i].layer_class) return &ctx->scope[i];
+    return NULL;
+}
+
+/* "Softmax.call(): inputs=f32 (None, 4, None, None), mask=None": the innermost layer
+ * call, as Keras lists the arguments it received. Empty outside layers. */
+static void layer_args_text(const duet_ctx *ctx, char *buf, size_t n)
+{
+    buf[0] = 0;
+    const duet_scope_frame *f = innermost_layer(ctx);
+    if (!f) return;
+    size_t len = (size_t)snprintf(buf, n, "%s.call():", f->layer_class);
+    for (int a = 0; a < f->nargs && len < n; a++) {
+        char type[144] = "None";
+        if (f->arg[a]) duet_tensor_type_str(f->arg[a], type, sizeof type);
+        len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", a ? ", " : " ", f->arg_name[a], type);
+    }
+}
+
+/* The layer calls that led to the failing site, outermost first, then the site
+ * itself: "model.c:67 (NERModel.call) > ... > model.c:87 (DUET_BOOL)". Empty
+ * outside layers, where the site alone says it. */
+static void stack_text(const duet_ctx *ctx, const duet_diag *d, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ctx->nscope && len < n; i++) {
+        const duet_scope_frame *f = &ctx->scope[i];
+        if (!f->layer_class) continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s:%d (%s.call)", len ? " > " : "",
+                                f->site.file ? f->site.file : "?", f->site.line, f->layer_class);
+    }
+    if (len && len < n && d->file[0])
+        snprintf(buf + len, n - len, " > %s:%d%s%s%s", d->file, d->line, d->op[0] ? " (" : "",
+                 d->op, d->op[0] ? ")" : "");
+}
+
+static void vfail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, va_list ap)
 {
     if (ctx->err.code != DUET_OK) return; /* sticky: the first error is the cause */
     duet_diag *d = &ctx->err;
     memset(d, 0, sizeof *d);
     d->code = code;
-    snprintf(d->op, sizeof d->op, "%s", ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file
-                                             ? duet_op_table[ctx->cur_op]->name
-                                             : "");
+    snprintf(d->op, sizeof d->op, "%s", op);
     snprintf(d->scope, sizeof d->scope, "%s",
              ctx->exec_node ? ctx->exec_node->scope
              : ctx->vjp_of  ? ctx->vjp_of->scope
@@ -91,6 +131,31 @@ void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
     snprintf(d->file, sizeof d->file, "%s", ctx->cur_site.file ? ctx->cur_site.file : "");
     d->line = ctx->cur_site.line;
     vsnprintf(d->message, sizeof d->message, fmt, ap);
+    /* the scope stack describes the failure only while the failing op is being
+     * called: not when a plan runs the node, nor when a gradient emits it */
+    if (!ctx->exec_node && !ctx->vjp_of) {
+        stack_text(ctx, d, d->stack, sizeof d->stack);
+        layer_args_text(ctx, d->layer_args, sizeof d->layer_args);
+    }
+}
+
+void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap)
+{
+    bool grad = ctx->vjp_of || (ctx->exec_node && ctx->exec_node->grad_of);
+    vfail_as(ctx, code,
+             ctx->cur_op < DUET_OP_COUNT && ctx->cur_site.file
+                 ? duet_api_name(ctx->cur_op, ctx->cur_site, grad)
+                 : "",
+             fmt, ap);
+}
+
+int duet_fail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_as(ctx, code, op, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
@@ -140,31 +205,46 @@ void duet_diag_print(FILE *f, const duet_diag *d)
     if (d->op[0]) fprintf(f, "  op:       %s\n", d->op);
     if (d->scope[0]) fprintf(f, "  scope:    %s\n", d->scope);
     if (d->file[0]) fprintf(f, "  at:       %s:%d\n", d->file, d->line);
-    if (d->shape[0]) fprintf(f, "  tensor:   shape %s, produced by %s\n", d->shape, d->producer);
+    if (d->stack[0]) fprintf(f, "  stack:    %s\n", d->stack);
+    if (d->read_type[0])
+        fprintf(f, "  tensor:   %s%s%s\n", d->read_type,
+                d->producer_inputs[0] ? ", produced by " : "", d->producer_inputs);
+    if (d->layer_args[0]) fprintf(f, "  args:     Arguments received by %s\n", d->layer_args);
     if (d->explanation[0]) fprintf(f, "  why:      %s\n", d->explanation);
     if (d->fix[0]) fprintf(f, "  fix:      %s\n", d->fix);
 }
 
 /* ---- scopes ---- */
 
-void duet_scope_push_layer(duet_ctx *ctx, const char *name, const char *layer_class)
+void duet_scope_push_layer_at(duet_site s, duet_ctx *ctx, const char *name,
+                              const char *layer_class)
 {
-    if (ctx->nscope < DUET_MAX_SCOPE) {
-        ctx->scope_class[ctx->nscope] = layer_class;
-        ctx->scope_name[ctx->nscope++] = name;
-    } else {
+    if (ctx->nscope < DUET_MAX_SCOPE)
+        ctx->scope[ctx->nscope++] =
+            (duet_scope_frame){.name = name, .layer_class = layer_class, .site = s};
+    else
         ctx->scope_overflow++;
-    }
     ctx->scope_cache = NULL;
 }
 
-void duet_scope_push(duet_ctx *ctx, const char *name) { duet_scope_push_layer(ctx, name, NULL); }
+void duet_scope_push(duet_ctx *ctx, const char *name)
+{
+    duet_scope_push_layer_at((duet_site){0}, ctx, name, NULL);
+}
+
+void duet_scope_arg(duet_ctx *ctx, const char *name, const duet_tensor *t)
+{
+    if (ctx->scope_overflow || ctx->nscope == 0) return; /* the innermost frame is not kept */
+    duet_scope_frame *f = &ctx->scope[ctx->nscope - 1];
+    if (f->nargs == DUET_MAX_LAYER_ARGS) return;
+    f->arg_name[f->nargs] = name;
+    f->arg[f->nargs++] = t;
+}
 
 const char *duet_scope_layer_class(const duet_ctx *ctx)
 {
-    for (int i = ctx->nscope - 1; i >= 0; i--)
-        if (ctx->scope_class[i]) return ctx->scope_class[i];
-    return NULL;
+    const duet_scope_frame *f = innermost_layer(ctx);
+    return f ? f->layer_class : NULL;
 }
 
 void duet_scope_pop(duet_ctx *ctx)
@@ -184,7 +264,7 @@ const char *duet_scope_path(duet_ctx *ctx)
     size_t len = 0;
     buf[0] = 0;
     for (int i = 0; i < ctx->nscope && len < sizeof buf - 1; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? "/" : "", ctx->scope_name[i]);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? "/" : "", ctx->scope[i].name);
     if (len >= sizeof buf) len = sizeof buf - 1;
     char *s = duet_arena_strdup(ctx, &duet_cur_graph(ctx)->arena, buf);
     ctx->scope_cache = s ? s : "";

@@ -328,8 +328,8 @@ static void trace_body(duet_fn *fn, const duet_sig *sig, duet_plan *p)
     duet_ctx *ctx = fn->ctx;
     duet_tensor *ph[DUET_MAX_FN_ARGS];
     for (int i = 0; i < fn->nin; i++)
-        ph[i] = duet_placeholder(ctx, (duet_site){"<input>", i}, sig->dtype[i], sig->rank[i],
-                                 sig->dim[i], i);
+        ph[i] = duet_placeholder(ctx, (duet_site){.file = "<input>", .line = i}, sig->dtype[i],
+                                 sig->rank[i], sig->dim[i], i);
     duet_tensor **outs = p->outputs;
     fn->body(ctx, ph, outs, fn->user);
     for (int i = 0; i < fn->nout && !ctx->err.code; i++) {

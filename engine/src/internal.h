@@ -127,6 +127,17 @@ typedef enum { DUET_MODE_EAGER = 0, DUET_MODE_TRACE = 1 } duet_mode;
 
 #define DUET_MAX_SCOPE 32
 
+/* One entry of the scope stack. A layer call's frame also holds its class, the site
+ * it was called from and its tensor arguments, which diagnostics report. */
+typedef struct duet_scope_frame {
+    const char *name;
+    const char *layer_class; /* "Softmax", or NULL for a plain scope */
+    duet_site site;
+    int nargs;
+    const char *arg_name[DUET_MAX_LAYER_ARGS];
+    const duet_tensor *arg[DUET_MAX_LAYER_ARGS];
+} duet_scope_frame;
+
 struct duet_var {
     int id;
     char *name;
@@ -176,8 +187,7 @@ struct duet_ctx {
     const duet_node *vjp_of;    /* set while a VJP emits ops */
     const duet_node *exec_node; /* set while the executor runs a node */
     /* scopes */
-    const char *scope_name[DUET_MAX_SCOPE];
-    const char *scope_class[DUET_MAX_SCOPE]; /* layer class ("Softmax"), or NULL */
+    duet_scope_frame scope[DUET_MAX_SCOPE];
     int nscope, scope_overflow;
     const char *scope_cache; /* joined path, in the current graph's arena */
     /* variables */
@@ -224,6 +234,24 @@ int duet_check_trace_of(duet_ctx *ctx, const duet_tensor *t, const char *use);
 int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void duet_vfail(duet_ctx *ctx, duet_status code, const char *fmt, va_list ap);
+/* The same for an operation that is not a dispatched op (a host read, duet_cond),
+ * named op in the diagnostic; the call site is ctx->cur_site. */
+int duet_fail_as(duet_ctx *ctx, duet_status code, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The site a composite op passes to the primitive ops it is made of: their nodes
+ * remember the public op called (the outermost one when composites nest). */
+static inline duet_site duet_site_api(duet_site s, const char *api)
+{
+    if (!s.api) s.api = api;
+    return s;
+}
+/* The name diagnostics give an op made at site s: the public op the caller used (a
+ * composite's, "mean" for its div) unless a gradient emitted it, since gradient ops
+ * only borrow their forward op's site. */
+static inline const char *duet_api_name(duet_op op, duet_site s, bool grad)
+{
+    return s.api && !grad ? s.api : duet_op_table[op]->name;
+}
 /* Resolves a symbol to its bound size when a plan runs; otherwise returns d. */
 int64_t duet_dim_resolve(const duet_ctx *ctx, int64_t d);
 /* A new unknown dim for a shape rule whose result no existing symbol names (a sum of

@@ -75,6 +75,13 @@ char *duet_shape_str(const duet_tensor *t, char *buf, size_t n)
     return shape_str(t->rank, t->shape, buf, n);
 }
 
+char *duet_tensor_type_str(const duet_tensor *t, char *buf, size_t n)
+{
+    char shape[112];
+    snprintf(buf, n, "%s %s", duet_dtype_name(t->dtype), duet_shape_str(t, shape, sizeof shape));
+    return buf;
+}
+
 char *duet_type_str(const duet_type *t, char *buf, size_t n)
 {
     return shape_str(t->rank, t->shape, buf, n);

@@ -27,11 +27,15 @@ typedef enum { DUET_F32 = 0, DUET_I32 = 1, DUET_BOOL8 = 2 } duet_dtype;
 #define DUET_SYM(id) (-(int64_t)(id)-2)
 #define DUET_SYM_ID(d) ((int)(-(d)-2))
 
+/* Where an op was called. api names the public op the caller used when a composite
+ * op (duet_mean: sum, size, div) passes its site on to the primitive ops it is made
+ * of, so diagnostics name "mean" rather than "div"; DUET_HERE leaves it NULL. */
 typedef struct duet_site {
     const char *file;
     int line;
+    const char *api;
 } duet_site;
-#define DUET_HERE ((duet_site){__FILE__, __LINE__})
+#define DUET_HERE ((duet_site){__FILE__, __LINE__, NULL})
 
 typedef enum {
     DUET_OK = 0,
@@ -50,19 +54,32 @@ typedef enum {
 } duet_status;
 
 /* A structured diagnostic: what went wrong, in which op, where in the model (scope
- * path) and where in the source (call site). Host-branch diagnostics also fill the
- * symbolic shape, the producing op, an explanation and the graph-safe rewrite. */
+ * path) and where in the source (call site). An error raised inside layer calls
+ * also gets the call-site stack and the innermost layer call's arguments.
+ * Host-read diagnostics also describe the tensor read, its producer and the
+ * producer's inputs, explain why graph mode cannot answer, and give a rewrite
+ * tailored to the producer. */
 typedef struct duet_diag {
     duet_status code;
     char op[48];
     char scope[256];
-    char file[160];
+    char file[160]; /* the failing call's own site */
     int line;
     char message[512];
+    /* the layer calls that led here, outermost first, then file:line itself:
+     * "cases/ner/model.c:67 (NERModel.call) > ... > cases/ner/model.c:87 (DUET_BOOL)" */
+    char stack[512];
+    /* the innermost layer call and its tensor arguments, as Keras reports them:
+     * "Softmax.call(): inputs=f32 (None, 4, None, None), mask=bool (None, 4, None, None)" */
+    char layer_args[384];
+    /* host reads: the tensor read, "bool ()" (shape alone: "()"), the public op that
+     * produced it ("any", "mean") and that op applied to its inputs' types */
     char shape[128];
+    char read_type[144];
     char producer[48];
+    char producer_inputs[256];
     char explanation[640];
-    char fix[384];
+    char fix[640];
 } duet_diag;
 
 typedef struct duet_ctx duet_ctx;
@@ -100,8 +117,19 @@ void duet_ctx_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
 /* Scopes name where in the model an op runs: "ner_model/transformer_block/softmax".
  * Pushing while in error still works, so push/pop stay balanced. */
 void duet_scope_push(duet_ctx *ctx, const char *name);
-/* A layer's scope also names its class, so diagnostics can say "Softmax.call". */
-void duet_scope_push_layer(duet_ctx *ctx, const char *name, const char *layer_class);
+/* A layer call's scope also names its class, so diagnostics can say "Softmax.call",
+ * and the site the layer was called from, a frame of the diagnostics' call-site
+ * stack. Layer *_call_at functions pass their caller's site; the macro records the
+ * push's own line. */
+void duet_scope_push_layer_at(duet_site s, duet_ctx *ctx, const char *name,
+                              const char *layer_class);
+#define duet_scope_push_layer(...) duet_scope_push_layer_at(DUET_HERE, __VA_ARGS__)
+/* Names a tensor argument of the innermost layer call ("inputs", "mask"; t is NULL
+ * for an absent optional argument), so that an error inside the call can list the
+ * arguments with their symbolic shapes. Up to DUET_MAX_LAYER_ARGS per call; more
+ * are not shown. The tensor must outlive the call (arguments do). */
+#define DUET_MAX_LAYER_ARGS 4
+void duet_scope_arg(duet_ctx *ctx, const char *name, const duet_tensor *t);
 const char *duet_scope_layer_class(const duet_ctx *ctx); /* innermost, or NULL */
 void duet_scope_pop(duet_ctx *ctx);
 const char *duet_scope_path(duet_ctx *ctx);
@@ -113,6 +141,8 @@ int64_t duet_numel(const duet_tensor *t); /* -1 if any dim is symbolic */
 bool duet_is_poison(const duet_tensor *t);
 /* "(None, 4, None, None)" / "(2, 3)"; returns buf. */
 char *duet_shape_str(const duet_tensor *t, char *buf, size_t n);
+/* dtype and shape: "bool (None, 4, None, None)"; returns buf. */
+char *duet_tensor_type_str(const duet_tensor *t, char *buf, size_t n);
 /* Host copies for tests and tools (eager tensors only). */
 float duet_get_f32(const duet_tensor *t, int64_t flat_index);
 int32_t duet_get_i32(const duet_tensor *t, int64_t flat_index);

@@ -1,6 +1,9 @@
-/* Keras-like layers built from ops. Each layer's call pushes its scope (name and
- * class), so diagnostics read "ner_model/transformer_block/multi_head_attention/
- * softmax" and "Exception encountered when calling Softmax.call". Initialisers are
+/* Keras-like layers built from ops. Each layer's call pushes its scope (name, class,
+ * the caller's site and the tensor arguments), so diagnostics read "ner_model/
+ * transformer_block/multi_head_attention/softmax", "Exception encountered when
+ * calling Softmax.call", list the arguments Softmax.call received and give the stack
+ * of layer calls from the model's line down. Like ops, each duet_*_call is a macro
+ * recording the caller's file:line for duet_*_call_at. Initialisers are
  * Keras's (Glorot-uniform kernels, zero biases, uniform(-0.05, 0.05) embeddings,
  * LayerNorm gamma 1 / beta 0), drawn from a seeded generator. */
 #ifndef DUET_NN_H
@@ -36,7 +39,8 @@ typedef struct duet_dense {
  * of MultiHeadAttention are 3-D); pass 0, 0 for a plain (in, out) kernel. */
 int duet_dense_init(duet_nn *nn, duet_dense *d, const char *prefix, const char *name, int in,
                     int out, duet_activation act, int fan_in, int fan_out);
-duet_tensor *duet_dense_call(duet_ctx *ctx, duet_dense *d, duet_tensor *x);
+duet_tensor *duet_dense_call_at(duet_site s, duet_ctx *ctx, duet_dense *d, duet_tensor *x);
+#define duet_dense_call(...) duet_dense_call_at(DUET_HERE, __VA_ARGS__)
 
 typedef struct duet_embedding {
     const char *name;
@@ -44,7 +48,9 @@ typedef struct duet_embedding {
 } duet_embedding;
 int duet_embedding_init(duet_nn *nn, duet_embedding *e, const char *prefix, const char *name,
                         int vocab, int dim);
-duet_tensor *duet_embedding_call(duet_ctx *ctx, duet_embedding *e, duet_tensor *ids);
+duet_tensor *duet_embedding_call_at(duet_site s, duet_ctx *ctx, duet_embedding *e,
+                                    duet_tensor *ids);
+#define duet_embedding_call(...) duet_embedding_call_at(DUET_HERE, __VA_ARGS__)
 
 /* token_emb(ids) + pos_emb(arange(T)) */
 typedef struct duet_token_pos_embedding {
@@ -53,8 +59,9 @@ typedef struct duet_token_pos_embedding {
 } duet_token_pos_embedding;
 int duet_token_pos_embedding_init(duet_nn *nn, duet_token_pos_embedding *e, const char *prefix,
                                   int maxlen, int vocab, int dim);
-duet_tensor *duet_token_pos_embedding_call(duet_ctx *ctx, duet_token_pos_embedding *e,
-                                           duet_tensor *ids);
+duet_tensor *duet_token_pos_embedding_call_at(duet_site s, duet_ctx *ctx,
+                                              duet_token_pos_embedding *e, duet_tensor *ids);
+#define duet_token_pos_embedding_call(...) duet_token_pos_embedding_call_at(DUET_HERE, __VA_ARGS__)
 
 typedef struct duet_layernorm {
     const char *name;
@@ -63,7 +70,9 @@ typedef struct duet_layernorm {
 } duet_layernorm;
 int duet_layernorm_init(duet_nn *nn, duet_layernorm *l, const char *prefix, const char *name,
                         int dim, float eps);
-duet_tensor *duet_layernorm_call(duet_ctx *ctx, duet_layernorm *l, duet_tensor *x);
+duet_tensor *duet_layernorm_call_at(duet_site s, duet_ctx *ctx, duet_layernorm *l,
+                                    duet_tensor *x);
+#define duet_layernorm_call(...) duet_layernorm_call_at(DUET_HERE, __VA_ARGS__)
 
 typedef struct duet_dropout_layer {
     const char *name;
@@ -72,13 +81,18 @@ typedef struct duet_dropout_layer {
 } duet_dropout_layer;
 void duet_dropout_layer_init(duet_nn *nn, duet_dropout_layer *d, const char *name, float rate);
 /* Identity unless training. */
-duet_tensor *duet_dropout_layer_call(duet_ctx *ctx, duet_nn *nn, duet_dropout_layer *d,
-                                     duet_tensor *x, bool training);
+duet_tensor *duet_dropout_layer_call_at(duet_site s, duet_ctx *ctx, duet_nn *nn,
+                                        duet_dropout_layer *d, duet_tensor *x, bool training);
+#define duet_dropout_layer_call(...) duet_dropout_layer_call_at(DUET_HERE, __VA_ARGS__)
 
 /* Softmax over the last axis with an optional bool mask, graph-safe (no host branch). */
-duet_tensor *duet_softmax_layer_call(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask);
-/* The softmax an attention layer calls; swappable so a case can inject a variant. */
-typedef duet_tensor *(*duet_softmax_impl)(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask);
+duet_tensor *duet_softmax_layer_call_at(duet_site s, duet_ctx *ctx, duet_tensor *scores,
+                                        duet_tensor *mask);
+#define duet_softmax_layer_call(...) duet_softmax_layer_call_at(DUET_HERE, __VA_ARGS__)
+/* The softmax an attention layer calls, given the attention layer's call site;
+ * swappable so a case can inject a variant. */
+typedef duet_tensor *(*duet_softmax_impl)(duet_site s, duet_ctx *ctx, duet_tensor *scores,
+                                          duet_tensor *mask);
 
 typedef struct duet_mha {
     int heads, key_dim, dim;
@@ -87,7 +101,9 @@ typedef struct duet_mha {
 } duet_mha;
 int duet_mha_init(duet_nn *nn, duet_mha *m, const char *prefix, int dim, int heads, int key_dim);
 /* x (B, T, dim); key_mask (B, T) bool (true = attend) or NULL. */
-duet_tensor *duet_mha_call(duet_ctx *ctx, duet_mha *m, duet_tensor *x, duet_tensor *key_mask);
+duet_tensor *duet_mha_call_at(duet_site s, duet_ctx *ctx, duet_mha *m, duet_tensor *x,
+                              duet_tensor *key_mask);
+#define duet_mha_call(...) duet_mha_call_at(DUET_HERE, __VA_ARGS__)
 
 typedef struct duet_transformer_block {
     duet_mha att;
@@ -97,7 +113,9 @@ typedef struct duet_transformer_block {
 } duet_transformer_block;
 int duet_transformer_block_init(duet_nn *nn, duet_transformer_block *b, const char *prefix,
                                 int dim, int heads, int ff_dim, float rate);
-duet_tensor *duet_transformer_block_call(duet_ctx *ctx, duet_nn *nn, duet_transformer_block *b,
-                                         duet_tensor *x, duet_tensor *key_mask, bool training);
+duet_tensor *duet_transformer_block_call_at(duet_site s, duet_ctx *ctx, duet_nn *nn,
+                                            duet_transformer_block *b, duet_tensor *x,
+                                            duet_tensor *key_mask, bool training);
+#define duet_transformer_block_call(...) duet_transformer_block_call_at(DUET_HERE, __VA_ARGS__)
 
 #endif

@@ -10,7 +10,7 @@ int duet_mha_init(duet_nn *nn, duet_mha *m, const char *prefix, int dim, int hea
     char p[192];
     snprintf(p, sizeof p, "%s%smulti_head_attention", prefix, prefix[0] ? "/" : "");
     m->dim = dim, m->heads = heads, m->key_dim = key_dim;
-    m->softmax = duet_softmax_layer_call;
+    m->softmax = duet_softmax_layer_call_at;
     int hk = heads * key_dim;
     /* Keras keeps these as EinsumDense kernels (dim, heads, key_dim) and
      * (heads, key_dim, dim); Glorot's fans come from those shapes. */
@@ -31,9 +31,12 @@ static duet_tensor *split_heads(duet_ctx *ctx, const duet_mha *m, duet_tensor *x
     return duet_transpose(ctx, duet_reshape(ctx, x, 4, dims), (int[]){0, 2, 1, 3});
 }
 
-duet_tensor *duet_mha_call(duet_ctx *ctx, duet_mha *m, duet_tensor *x, duet_tensor *key_mask)
+duet_tensor *duet_mha_call_at(duet_site s, duet_ctx *ctx, duet_mha *m, duet_tensor *x,
+                              duet_tensor *key_mask)
 {
-    duet_scope_push_layer(ctx, "multi_head_attention", "MultiHeadAttention");
+    duet_scope_push_layer_at(s, ctx, "multi_head_attention", "MultiHeadAttention");
+    duet_scope_arg(ctx, "inputs", x);
+    duet_scope_arg(ctx, "key_mask", key_mask);
     duet_tensor *q = split_heads(ctx, m, duet_dense_call(ctx, &m->query, x));
     duet_tensor *k = split_heads(ctx, m, duet_dense_call(ctx, &m->key, x));
     duet_tensor *v = split_heads(ctx, m, duet_dense_call(ctx, &m->value, x));
@@ -45,7 +48,7 @@ duet_tensor *duet_mha_call(duet_ctx *ctx, duet_mha *m, duet_tensor *x, duet_tens
         mask = duet_reshape(ctx, key_mask, 4, (int64_t[]){b, 1, 1, t});
         mask = duet_broadcast_to(ctx, mask, 4, scores->shape);
     }
-    duet_tensor *probs = m->softmax(ctx, scores, mask);
+    duet_tensor *probs = m->softmax(DUET_HERE, ctx, scores, mask);
     duet_tensor *o = duet_transpose(ctx, duet_matmul(ctx, probs, v, false, false), (int[]){0, 2, 1, 3});
     o = duet_reshape(ctx, o, 3, (int64_t[]){x->shape[0], x->shape[1], m->heads * m->key_dim});
     duet_tensor *y = duet_dense_call(ctx, &m->out, o);
@@ -69,10 +72,13 @@ int duet_transformer_block_init(duet_nn *nn, duet_transformer_block *b, const ch
 }
 
 /* attention -> dropout -> residual + LayerNorm -> FFN -> dropout -> residual + LayerNorm */
-duet_tensor *duet_transformer_block_call(duet_ctx *ctx, duet_nn *nn, duet_transformer_block *b,
-                                         duet_tensor *x, duet_tensor *key_mask, bool training)
+duet_tensor *duet_transformer_block_call_at(duet_site s, duet_ctx *ctx, duet_nn *nn,
+                                            duet_transformer_block *b, duet_tensor *x,
+                                            duet_tensor *key_mask, bool training)
 {
-    duet_scope_push_layer(ctx, "transformer_block", "TransformerBlock");
+    duet_scope_push_layer_at(s, ctx, "transformer_block", "TransformerBlock");
+    duet_scope_arg(ctx, "inputs", x);
+    duet_scope_arg(ctx, "key_mask", key_mask);
     duet_tensor *att = duet_mha_call(ctx, &b->att, x, key_mask);
     att = duet_dropout_layer_call(ctx, nn, &b->drop1, att, training);
     duet_tensor *out1 = duet_layernorm_call(ctx, &b->ln1, duet_add(ctx, x, att));

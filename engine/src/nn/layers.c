@@ -79,9 +79,10 @@ int duet_dense_init(duet_nn *nn, duet_dense *d, const char *prefix, const char *
     return 0;
 }
 
-duet_tensor *duet_dense_call(duet_ctx *ctx, duet_dense *d, duet_tensor *x)
+duet_tensor *duet_dense_call_at(duet_site s, duet_ctx *ctx, duet_dense *d, duet_tensor *x)
 {
-    duet_scope_push_layer(ctx, d->name, "Dense");
+    duet_scope_push_layer_at(s, ctx, d->name, "Dense");
+    duet_scope_arg(ctx, "inputs", x);
     duet_tensor *y = duet_matmul(ctx, x, duet_var_read(ctx, d->kernel), false, false);
     y = duet_add(ctx, y, duet_var_read(ctx, d->bias));
     if (d->act == DUET_ACT_RELU) y = duet_relu(ctx, y);
@@ -102,9 +103,11 @@ int duet_embedding_init(duet_nn *nn, duet_embedding *e, const char *prefix, cons
     return 0;
 }
 
-duet_tensor *duet_embedding_call(duet_ctx *ctx, duet_embedding *e, duet_tensor *ids)
+duet_tensor *duet_embedding_call_at(duet_site s, duet_ctx *ctx, duet_embedding *e,
+                                    duet_tensor *ids)
 {
-    duet_scope_push_layer(ctx, e->name, "Embedding");
+    duet_scope_push_layer_at(s, ctx, e->name, "Embedding");
+    duet_scope_arg(ctx, "inputs", ids);
     duet_tensor *y = duet_gather(ctx, duet_var_read(ctx, e->table), ids);
     duet_scope_pop(ctx);
     return y;
@@ -120,10 +123,11 @@ int duet_token_pos_embedding_init(duet_nn *nn, duet_token_pos_embedding *e, cons
     return duet_embedding_init(nn, &e->pos, p, "pos_emb", maxlen, dim);
 }
 
-duet_tensor *duet_token_pos_embedding_call(duet_ctx *ctx, duet_token_pos_embedding *e,
-                                           duet_tensor *ids)
+duet_tensor *duet_token_pos_embedding_call_at(duet_site s, duet_ctx *ctx,
+                                              duet_token_pos_embedding *e, duet_tensor *ids)
 {
-    duet_scope_push_layer(ctx, "token_and_position_embedding", "TokenAndPositionEmbedding");
+    duet_scope_push_layer_at(s, ctx, "token_and_position_embedding", "TokenAndPositionEmbedding");
+    duet_scope_arg(ctx, "inputs", ids);
     /* the sequence length may be a symbol: arange takes it as is */
     duet_tensor *positions = duet_arange(ctx, ids->shape[ids->rank - 1]);
     duet_tensor *y = duet_add(ctx, duet_embedding_call(ctx, &e->token, ids),
@@ -146,9 +150,11 @@ int duet_layernorm_init(duet_nn *nn, duet_layernorm *l, const char *prefix, cons
     return 0;
 }
 
-duet_tensor *duet_layernorm_call(duet_ctx *ctx, duet_layernorm *l, duet_tensor *x)
+duet_tensor *duet_layernorm_call_at(duet_site s, duet_ctx *ctx, duet_layernorm *l,
+                                    duet_tensor *x)
 {
-    duet_scope_push_layer(ctx, l->name, "LayerNormalization");
+    duet_scope_push_layer_at(s, ctx, l->name, "LayerNormalization");
+    duet_scope_arg(ctx, "inputs", x);
     duet_tensor *y = duet_layer_norm(ctx, x, duet_var_read(ctx, l->gamma),
                                      duet_var_read(ctx, l->beta), l->eps);
     duet_scope_pop(ctx);
@@ -164,11 +170,12 @@ void duet_dropout_layer_init(duet_nn *nn, duet_dropout_layer *d, const char *nam
     d->stream = nn->next_stream++;
 }
 
-duet_tensor *duet_dropout_layer_call(duet_ctx *ctx, duet_nn *nn, duet_dropout_layer *d,
-                                     duet_tensor *x, bool training)
+duet_tensor *duet_dropout_layer_call_at(duet_site s, duet_ctx *ctx, duet_nn *nn,
+                                        duet_dropout_layer *d, duet_tensor *x, bool training)
 {
     if (!training || d->rate == 0.0f) return x;
-    duet_scope_push_layer(ctx, d->name, "Dropout");
+    duet_scope_push_layer_at(s, ctx, d->name, "Dropout");
+    duet_scope_arg(ctx, "inputs", x);
     duet_tensor *y = duet_dropout(ctx, x, d->rate, nn->dropout_seed,
                                   duet_var_read(ctx, nn->rng_step), d->stream);
     duet_scope_pop(ctx);
@@ -177,9 +184,12 @@ duet_tensor *duet_dropout_layer_call(duet_ctx *ctx, duet_nn *nn, duet_dropout_la
 
 /* ---- Softmax (Keras semantics for the mask, via duet_softmax) ---- */
 
-duet_tensor *duet_softmax_layer_call(duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask)
+duet_tensor *duet_softmax_layer_call_at(duet_site s, duet_ctx *ctx, duet_tensor *scores,
+                                        duet_tensor *mask)
 {
-    duet_scope_push_layer(ctx, "softmax", "Softmax");
+    duet_scope_push_layer_at(s, ctx, "softmax", "Softmax");
+    duet_scope_arg(ctx, "inputs", scores);
+    duet_scope_arg(ctx, "mask", mask);
     duet_tensor *y = duet_softmax(ctx, scores, -1, mask);
     duet_scope_pop(ctx);
     return y;

@@ -133,6 +133,7 @@ duet_tensor *duet_dropout_mask_at(duet_site s, duet_ctx *c, duet_tensor *like, f
 duet_tensor *duet_dropout_at(duet_site s, duet_ctx *c, duet_tensor *x, float rate, uint64_t seed,
                              duet_tensor *counter, int stream)
 {
-    duet_tensor *mask = duet_dropout_mask_at(s, c, x, rate, seed, counter, stream);
-    return duet_mul_at(s, c, x, mask);
+    duet_site call = duet_site_api(s, "dropout");
+    duet_tensor *mask = duet_dropout_mask_at(call, c, x, rate, seed, counter, stream);
+    return duet_mul_at(call, c, x, mask);
 }

@@ -423,12 +423,12 @@ duet_tensor *duet_mean_at(duet_site s, duet_ctx *c, duet_tensor *x, unsigned axe
     if (c->err.code) return &c->poison;
     if (x && !duet_is_poison(x) && x->dtype != DUET_F32) {
         char buf[128];
-        c->cur_op = DUET_OP_SUM;
         c->cur_site = c->vjp_of ? c->vjp_of->site : s;
-        duet_fail(c, DUET_ERR_DTYPE, "mean: input is %s %s; need f32", duet_dtype_name(x->dtype),
-                  duet_shape_str(x, buf, sizeof buf));
+        duet_fail_as(c, DUET_ERR_DTYPE, "mean", "input is %s %s; need f32",
+                     duet_dtype_name(x->dtype), duet_shape_str(x, buf, sizeof buf));
         return &c->poison;
     }
-    duet_tensor *sum = duet_sum_at(s, c, x, axes, keepdims);
-    return duet_div_at(s, c, sum, duet_size_at(s, c, x, axes));
+    duet_site call = duet_site_api(s, "mean");
+    duet_tensor *sum = duet_sum_at(call, c, x, axes, keepdims);
+    return duet_div_at(call, c, sum, duet_size_at(call, c, x, axes));
 }

@@ -182,6 +182,7 @@ duet_tensor *duet_softmax_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis,
     if (mask) {
         if (x && !duet_is_poison(x) && !duet_is_poison(mask) && check_mask(c, x, mask))
             return &c->poison;
+        s = duet_site_api(s, "softmax"); /* the masking ops belong to this softmax */
         duet_tensor *add = mask;
         if (!duet_is_poison(mask) && mask->dtype == DUET_BOOL8) {
             /* Keras: inputs += (1 - cast(mask, dtype)) * -1e9 */
