@@ -6,14 +6,6 @@
 
 const char *const duet_read_name[] = {"DUET_BOOL", "DUET_ITEM", "DUET_DIM"};
 
-/* A lint entry's shape: a scalar made by a reduction is shown by the shape of what
- * was reduced, which tells more on one line than "()". */
-const duet_tensor *duet_host_read_shown(const duet_tensor *t)
-{
-    while (t->rank == 0 && t->node && t->node->nin > 0) t = t->node->in[0];
-    return t;
-}
-
 static const char *node_api(const duet_node *n)
 {
     return duet_api_name(n->op, n->site, n->grad_of != NULL);

@@ -94,6 +94,14 @@ const duet_lint *duet_lint_at(const duet_ctx *ctx, int i)
     return i >= 0 && i < ctx->nlints ? &ctx->lints[i] : NULL;
 }
 
+/* A lint entry's shape: a scalar made by a reduction is shown by the shape of what
+ * was reduced, which tells more on one line than "()". */
+static const duet_tensor *lint_shown(const duet_tensor *t)
+{
+    while (t->rank == 0 && t->node && t->node->nin > 0) t = t->node->in[0];
+    return t;
+}
+
 static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t)
 {
     if (ctx->nlints == ctx->cap_lints) {
@@ -108,7 +116,7 @@ static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet
     l->file = s.file;
     l->line = s.line;
     snprintf(l->scope, sizeof l->scope, "%s", duet_scope_path(ctx)); /* outlives resets */
-    duet_shape_str(duet_host_read_shown(t), l->shape, sizeof l->shape);
+    duet_shape_str(lint_shown(t), l->shape, sizeof l->shape);
 }
 
 /* ---- the reads ---- */
