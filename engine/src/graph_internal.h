@@ -110,8 +110,6 @@ void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbe
 extern const char *const duet_read_name[];
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
                          int dim);
-/* The tensor a lint entry shows for a read of t (a reduction's input). */
-const duet_tensor *duet_host_read_shown(const duet_tensor *t);
 /* hostval.c: why a guard node failed, for the retrace record; its printed form */
 void duet_guard_reason(const duet_node *guard, char *buf, size_t n);
 void duet_guard_text(const duet_node *guard, char *buf, size_t n);
