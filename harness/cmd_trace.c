@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: duet trace MODEL [--dot] [--after trace|dce|cse|fold|fuse] [--no-passes]\n"
+    fprintf(f, "usage: duet trace MODEL [--dot] [--after trace|dce|cse|fold|fuse|guards] [--no-passes]\n"
                "  MODEL            ner | ner-buggy-softmax | mlp\n"
                "  --dot            Graphviz DOT instead of text\n"
                "  --after PASS     print the graph right after PASS (trace = before any pass)\n"
@@ -46,7 +46,7 @@ static unsigned pass_bit(const char *name)
 {
     static const struct { const char *name; unsigned bit; } passes[] = {
         {"trace", DUET_DUMP_TRACE}, {"dce", DUET_PASS_DCE}, {"cse", DUET_PASS_CSE},
-        {"fold", DUET_PASS_FOLD},   {"fuse", DUET_PASS_FUSE}};
+        {"fold", DUET_PASS_FOLD},   {"fuse", DUET_PASS_FUSE}, {"guards", DUET_PASS_GUARDS}};
     for (size_t i = 0; i < sizeof passes / sizeof *passes; i++)
         if (!strcmp(name, passes[i].name)) return passes[i].bit;
     return 0;
@@ -76,7 +76,7 @@ static int parse(int argc, char **argv, trace_args *a)
         else if (!strcmp(argv[i], "--after")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if (!(a->after = pass_bit(v))) {
-                fprintf(stderr, "duet trace: --after: expected trace, dce, cse, fold or fuse, got '%s'\n", v);
+                fprintf(stderr, "duet trace: --after: expected trace, dce, cse, fold, fuse or guards, got '%s'\n", v);
                 return 2;
             }
         } else {

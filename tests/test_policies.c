@@ -236,6 +236,17 @@ static void test_second_guard_failing_retraces(void **state)
     assert_int_equal(duet_fn_trace_count(fn), 3);
     assert_non_null(strstr(duet_fn_trace_reason(fn, 1), "guard failed at"));
     assert_true(duet_get_f32(duet_var_value(calls), 0) == 4.0f); /* once per call */
+    /* the guards and what they read run before the counter's assign */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    duet_graph_print(f, duet_fn_graph(fn));
+    fclose(f);
+    char *guard = strstr(text, "= guard "), *assign = strstr(text, "= assign ");
+    assert_non_null(guard);
+    assert_non_null(assign);
+    assert_true(guard < assign);
+    free(text);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
 }

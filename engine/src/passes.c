@@ -239,6 +239,57 @@ static void dump(duet_fn *fn, duet_plan *p, unsigned pass, const char *name)
     duet_graph_print(fn->dump, &p->graph);
 }
 
+/* ---- guards first: a guard and what it needs run before everything else ---- */
+
+/* Whether moving the guards' ancestors (need) ahead of the other nodes keeps what
+ * every node reads: nothing needed may write a variable or run a loop (whose body
+ * reads variables), and no needed var_read may overtake an assign to its variable. */
+static bool can_hoist(const duet_graph *g, const bool *need)
+{
+    for (int i = 0; i < g->n; i++) {
+        const duet_node *n = g->nodes[i];
+        if (!need[i]) continue;
+        if (flags_of(n) & DUET_OPF_WRITES_VAR || n->op == DUET_OP_WHILE) return false;
+        if (n->op != DUET_OP_VAR_READ) continue;
+        for (int j = 0; j < i; j++)
+            if (!need[j] && g->nodes[j]->op == DUET_OP_ASSIGN && g->nodes[j]->attr.p == n->attr.p)
+                return false;
+    }
+    return true;
+}
+
+/* A call whose guard fails then stops before any other work, and in particular
+ * before any assign, as torch.compile checks its guards before the compiled code
+ * runs. (Writes are staged until the plan ends anyway, so this is about cost: a
+ * cache entry whose guard fails is rejected cheaply.) Pure reordering of
+ * independent nodes: results are bit-identical. */
+static void pass_guards_first(duet_ctx *ctx, duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    bool *need = calloc((size_t)g->n + 1, 1);
+    duet_node **order = malloc(sizeof *order * ((size_t)g->n + 1));
+    if (!need || !order) {
+        free(need), free(order);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "guards first: out of memory");
+        return;
+    }
+    bool any = false;
+    for (int i = g->n - 1; i >= 0; i--) {
+        const duet_node *n = g->nodes[i];
+        if (n->op == DUET_OP_GUARD) need[i] = any = true;
+        if (need[i])
+            for (int j = 0; j < n->nin; j++) need[producer(n->in[j])->id] = true;
+    }
+    if (any && can_hoist(g, need)) {
+        int k = 0;
+        for (int pass = 1; pass >= 0; pass--)
+            for (int i = 0; i < g->n; i++)
+                if (need[i] == pass) order[k++] = g->nodes[i];
+        for (int i = 0; i < g->n; i++) (g->nodes[i] = order[i])->id = i;
+    }
+    free(need), free(order);
+}
+
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
 {
     unsigned on = fn->passes;
@@ -250,5 +301,6 @@ void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
         dump(fn, p, DUET_PASS_FOLD, "fold");
     }
     if (on & DUET_PASS_FUSE) duet_fuse_pass(ctx, p), dump(fn, p, DUET_PASS_FUSE, "fuse");
+    if (on & DUET_PASS_GUARDS) pass_guards_first(ctx, p), dump(fn, p, DUET_PASS_GUARDS, "guards");
     if (!ctx->err.code) pass_plan(ctx, p, on & DUET_PASS_PLAN);
 }

@@ -32,7 +32,8 @@ enum {
     DUET_PASS_FOLD = 1u << 2,
     DUET_PASS_FUSE = 1u << 3,
     DUET_PASS_PLAN = 1u << 4,
-    DUET_PASS_ALL = 0x1f,
+    DUET_PASS_GUARDS = 1u << 5, /* guards and what they need run first */
+    DUET_PASS_ALL = 0x3f,
 };
 
 duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin, int nout,
