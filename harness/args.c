@@ -19,6 +19,21 @@ int duet_arg_int(const char *cmd, const char *flag, const char *text, long long 
     return 0;
 }
 
+int duet_arg_double(const char *cmd, const char *flag, const char *text, double lo, double hi,
+                    double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "duet %s: %s: expected a number in %g..%g, got '%s'\n", cmd, flag, lo, hi,
+                text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 const char *duet_arg_value(const char *cmd, int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {

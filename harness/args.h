@@ -9,6 +9,9 @@
 /* Parses a decimal integer in [lo, hi] for flag; prints the error and returns -1. */
 int duet_arg_int(const char *cmd, const char *flag, const char *text, long long lo, long long hi,
                  long long *out);
+/* Parses a finite number in [lo, hi] for flag; prints the error and returns -1. */
+int duet_arg_double(const char *cmd, const char *flag, const char *text, double lo, double hi,
+                    double *out);
 /* Value of the flag at argv[*i] (advancing *i), or NULL after printing an error. */
 const char *duet_arg_value(const char *cmd, int argc, char **argv, int *i);
 

@@ -4,7 +4,26 @@
 #ifndef DUET_CLI_H
 #define DUET_CLI_H
 
-int duet_cmd_demo(int argc, char **argv);
+typedef struct duet_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} duet_command;
+
+/* Commands beyond the harness's own (the NER demo) register like cases do. */
+void duet_command_register(const duet_command *c);
+#define DUET_COMMAND(ident, ...)                                                          \
+    static const duet_command ident = {__VA_ARGS__};                                      \
+    __attribute__((constructor)) static void duet_register_##ident(void)                 \
+    {                                                                                     \
+        duet_command_register(&ident);                                                    \
+    }
+
+/* Why a case could not be registered, or NULL. */
+const char *duet_case_registry_error(void);
+
+int duet_cmd_list(int argc, char **argv);
+int duet_cmd_run(int argc, char **argv);
 int duet_cmd_train(int argc, char **argv);
 int duet_cmd_trace(int argc, char **argv);
 

@@ -56,8 +56,21 @@ static void test_bad_flags(void **state)
     (void)state;
     const char *bad[][2] = {
         {"frobnicate", "unknown command 'frobnicate'"},
-        {"train", "missing MODEL"},
-        {"train resnet", "unknown model 'resnet'"},
+        {"train", "missing CASE"},
+        {"train resnet", "no case named 'resnet'"},
+        {"train mlp --mode lazy", "--mode: expected eager or graph, got 'lazy'"},
+        {"train mlp --steps 0", "--steps: expected an integer in 1..512, got '0'"},
+        {"trace resnet", "no case named 'resnet'"},
+        {"trace mlp --policy yolo", "--policy: expected strict, specialize or guard, got 'yolo'"},
+        {"list extra", "unexpected argument 'extra'"},
+        {"run", "missing CASE or --all"},
+        {"run resnet", "no case named 'resnet'"},
+        {"run mlp --mode lazy", "--mode: expected eager, graph or both, got 'lazy'"},
+        {"run mlp --policy yolo", "--policy: expected strict, specialize, guard or all"},
+        {"run mlp --shard 3/2", "--shard: expected K/N with 1 <= K <= N, got '3/2'"},
+        {"run mlp --rtol nan", "--rtol: expected a number"},
+        {"run mlp --timeout 0", "--timeout: expected a number"},
+        {"run mlp --frob", "unknown flag '--frob'"},
         {"train ner --epochs zero", "--epochs: expected an integer in 1..10000, got 'zero'"},
         {"train ner --epochs 0", "--epochs: expected an integer"},
         {"train ner --batch 99999999999999999999", "--batch: expected an integer"},
@@ -192,7 +205,7 @@ static void test_trace(void **state)
     assert_int_equal(duet("trace ner --dot"), 0);
     assert_non_null(strstr(out, "digraph duet {"));
     assert_int_equal(duet("trace ner --after fuse"), 0);
-    assert_non_null(strstr(out, "# ner_train_step: after fuse"));
+    assert_non_null(strstr(out, "# ner: after fuse"));
     assert_non_null(strstr(out, "= fused"));
     assert_int_equal(duet("trace ner-buggy-softmax"), 1);
     assert_non_null(strstr(out, "(None, 4, None, None)"));

@@ -59,4 +59,8 @@ typedef struct ner_run_result {
 ner_run_status ner_run(const ner_run_opts *o, ner_run_result *r);
 void ner_run_result_free(ner_run_result *r);
 
+/* `duet train ner|ner-buggy-softmax [flags]`: the NER cases' own training command
+ * (argv[0] "train", argv[1] the case), with data, epochs, logs and weights. */
+int ner_train_cli(int argc, char **argv);
+
 #endif

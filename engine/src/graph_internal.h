@@ -63,6 +63,7 @@ struct duet_fn {
     duet_plan *debug;  /* the unoptimised trace debug runs use */
     int trace_limit;   /* cache entries at most; then a retrace storm is an error */
     const char *next_reason; /* why the next trace happens, when not a cache miss */
+    double trace_ms, optimise_ms; /* the most recent trace: its body, its passes */
     duet_sig *linted;  /* signatures the eager lint has traced */
     int nlinted;
     char **reasons;

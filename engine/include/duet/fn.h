@@ -68,6 +68,9 @@ void duet_ctx_run_functions_eagerly(duet_ctx *ctx, bool on);
 /* Trace cache introspection. */
 int duet_fn_trace_count(const duet_fn *fn); /* traces so far (first + retraces) */
 const char *duet_fn_trace_reason(const duet_fn *fn, int i);
+/* Milliseconds the most recent trace took: running the body, and the passes. */
+double duet_fn_trace_ms(const duet_fn *fn);
+double duet_fn_optimise_ms(const duet_fn *fn);
 int duet_fn_warning_count(const duet_fn *fn);
 const char *duet_fn_warning(const duet_fn *fn, int i);
 /* The graph of the most recent trace, after the enabled passes. */

@@ -76,7 +76,7 @@ static int show_seed_bug(void)
     return rc_e == 0 && rc_g == NER_RUN_DIAG ? 0 : 1;
 }
 
-int duet_cmd_demo(int argc, char **argv)
+static int cmd_demo(int argc, char **argv)
 {
     (void)argv;
     if (argc > 1) {
@@ -101,3 +101,7 @@ int duet_cmd_demo(int argc, char **argv)
     ner_run_result_free(&g);
     return rc;
 }
+
+DUET_COMMAND(demo_command, "demo",
+             "train the NER model in both modes: falling loss, agreement, speed, the seed bug",
+             cmd_demo)

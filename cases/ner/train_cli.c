@@ -1,0 +1,232 @@
+/* `duet train MODEL`: the NER case trained in eager or graph mode. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "cli.h"
+#include "ner/train.h"
+#include "timing.h"
+
+typedef struct train_cli {
+    bool tty, quiet;
+    FILE *log;
+    double t0;
+} train_cli;
+
+static void on_step(void *user, const ner_step_info *s)
+{
+    train_cli *c = user;
+    if (c->log) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "step", s->step);
+        cJSON_AddNumberToObject(o, "epoch", s->epoch);
+        cJSON_AddNumberToObject(o, "loss", s->loss);
+        cJSON_AddNumberToObject(o, "ms", s->ms);
+        char *line = cJSON_PrintUnformatted(o);
+        if (line) fprintf(c->log, "%s\n", line);
+        cJSON_free(line);
+        cJSON_Delete(o);
+    }
+    if (c->quiet) return;
+    double rate = s->step / ((duet_now_ms() - c->t0) / 1000.0);
+    if (c->tty) {
+        int width = 30, done = s->epoch_steps ? s->epoch_step * width / s->epoch_steps : 0;
+        fprintf(stderr, "\repoch %d [%.*s>%*s] %d/%d  loss %.4f  %.1f steps/s ", s->epoch, done,
+                "==============================", width - done, "", s->epoch_step,
+                s->epoch_steps, s->loss, rate);
+    } else if (s->epoch_step % 50 == 0 || s->epoch_step == s->epoch_steps) {
+        fprintf(stderr, "epoch %d step %d/%d loss %.4f %.1f steps/s\n", s->epoch, s->epoch_step,
+                s->epoch_steps, s->loss, rate);
+    }
+}
+
+static void on_epoch(void *user, int epoch, double mean)
+{
+    train_cli *c = user;
+    if (c->tty && !c->quiet) fprintf(stderr, "\n");
+    printf("epoch %d: mean loss %.4f\n", epoch, mean);
+    fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: duet train MODEL [options]\n"
+               "  MODEL              ner | ner-buggy-softmax (the seed bug: Softmax.call\n"
+               "                     branches on its mask; graph mode stops with a diagnostic)\n"
+               "  --data DIR         CoNLL files DIR/train.txt and DIR/valid.txt\n"
+               "  --synthetic        the embedded synthetic corpus (default)\n"
+               "  --mode eager|graph execution mode (default graph)\n"
+               "  --policy P         host reads while tracing: strict (default), specialize, guard\n"
+               "  --epochs N         epochs (default 1)\n"
+               "  --batch N          sentences per batch (default 32)\n"
+               "  --steps N          stop after N training steps\n"
+               "  --seed S           initial weights, dropout and shuffling (default 42)\n"
+               "  --shuffle          shuffle the training sentences every epoch\n"
+               "  --log FILE         one JSON object per step: step, epoch, loss, ms\n"
+               "  --save FILE        write the weights after training\n"
+               "  --load FILE        start from saved weights\n"
+               "  --no-eval          skip the validation metrics\n"
+               "  --quiet            no progress output\n");
+}
+
+typedef struct train_args {
+    ner_run_opts run;
+    const char *log_path;
+    bool quiet;
+} train_args;
+
+static int bad_choice(const char *flag, const char *choices, const char *v)
+{
+    fprintf(stderr, "duet train: %s: expected %s, got '%s'\n", flag, choices, v);
+    return 2;
+}
+
+/* One flag that takes a value; returns 0, 2 after a one-line error, or -1 if f is not
+ * such a flag. */
+static int value_flag(const char *f, const char *v, train_args *a)
+{
+    long long n;
+    ner_run_opts *r = &a->run;
+    if (!strcmp(f, "--data")) r->data_dir = v;
+    else if (!strcmp(f, "--log")) a->log_path = v;
+    else if (!strcmp(f, "--save")) r->save_path = v;
+    else if (!strcmp(f, "--load")) r->load_path = v;
+    else if (!strcmp(f, "--mode")) {
+        if (!strcmp(v, "eager")) r->mode = DUET_EAGER;
+        else if (!strcmp(v, "graph")) r->mode = DUET_GRAPH;
+        else return bad_choice(f, "eager or graph", v);
+    } else if (!strcmp(f, "--policy")) {
+        if (!strcmp(v, "strict")) r->policy = DUET_POLICY_STRICT;
+        else if (!strcmp(v, "specialize")) r->policy = DUET_POLICY_SPECIALIZE;
+        else if (!strcmp(v, "guard")) r->policy = DUET_POLICY_GUARD;
+        else return bad_choice(f, "strict, specialize or guard", v);
+    } else if (!strcmp(f, "--epochs")) {
+        if (duet_arg_int("train", f, v, 1, 10000, &n)) return 2;
+        r->epochs = (int)n;
+    } else if (!strcmp(f, "--batch")) {
+        if (duet_arg_int("train", f, v, 1, 4096, &n)) return 2;
+        r->batch = (int)n;
+    } else if (!strcmp(f, "--steps")) {
+        if (duet_arg_int("train", f, v, 1, 100000000, &n)) return 2;
+        r->max_steps = (int)n;
+    } else if (!strcmp(f, "--seed")) {
+        if (duet_arg_int("train", f, v, 0, 1LL << 53, &n)) return 2;
+        r->seed = (uint64_t)n;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static bool takes_value(const char *f)
+{
+    static const char *const flags[] = {"--data",  "--log",    "--save",  "--load",  "--mode",
+                                        "--policy", "--epochs", "--batch", "--steps", "--seed"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!strcmp(f, flags[i])) return true;
+    return false;
+}
+
+/* Returns 0, or 2 after printing a one-line error. */
+static int parse(int argc, char **argv, train_args *a)
+{
+    a->run = ner_run_defaults();
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "duet train: missing MODEL (ner or ner-buggy-softmax)\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "ner-buggy-softmax")) a->run.buggy_softmax = true;
+    else if (strcmp(argv[1], "ner")) {
+        fprintf(stderr, "duet train: unknown model '%s' (ner or ner-buggy-softmax)\n", argv[1]);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v;
+        if (!strcmp(f, "--synthetic")) a->run.data_dir = NULL;
+        else if (!strcmp(f, "--shuffle")) a->run.shuffle = true;
+        else if (!strcmp(f, "--no-eval")) a->run.evaluate = false;
+        else if (!strcmp(f, "--quiet")) a->quiet = true;
+        else if (!takes_value(f)) {
+            fprintf(stderr, "duet train: unknown option '%s' (see duet train --help)\n", f);
+            return 2;
+        } else if (!(v = duet_arg_value("train", argc, argv, &i)) || value_flag(f, v, a)) {
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void print_summary(const ner_run_result *r, const ner_run_opts *o)
+{
+    double *ms = malloc(sizeof(double) * (size_t)(r->steps + 1));
+    if (ms && r->steps > 1) {
+        memcpy(ms, r->ms + 1, sizeof(double) * (size_t)(r->steps - 1));
+        printf("%d steps in %s mode; first step %.1f ms, median step %.2f ms; traces: %d\n",
+               r->steps, o->mode == DUET_GRAPH ? "graph" : "eager", r->ms[0],
+               duet_median(ms, r->steps - 1), r->traces);
+    }
+    free(ms);
+    if (!o->evaluate) return;
+    printf("\nvalidation (%d sentences), conlleval:\n", r->valid_sentences);
+    ner_eval_print(stdout, &r->eval);
+    ner_scores k;
+    ner_eval_summary(&r->eval_keras, &k, NULL);
+    printf("(the keras-io example's way of scoring, all sentences as one sequence: F1 %.2f)\n",
+           k.f1);
+}
+
+/* Why the train step traced, and what specialize baked in: graph mode's silent
+ * retracing storms and wrong branches, said out loud. Nothing in eager mode. */
+static void print_trace_notes(const ner_run_result *r)
+{
+    if (r->traces) fprintf(stderr, "traces: %d (%s)\n", r->traces, r->trace_reasons[0]);
+    for (int i = 1; i < r->traces; i++) fprintf(stderr, "retrace %d: %s\n", i, r->trace_reasons[i]);
+    for (int i = 0; i < r->nwarnings; i++) fprintf(stderr, "warning: %s\n", r->warnings[i]);
+}
+
+static int finish_log(FILE *log, const char *path, bool keep)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int bad = fclose(log) != 0;
+    if (keep && !bad && rename(tmp, path) == 0) return 0;
+    remove(tmp);
+    if (keep) fprintf(stderr, "duet train: --log: cannot write '%s'\n", path);
+    return keep ? -1 : 0;
+}
+
+int ner_train_cli(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    train_args a = {0};
+    int rc = parse(argc, argv, &a);
+    if (rc) return rc;
+    train_cli cli = {.tty = isatty(2), .quiet = a.quiet, .t0 = duet_now_ms()};
+    if (a.log_path) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", a.log_path);
+        if (!(cli.log = fopen(tmp, "w"))) {
+            fprintf(stderr, "duet train: --log: cannot write '%s'\n", a.log_path);
+            return 2;
+        }
+    }
+    a.run.on_step = on_step;
+    a.run.on_epoch = on_epoch;
+    a.run.user = &cli;
+    ner_run_result r;
+    ner_run_status st = ner_run(&a.run, &r);
+    if (cli.tty && !cli.quiet && st != NER_RUN_OK) fprintf(stderr, "\n");
+    if (st == NER_RUN_OK && !cli.quiet) print_trace_notes(&r);
+    if (st == NER_RUN_OK) print_summary(&r, &a.run);
+    else if (st == NER_RUN_DIAG) duet_diag_print(stderr, &r.diag);
+    else fprintf(stderr, "duet train: %s\n", r.error);
+    if (cli.log && finish_log(cli.log, a.log_path, st == NER_RUN_OK) && st == NER_RUN_OK) st = 2;
+    ner_run_result_free(&r);
+    return (int)st;
+}

@@ -1,0 +1,170 @@
+/* `duet run CASE...|--all`: every (case, mode, policy) run, its outcome beside the
+ * expected one, and exit 0 only when every outcome is as expected. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "result.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: duet run CASE...|--all [options]\n"
+            "  --mode M          eager, graph or both (default both)\n"
+            "  --policy P        strict, specialize, guard or all (default all)\n"
+            "  --steps N         steps per run (default: each case's own)\n"
+            "  --seed S          inputs' seed (default 42)\n"
+            "  --rtol R --atol A allclose tolerances for graph vs eager (default 1e-5, 1e-8)\n"
+            "  --timeout S       seconds per run before it is killed (default 120)\n"
+            "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
+            "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
+            "  --verbose         print what was found for every run, not only unexpected ones\n");
+}
+
+typedef struct run_args {
+    bool all, fork, verbose;
+    bool run[DUET_RUN_COUNT];
+    int shard_k, shard_n;
+    const duet_case *cases[256];
+    int ncases;
+    duet_run_opts o;
+} run_args;
+
+static int parse_shard(const char *v, run_args *a)
+{
+    int k, n, used = 0;
+    if (sscanf(v, "%d/%d%n", &k, &n, &used) != 2 || v[used] || n < 1 || k < 1 || k > n) {
+        fprintf(stderr, "duet run: --shard: expected K/N with 1 <= K <= N, got '%s'\n", v);
+        return 2;
+    }
+    a->shard_k = k, a->shard_n = n;
+    return 0;
+}
+
+static int parse_flag(int argc, char **argv, int *i, run_args *a)
+{
+    const char *f = argv[*i], *v;
+    long long n;
+    if (!strcmp(f, "--all")) return a->all = true, 0;
+    if (!strcmp(f, "--no-fork")) return a->o.fork = false, 0;
+    if (!strcmp(f, "--verbose")) return a->verbose = true, 0;
+    static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
+                                         "--atol", "--timeout", "--shard"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
+    if (!known) {
+        fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", f);
+        return 2;
+    }
+    if (!(v = duet_arg_value("run", argc, argv, i))) return 2;
+    if (!strcmp(f, "--mode")) {
+        bool e = !strcmp(v, "eager") || !strcmp(v, "both"), g = !strcmp(v, "graph") || !strcmp(v, "both");
+        if (!e && !g) {
+            fprintf(stderr, "duet run: --mode: expected eager, graph or both, got '%s'\n", v);
+            return 2;
+        }
+        a->run[DUET_RUN_EAGER] = e;
+        for (int k = DUET_RUN_STRICT; k < DUET_RUN_COUNT; k++) a->run[k] = g && a->run[k];
+    } else if (!strcmp(f, "--policy")) {
+        int k = duet_run_parse(v);
+        if (strcmp(v, "all") && k <= DUET_RUN_EAGER) {
+            fprintf(stderr, "duet run: --policy: expected strict, specialize, guard or all, got '%s'\n", v);
+            return 2;
+        }
+        for (int j = DUET_RUN_STRICT; j < DUET_RUN_COUNT; j++) a->run[j] = a->run[j] && (k < 0 || j == k);
+    } else if (!strcmp(f, "--steps")) {
+        if (duet_arg_int("run", f, v, 1, DUET_MAX_STEPS, &n)) return 2;
+        a->o.steps = (int)n;
+    } else if (!strcmp(f, "--seed")) {
+        if (duet_arg_int("run", f, v, 0, INT64_MAX, &n)) return 2;
+        a->o.seed = (uint64_t)n;
+    } else if (!strcmp(f, "--rtol") || !strcmp(f, "--atol")) {
+        if (duet_arg_double("run", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
+    } else if (!strcmp(f, "--timeout")) {
+        if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
+    } else {
+        return parse_shard(v, a);
+    }
+    return 0;
+}
+
+static int parse(int argc, char **argv, run_args *a)
+{
+    for (int k = 0; k < DUET_RUN_COUNT; k++) a->run[k] = true;
+    a->o = (duet_run_opts){.seed = 42, .rtol = 1e-5, .atol = 1e-8, .timeout_s = 120, .fork = true};
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            int rc = parse_flag(argc, argv, &i, a);
+            if (rc) return rc;
+            continue;
+        }
+        const duet_case *c = duet_case_find(argv[i]);
+        if (!c) {
+            fprintf(stderr, "duet run: no case named '%s' (see duet list)\n", argv[i]);
+            return 2;
+        }
+        if (a->ncases < 256) a->cases[a->ncases++] = c;
+    }
+    if (a->all)
+        for (int i = 0; i < duet_case_count() && a->ncases < 256; i++) a->cases[a->ncases++] = duet_case_at(i);
+    if (!a->ncases) {
+        fprintf(stderr, "duet run: missing CASE or --all (see duet run --help)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static void print_header(void)
+{
+    printf("%-22s %-10s %-15s %-15s %6s %9s  %s\n", "case", "run", "expected", "actual", "traces",
+           "median ms", "");
+}
+
+static void print_result(const duet_result *r, bool verbose)
+{
+    printf("%-22s %-10s %-15s %-15s %6d %9.3f  %s\n", r->case_name, duet_run_name(r->run),
+           duet_outcome_name(r->expected), duet_outcome_name(r->actual), r->traces,
+           r->timing.median_ms, r->as_expected ? "as expected" : "UNEXPECTED");
+    if (!r->as_expected || verbose) {
+        const char *what = r->why[0] ? r->why : r->diag.message;
+        if (what[0]) printf("    %s\n", what);
+        if (r->diag.code && r->diag.file[0] && (verbose || !r->as_expected))
+            printf("    at %s:%d\n", r->diag.file, r->diag.line);
+        if (verbose && r->warning[0]) printf("    warning: %s\n", r->warning);
+    }
+}
+
+int duet_cmd_run(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    run_args *a = calloc(1, sizeof *a);
+    if (!a) return 3;
+    int rc = parse(argc, argv, a);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    int total = 0, unexpected = 0;
+    print_header();
+    for (int i = 0; i < a->ncases; i++) {
+        if (a->shard_n && i % a->shard_n != a->shard_k - 1) continue;
+        for (int k = 0; k < DUET_RUN_COUNT; k++) {
+            if (!a->run[k]) continue;
+            duet_result r;
+            if (a->o.fork) duet_run_isolated(a->cases[i], (duet_run_kind)k, &a->o, &r);
+            else duet_run_case(a->cases[i], (duet_run_kind)k, &a->o, &r);
+            print_result(&r, a->verbose);
+            fflush(stdout);
+            total++;
+            unexpected += !r.as_expected;
+        }
+    }
+    printf("\n%d runs: %d as expected, %d unexpected\n", total, total - unexpected, unexpected);
+    free(a);
+    return unexpected ? 1 : 0;
+}

@@ -1,0 +1,77 @@
+/* duet: the command-line front end. The harness's commands work on any registered
+ * case; other commands (the NER demo) register themselves. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "duet/case.h"
+
+#define DUET_MAX_COMMANDS 16
+
+static const duet_command builtin[] = {
+    {"list", "the registered cases: category, summary, twin", duet_cmd_list},
+    {"run", "run cases in both modes and every policy; exit 0 when all is as expected",
+     duet_cmd_run},
+    {"train", "run a case's steps in one mode (the NER cases take training flags)", duet_cmd_train},
+    {"trace", "print a case's traced function as text or DOT", duet_cmd_trace},
+};
+static const duet_command *extra[DUET_MAX_COMMANDS];
+static int nextra;
+
+void duet_command_register(const duet_command *c)
+{
+    if (nextra < DUET_MAX_COMMANDS) extra[nextra++] = c;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: duet <command> [options]\n"
+               "\n"
+               "A reproducibility and diagnostics harness for graph-vs-eager execution bugs.\n"
+               "\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++)
+        fprintf(f, "  %-10s  %s\n", builtin[i].name, builtin[i].summary);
+    for (int i = 0; i < nextra; i++) fprintf(f, "  %-10s  %s\n", extra[i]->name, extra[i]->summary);
+    fprintf(f, "\n"
+               "options:\n"
+               "  -h, --help     show this help (and COMMAND --help for a command's)\n"
+               "  --version      print the version\n"
+               "\n"
+               "exit codes: 0 ok, 1 regression or unexpected outcome, 2 usage or input error,\n"
+               "3 internal error\n");
+}
+
+static const duet_command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++)
+        if (!strcmp(builtin[i].name, name)) return &builtin[i];
+    for (int i = 0; i < nextra; i++)
+        if (!strcmp(extra[i]->name, name)) return extra[i];
+    return NULL;
+}
+
+int duet_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("duet %s\n", DUET_VERSION);
+        return 0;
+    }
+    if (duet_case_registry_error()) {
+        fprintf(stderr, "duet: %s\n", duet_case_registry_error());
+        return 3;
+    }
+    const duet_command *c = find(cmd);
+    if (c) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "duet: unknown command '%s' (see duet --help)\n", cmd);
+    return 2;
+}
