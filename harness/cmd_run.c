@@ -133,6 +133,23 @@ static void print_result(const duet_result *r, bool verbose)
         if (r->diag.code && r->diag.file[0] && (verbose || !r->as_expected))
             printf("    at %s:%d\n", r->diag.file, r->diag.line);
         if (verbose && r->warning[0]) printf("    warning: %s\n", r->warning);
+        for (int i = 0; verbose && i < r->traces && i < DUET_MAX_REASONS; i++)
+            printf("    trace %d: %s\n", i + 1, r->reasons[i]);
+        for (int i = 0; i < r->neffects && (verbose || !r->as_expected); i++)
+            printf("    host effect '%s' (%s:%d): changed on %d steps eagerly, %d in graph mode%s\n",
+                   r->effects[i].name, r->case_file, r->effects[i].line, r->effects[i].eager_steps,
+                   r->effects[i].graph_steps, r->effects[i].trace_only ? ", only while tracing" : "");
+        if (verbose && r->run != DUET_RUN_EAGER && r->timing.speedup > 0) {
+            printf("    time: trace %.2f ms, optimise %.2f ms, first call %.2f ms; per step %.3f ms "
+                   "(p10 %.3f, p90 %.3f) vs eager %.3f ms: %.2fx (%.2f-%.2fx)",
+                   r->timing.trace_ms, r->timing.optimise_ms, r->timing.first_ms, r->timing.median_ms,
+                   r->timing.p10_ms, r->timing.p90_ms, r->timing.eager_median_ms, r->timing.speedup,
+                   r->timing.speedup_lo, r->timing.speedup_hi);
+            if (r->timing.break_even_calls >= 0)
+                printf("; pays off after %.0f calls\n", r->timing.break_even_calls + 0.5);
+            else
+                printf("; never pays off\n");
+        }
     }
 }
 

@@ -14,6 +14,10 @@
 
 static void child(int fd, const duet_case *c, duet_run_kind run, const duet_run_opts *o)
 {
+    /* a crash must kill the child, whatever handlers the host program installed (a
+     * test framework's longjmp would run the parent's code on in the child) */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) signal(fatal[i], SIG_DFL);
     duet_result r;
     duet_run_case(c, run, o, &r);
     const char *p = (const char *)&r;

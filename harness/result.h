@@ -33,6 +33,10 @@ typedef struct duet_effect {
 typedef struct duet_timing {
     double trace_ms, optimise_ms, first_ms; /* first: the whole first call */
     double median_ms, p10_ms, p90_ms;       /* steady state, after the first call */
+    /* graph runs, against the eager reference measured in the same process: */
+    double eager_median_ms;
+    double speedup, speedup_lo, speedup_hi; /* eager/graph medians; p10..p90 spread */
+    double break_even_calls; /* one-time graph cost over the per-call saving; < 0: never */
 } duet_timing;
 
 typedef struct duet_result {

@@ -170,6 +170,19 @@ static void timings(duet_result *r)
     r->timing.p90_ms = v[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
 }
 
+/* The graph's one-time cost (trace, optimise, a first call slower than the rest)
+ * against what each later call saves over eager mode. */
+static void compare_timings(duet_timing *g, const duet_timing *e)
+{
+    g->eager_median_ms = e->median_ms;
+    if (g->median_ms <= 0 || g->p10_ms <= 0) return;
+    g->speedup = e->median_ms / g->median_ms;
+    g->speedup_lo = e->p10_ms / g->p90_ms;
+    g->speedup_hi = e->p90_ms / g->p10_ms;
+    double saving = e->median_ms - g->median_ms, once = g->first_ms - g->median_ms;
+    g->break_even_calls = saving > 0 ? (once > 0 ? once / saving : 0) : -1;
+}
+
 static duet_outcome outcome_of(const duet_diag *d)
 {
     switch (d->code) {
@@ -297,8 +310,12 @@ int duet_run_case(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
         } else {
             judge_graph(&t, &ref, o, r);
         }
+        timings(&eager);
+        timings(r);
+        compare_timings(&r->timing, &eager.timing);
+    } else {
+        timings(r);
     }
-    timings(r);
     judge_expectation(c, r);
     trajectory_free(&t);
     trajectory_free(&ref);
