@@ -25,7 +25,10 @@ static duet_tensor *mean_is_positive(duet_ctx *ctx, duet_tensor *x)
 static void mean_sign_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
 {
     (void)user;
-    /* The bug: a C branch on a tensor's value. */
+    /* The bug: a C branch on a tensor's value. It reads the comparison (DUET_BOOL), not
+     * the mean (DUET_ITEM): under guard, a guard then holds the comparison's outcome, so
+     * one trace per sign serves every batch, where a guard on DUET_ITEM would hold the
+     * exact mean and retrace for every new batch. */
     if (DUET_BOOL(ctx, mean_is_positive(ctx, in[0])))
         out[0] = positive_branch(ctx, in[0]);
     else
