@@ -4,8 +4,9 @@ JOBS     ?= 2
 CMAKE_FLAGS ?=
 WERROR   ?= OFF
 SANITIZE ?= OFF
+PREFIX   ?= /usr/local
 
-.PHONY: all deps build demo check clean
+.PHONY: all deps build demo check install clean
 
 all: build
 
@@ -23,6 +24,11 @@ demo: build
 
 check: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+
+# Headers, libraries, duet, duet.pc and the CMake package, for cases built out of tree
+# (examples/my-case).
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) build-asan
