@@ -368,6 +368,7 @@ static void test_eager_lint(void **state)
     const duet_lint *l = duet_lint_at(ctx, 0);
     assert_string_equal(l->what, "DUET_BOOL");
     assert_string_equal(l->file, "tests/test_graph.c");
+    assert_true(l->value == 1.0); /* sum(x) > 0 was true on this input */
     /* a host read of a constant is not derived from the inputs: not recorded */
     duet_tensor *c = duet_scalar(ctx, 1.0f);
     (void)DUET_BOOL(ctx, c);

@@ -117,6 +117,7 @@ typedef struct duet_lint {
     int line;
     char scope[256];
     char shape[96];
+    double value; /* the value read on the call's inputs (NaN inside a while_loop) */
 } duet_lint;
 void duet_ctx_set_lint(duet_ctx *ctx, bool on);
 int duet_lint_count(const duet_ctx *ctx);
