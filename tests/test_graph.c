@@ -170,6 +170,15 @@ static void test_specialize_is_silently_wrong(void **state)
     assert_int_equal(duet_fn_warning_count(fn), 1);
     assert_non_null(strstr(duet_fn_warning(fn, 0), "baked into the graph as true"));
     assert_non_null(strstr(duet_fn_warning(fn, 0), "specialize: DUET_BOOL at tests/test_graph.c:"));
+    /* the same facts as data */
+    assert_int_equal(duet_fn_baked_count(fn), 1);
+    const duet_baked_read *b = duet_fn_baked_at(fn, 0);
+    assert_string_equal(b->what, "DUET_BOOL");
+    assert_string_equal(b->file, "tests/test_graph.c");
+    assert_int_equal(b->line, 147); /* branchy's DUET_BOOL */
+    assert_string_equal(b->scope, "");
+    assert_true(b->value == 1.0);
+    assert_null(duet_fn_baked_at(fn, 1));
     /* the other branch's input: the baked branch runs, giving the wrong answer */
     assert_true(call1(fn, ctx, -1.0f) == -2.0f); /* eager would give 1.0 */
     assert_int_equal(duet_fn_trace_count(fn), 1);

@@ -122,6 +122,26 @@ static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet
     l->value = k == DUET_READ_BOOL && !isnan(value) ? value != 0 : value;
 }
 
+/* ---- reads baked by specialize ---- */
+int duet_fn_baked_count(const duet_fn *fn) { return fn->nbaked; }
+const duet_baked_read *duet_fn_baked_at(const duet_fn *fn, int i)
+{
+    return i >= 0 && i < fn->nbaked ? &fn->baked[i] : NULL;
+}
+
+static void baked_record(duet_fn *fn, duet_site s, duet_read_kind k, const char *scope, double v)
+{
+    duet_baked_read *b = realloc(fn->baked, sizeof *b * (size_t)(fn->nbaked + 1));
+    if (!b) return; /* the warning still says it */
+    fn->baked = b;
+    b += fn->nbaked++;
+    b->what = duet_read_name[k];
+    b->file = s.file;
+    b->line = s.line;
+    snprintf(b->scope, sizeof b->scope, "%s", scope);
+    b->value = k == DUET_READ_BOOL ? v != 0 : v;
+}
+
 /* ---- the reads ---- */
 
 static bool check_one(duet_ctx *ctx, duet_read_kind k, const duet_tensor *t)
@@ -175,6 +195,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     }
     char seen[32];
     value_text(k, v, seen, sizeof seen);
+    baked_record(tr->fn, s, k, duet_scope_path(ctx), v);
     duet_fn_warn(tr->fn,
                  "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
                  "take the other branch will get a wrong result",
