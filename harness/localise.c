@@ -1,4 +1,5 @@
 /* Divergence localisation: see localise.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,4 +52,269 @@ int *duet_match_records(const duet_record *graph, int ng, const duet_record *eag
     }
     free(slot);
     return twin;
+}
+
+bool duet_compare_differs(const duet_compare *cmp)
+{
+    return cmp->mismatches || cmp->nonfinite || cmp->shape_mismatch;
+}
+
+const char *duet_pass_name(unsigned pass)
+{
+    switch (pass) {
+    case DUET_PASS_DCE: return "dce";
+    case DUET_PASS_CSE: return "cse";
+    case DUET_PASS_FOLD: return "fold";
+    case DUET_PASS_FUSE: return "fuse";
+    case DUET_PASS_PLAN: return "plan";
+    case DUET_PASS_GUARDS: return "guards";
+    default: return "?";
+    }
+}
+
+unsigned duet_passes_curing(unsigned enabled, bool (*agrees)(unsigned passes, void *user),
+                            void *user)
+{
+    unsigned cures = 0;
+    for (unsigned bit = 1; bit && bit <= enabled; bit <<= 1)
+        if ((enabled & bit) && agrees(enabled & ~bit, user)) cures |= bit;
+    return cures;
+}
+
+/* ---- a case's sessions, stepped ---- */
+
+enum { MAX_CASE_ARGS = 16 }; /* as the runner: inputs and outputs of a case's function */
+
+static void set_diag(duet_diag *d, duet_status code, const char *what)
+{
+    memset(d, 0, sizeof *d);
+    d->code = code;
+    snprintf(d->message, sizeof d->message, "%s", what);
+}
+
+/* Opens a session, or explains in diag why not (-1). */
+static int open_session(duet_session *s, const duet_case *c, duet_run_kind run, unsigned passes,
+                        uint64_t seed, duet_diag *diag)
+{
+    if (duet_session_open(s, c, run, seed)) {
+        if (!s->ctx) return set_diag(diag, DUET_ERR_OOM, "out of memory opening a session"), -1;
+        *diag = *duet_ctx_error(s->ctx);
+        duet_session_close(s);
+        return -1;
+    }
+    duet_fn_set_passes(s->fn, passes);
+    return 0;
+}
+
+static void close_session(duet_session *s)
+{
+    if (s->ctx) duet_session_close(s);
+}
+
+static int step_inputs(duet_session *s, int step, uint64_t seed, duet_tensor **in)
+{
+    s->c->inputs(s->ctx, s->state, step, seed, in);
+    return duet_ctx_status(s->ctx) ? -1 : 0;
+}
+
+int duet_session_step(duet_session *s, int step, uint64_t seed, duet_tensor **out)
+{
+    duet_tensor *in[MAX_CASE_ARGS];
+    return step_inputs(s, step, seed, in) ? -1 : duet_fn_call(s->fn, in, out);
+}
+
+int duet_case_steps(const duet_case *c, const duet_run_opts *o)
+{
+    int steps = o->steps > 0 ? o->steps : c->steps > 0 ? c->steps : 1;
+    return steps < DUET_MAX_STEPS ? steps : DUET_MAX_STEPS;
+}
+
+static void compare_outputs(const duet_case *c, duet_tensor *const *g, duet_tensor *const *e,
+                            int step, const duet_run_opts *o, duet_compare *cmp)
+{
+    char where[64];
+    for (int k = 0; k < c->nout; k++) {
+        snprintf(where, sizeof where, "step %d output %d", step, k);
+        duet_compare_tensors(g[k], e[k], o->rtol, o->atol, where, cmp);
+    }
+}
+
+/* Variables match by name: a body that creates variables while it runs (a bug class
+ * of its own) may create them in another order, or only in one mode. */
+static void compare_vars(duet_ctx *g, duet_ctx *e, int step, const duet_run_opts *o,
+                         duet_compare *cmp)
+{
+    char where[128];
+    for (int i = 0; i < duet_var_count(e); i++) {
+        const duet_var *ve = duet_var_at(e, i), *vg = NULL;
+        for (int j = 0; j < duet_var_count(g) && !vg; j++)
+            if (!strcmp(duet_var_name(duet_var_at(g, j)), duet_var_name(ve))) vg = duet_var_at(g, j);
+        snprintf(where, sizeof where, "step %d variable %s", step, duet_var_name(ve));
+        if (vg) {
+            duet_compare_tensors(duet_var_value(vg), duet_var_value(ve), o->rtol, o->atol, where,
+                                 cmp);
+        } else {
+            cmp->shape_mismatch = true;
+            if (!cmp->first[0])
+                snprintf(cmp->first, sizeof cmp->first, "%.70s (not in graph mode)", where);
+        }
+    }
+}
+
+/* ---- step by step ---- */
+
+/* Runs both modes side by side over d->steps, filling d->step, steps_run, first_step,
+ * diag, stopped and warning; with stop_at_first, only up to the first step that
+ * differs. 0, or -1 when a session cannot open (d->diag says why). */
+static int compare_steps(const duet_case *c, const duet_run_opts *o, unsigned passes,
+                         bool stop_at_first, duet_divergence *d)
+{
+    duet_session e, g;
+    d->steps_run = 0;
+    d->first_step = -1;
+    memset(&d->diag, 0, sizeof d->diag);
+    if (open_session(&e, c, DUET_RUN_EAGER, passes, o->seed, &d->diag)) return -1;
+    if (open_session(&g, c, d->run, passes, o->seed, &d->diag)) {
+        close_session(&e);
+        return -1;
+    }
+    duet_tensor *eo[MAX_CASE_ARGS], *go[MAX_CASE_ARGS];
+    for (int s = 0; s < d->steps; s++) {
+        bool failed = duet_session_step(&e, s, o->seed, eo);
+        if (failed || duet_session_step(&g, s, o->seed, go)) {
+            d->stopped = failed ? DUET_RUN_EAGER : d->run;
+            d->diag = *duet_ctx_error(failed ? e.ctx : g.ctx);
+            break;
+        }
+        duet_step_compare *sc = &d->step[s];
+        memset(sc, 0, sizeof *sc);
+        compare_outputs(c, go, eo, s, o, &sc->out);
+        compare_vars(g.ctx, e.ctx, s, o, &sc->vars);
+        d->steps_run = s + 1;
+        duet_ctx_reset(e.ctx);
+        duet_ctx_reset(g.ctx);
+        bool differs = duet_compare_differs(&sc->out) || duet_compare_differs(&sc->vars);
+        if (differs && d->first_step < 0) d->first_step = s;
+        if (differs && stop_at_first) break;
+    }
+    if (duet_fn_warning_count(g.fn))
+        snprintf(d->warning, sizeof d->warning, "%s", duet_fn_warning(g.fn, 0));
+    close_session(&e);
+    close_session(&g);
+    return 0;
+}
+
+/* ---- the first divergent op ---- */
+
+static void op_at(const duet_record *r, const duet_compare *cmp, duet_op_at *op)
+{
+    snprintf(op->op, sizeof op->op, "%s", r->op);
+    snprintf(op->file, sizeof op->file, "%s", r->file);
+    snprintf(op->scope, sizeof op->scope, "%s", r->scope);
+    op->line = r->line;
+    op->occurrence = r->occurrence;
+    op->grad = r->grad;
+    op->cmp = *cmp;
+}
+
+/* Graph records come in the plan's order, which is topological, so the first one
+ * whose output differs from its eager twin is an op whose inputs all agree: each was
+ * computed, and compared, before it. */
+static int first_divergent_op(const duet_record *gr, int ng, const duet_record *er, int ne,
+                              const duet_run_opts *o, duet_divergence *d)
+{
+    int *twin = duet_match_records(gr, ng, er, ne);
+    if (!twin) return set_diag(&d->diag, DUET_ERR_OOM, "out of memory matching records"), -1;
+    d->records = ng;
+    for (int i = 0; i < ng && !d->op_found; i++) {
+        if (twin[i] < 0) { /* not expected: the debug trace is the op log op for op */
+            d->unmatched++;
+            continue;
+        }
+        duet_compare cmp = {0};
+        duet_compare_tensors(gr[i].value, er[twin[i]].value, o->rtol, o->atol, gr[i].op, &cmp);
+        if ((d->op_found = duet_compare_differs(&cmp))) op_at(&gr[i], &cmp, &d->op);
+    }
+    free(twin);
+    return 0;
+}
+
+/* Replays both modes to d->first_step, the graph as debug runs (unoptimised, every
+ * intermediate kept; its first trace bakes what the real first trace baked), then
+ * matches that step's records with the eager op log. */
+static int localise_op(const duet_case *c, const duet_run_opts *o, duet_divergence *d)
+{
+    duet_session e, g;
+    if (open_session(&e, c, DUET_RUN_EAGER, d->passes, o->seed, &d->diag)) return -1;
+    if (open_session(&g, c, d->run, d->passes, o->seed, &d->diag)) {
+        close_session(&e);
+        return -1;
+    }
+    duet_record *er = NULL, *gr = NULL;
+    int ne = 0, ng = 0, rc = 0;
+    duet_tensor *in[MAX_CASE_ARGS], *out[MAX_CASE_ARGS];
+    for (int s = 0; s <= d->first_step && !rc; s++) {
+        free(gr);
+        gr = NULL;
+        duet_ctx_reset(e.ctx);
+        duet_ctx_reset(g.ctx);
+        rc = duet_session_step(&e, s, o->seed, out) || step_inputs(&g, s, o->seed, in) ||
+             duet_fn_debug_call(g.fn, in, out, &gr, &ng);
+    }
+    if (rc) {
+        d->diag = *duet_ctx_error(duet_ctx_status(e.ctx) ? e.ctx : g.ctx);
+        rc = -1;
+    } else if (duet_tape_records(e.ctx, &er, &ne)) {
+        d->diag = *duet_ctx_error(e.ctx);
+        rc = -1;
+    } else {
+        rc = first_divergent_op(gr, ng, er, ne, o, d);
+    }
+    free(er);
+    free(gr);
+    close_session(&e);
+    close_session(&g);
+    return rc;
+}
+
+/* ---- pass bisection ---- */
+
+typedef struct bisection {
+    const duet_case *c;
+    const duet_run_opts *o;
+    duet_divergence *scratch;
+    bool failed; /* a session could not open: scratch->diag says why */
+} bisection;
+
+static bool agrees_with(unsigned passes, void *user)
+{
+    bisection *b = user;
+    if (b->failed) return false;
+    if (compare_steps(b->c, b->o, passes, true, b->scratch)) b->failed = true;
+    return !b->failed && !b->scratch->diag.code && b->scratch->first_step < 0;
+}
+
+static int bisect_passes(const duet_case *c, const duet_run_opts *o, duet_divergence *d)
+{
+    duet_divergence *scratch = malloc(sizeof *scratch);
+    if (!scratch) return set_diag(&d->diag, DUET_ERR_OOM, "out of memory bisecting passes"), -1;
+    *scratch = (duet_divergence){.run = d->run, .steps = d->steps};
+    bisection b = {c, o, scratch, false};
+    d->cures = duet_passes_curing(d->passes, agrees_with, &b);
+    if (b.failed) d->diag = scratch->diag;
+    free(scratch);
+    return b.failed ? -1 : 0;
+}
+
+int duet_localise(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
+                  duet_divergence *d)
+{
+    memset(d, 0, sizeof *d);
+    d->run = run;
+    d->passes = c->passes ? c->passes : DUET_PASS_ALL;
+    d->steps = duet_case_steps(c, o);
+    if (compare_steps(c, o, d->passes, false, d)) return -1;
+    if (d->diag.code || d->first_step < 0) return 0;
+    if (localise_op(c, o, d) || bisect_passes(c, o, d)) return -1;
+    return 0;
 }

@@ -1,6 +1,5 @@
 /* Localising a graph-vs-eager divergence of a case: both modes step by step on the
- * same inputs, the first op whose output differs, the pass that introduced it, and
- * the host reads a specialized graph baked in that other inputs read differently.
+ * same inputs, the first op whose output differs, and the pass that introduced it.
  * The commands fill these records and print them; reports can walk them too. */
 #ifndef DUET_LOCALISE_H
 #define DUET_LOCALISE_H
@@ -11,5 +10,62 @@
  * (scope, op, call site, occurrence, grad): twin[i] is the index in eager of
  * graph[i]'s twin, or -1 when it has none. Malloc'ed; NULL when out of memory. */
 int *duet_match_records(const duet_record *graph, int ng, const duet_record *eager, int ne);
+
+/* The steps a run of c takes: o->steps, else the case's own, at most DUET_MAX_STEPS. */
+int duet_case_steps(const duet_case *c, const duet_run_opts *o);
+/* One step of an open session: the case's inputs for (seed, step), then the call.
+ * 0, or -1 with the context's error set. */
+int duet_session_step(duet_session *s, int step, uint64_t seed, duet_tensor **out);
+
+/* Outside the tolerance: a mismatch, a NaN/Inf disagreement or another shape. */
+bool duet_compare_differs(const duet_compare *cmp);
+
+/* One step, graph against eager: its outputs, and every variable after it. */
+typedef struct duet_step_compare {
+    duet_compare out, vars;
+} duet_step_compare;
+
+/* An op of the graph, keyed as its records are, with its output against eager's. */
+typedef struct duet_op_at {
+    char op[32];
+    char file[160];
+    int line;
+    char scope[256]; /* "" at the top level */
+    int occurrence;
+    bool grad; /* emitted by a VJP */
+    duet_compare cmp;
+} duet_op_at;
+
+typedef struct duet_divergence {
+    duet_run_kind run; /* the graph's policy */
+    unsigned passes;   /* the passes the case enables */
+    int steps, steps_run;
+    duet_step_compare step[DUET_MAX_STEPS];
+    int first_step;         /* the first step outside tolerance; -1 when the modes agree */
+    duet_diag diag;         /* why a mode stopped; code DUET_OK when both ran every step */
+    duet_run_kind stopped;  /* the mode that stopped */
+    char warning[256];      /* the graph's first warning (what specialize baked), or "" */
+    /* localisation on first_step: an unoptimised debug run against the eager op log */
+    int records, unmatched; /* the debug run's records, those with no eager twin */
+    bool op_found;          /* false: every op agrees unoptimised */
+    duet_op_at op;          /* the first op whose output differs while its inputs agree */
+    /* pass bisection */
+    unsigned cures;         /* the passes whose removal alone makes the modes agree */
+} duet_divergence;
+
+/* Runs the case eagerly and as a graph under run's policy side by side (the same
+ * seed, so the same inputs) for o->steps steps (0: the case's own), comparing with
+ * o->rtol and o->atol; on a divergence, localises its first step and bisects the
+ * passes. 0 when d says what happened (a mode stopping with a diagnostic included),
+ * -1 on an internal failure, explained by d->diag. */
+int duet_localise(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
+                  duet_divergence *d);
+
+/* Of the passes in enabled, those whose removal alone satisfies agrees(enabled without
+ * it): the pass bisection's logic, apart from running anything. */
+unsigned duet_passes_curing(unsigned enabled, bool (*agrees)(unsigned passes, void *user),
+                            void *user);
+/* "dce", "cse", "fold", "fuse", "plan", "guards"; "?" for anything else. */
+const char *duet_pass_name(unsigned pass);
 
 #endif
