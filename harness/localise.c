@@ -1,4 +1,5 @@
 /* Divergence localisation: see localise.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,5 +317,128 @@ int duet_localise(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
     if (compare_steps(c, o, d->passes, false, d)) return -1;
     if (d->diag.code || d->first_step < 0) return 0;
     if (localise_op(c, o, d) || bisect_passes(c, o, d)) return -1;
+    return 0;
+}
+
+/* ---- probing baked branches ---- */
+
+static bool same_read(const char *what, const char *file, int line, const char *scope,
+                      const duet_probe_read *r)
+{
+    return !strcmp(what, r->what) && line == r->line && !strcmp(file, r->file) &&
+           !strcmp(scope, r->scope);
+}
+
+/* The probe's entry for a baked read, added on first sight; NULL when full. */
+static duet_probe_read *probe_entry(duet_probe *p, const duet_baked_read *b)
+{
+    for (int i = 0; i < p->nreads; i++)
+        if (same_read(b->what, b->file, b->line, b->scope, &p->read[i])) return &p->read[i];
+    if (p->nreads == DUET_PROBE_MAX_READS) return NULL;
+    duet_probe_read *r = &p->read[p->nreads++];
+    memset(r, 0, sizeof *r);
+    r->what = b->what;
+    snprintf(r->file, sizeof r->file, "%s", b->file);
+    snprintf(r->scope, sizeof r->scope, "%s", b->scope);
+    r->line = b->line;
+    r->baked = b->value;
+    return r;
+}
+
+/* The value this seed's graph baked at the lint entry's site, if it baked one there
+ * that differs from what eager read (a site baked by several traces counts as agreeing
+ * when any of them baked the value read: which trace ran is not known here). */
+static const duet_baked_read *baked_differently(const duet_fn *fn, const duet_lint *l)
+{
+    const duet_baked_read *other = NULL;
+    for (int i = 0; i < duet_fn_baked_count(fn); i++) {
+        const duet_baked_read *b = duet_fn_baked_at(fn, i);
+        if (strcmp(b->what, l->what) || b->line != l->line || strcmp(b->file, l->file) ||
+            strcmp(b->scope, l->scope))
+            continue;
+        if (b->value == l->value || isnan(l->value)) return NULL;
+        other = b;
+    }
+    return other;
+}
+
+/* The eager lint traces a function once per signature; a fresh function for the step
+ * makes it trace this step's call too, so the values of this step's reads are
+ * recorded. The body runs once, as in any eager call. */
+static int eager_step_linted(duet_session *e, int step, uint64_t seed, duet_tensor **out)
+{
+    const duet_case *c = e->c;
+    duet_tensor *in[MAX_CASE_ARGS];
+    if (step_inputs(e, step, seed, in)) return -1;
+    duet_fn *fn = duet_fn_new(e->ctx, c->name, c->body, c->nin, c->nout, e->state);
+    if (!fn || (c->relax && duet_fn_relax(fn, c->relax))) {
+        duet_fn_free(fn);
+        return -1;
+    }
+    duet_fn_set_mode(fn, DUET_EAGER);
+    duet_ctx_set_lint(e->ctx, true);
+    int rc = duet_fn_call(fn, in, out);
+    duet_ctx_set_lint(e->ctx, false);
+    duet_fn_free(fn);
+    return rc;
+}
+
+static bool probe_done(const duet_probe *p)
+{
+    int found = 0;
+    for (int i = 0; i < p->nreads; i++) found += p->read[i].differs;
+    return p->nreads && found == p->nreads;
+}
+
+/* One seed's run: specialize beside linted eager. Returns 1 when a mode stopped. */
+static int probe_seed(const duet_case *c, const duet_run_opts *o, uint64_t seed, duet_probe *p)
+{
+    duet_session e, g;
+    unsigned passes = c->passes ? c->passes : DUET_PASS_ALL;
+    if (open_session(&e, c, DUET_RUN_EAGER, passes, seed, &p->diag)) return -1;
+    if (open_session(&g, c, DUET_RUN_SPECIALIZE, passes, seed, &p->diag)) {
+        close_session(&e);
+        return -1;
+    }
+    duet_tensor *eo[MAX_CASE_ARGS], *go[MAX_CASE_ARGS];
+    int rc = 0;
+    for (int s = 0; s < p->steps && !probe_done(p); s++) {
+        int nlint = duet_lint_count(e.ctx);
+        bool failed = duet_session_step(&g, s, seed, go);
+        if (failed || eager_step_linted(&e, s, seed, eo)) {
+            p->diag = *duet_ctx_error(failed ? g.ctx : e.ctx);
+            rc = 1;
+            break;
+        }
+        for (int i = 0; i < duet_fn_baked_count(g.fn); i++) probe_entry(p, duet_fn_baked_at(g.fn, i));
+        for (int i = nlint; i < duet_lint_count(e.ctx); i++) {
+            const duet_lint *l = duet_lint_at(e.ctx, i);
+            const duet_baked_read *b = baked_differently(g.fn, l);
+            duet_probe_read *r = b ? probe_entry(p, b) : NULL;
+            if (!r || r->differs) continue;
+            r->differs = true;
+            r->baked = b->value;
+            r->eager = l->value;
+            r->seed = seed;
+            r->step = s;
+            compare_outputs(c, go, eo, s, o, &r->out);
+        }
+        duet_ctx_reset(e.ctx);
+        duet_ctx_reset(g.ctx);
+    }
+    close_session(&e);
+    close_session(&g);
+    return rc;
+}
+
+int duet_probe_case(const duet_case *c, const duet_run_opts *o, int seeds, duet_probe *p)
+{
+    memset(p, 0, sizeof *p);
+    p->seeds = seeds;
+    p->steps = duet_case_steps(c, o);
+    for (int k = 0; k < seeds && !probe_done(p); k++) {
+        int rc = probe_seed(c, o, o->seed + (uint64_t)k, p);
+        if (rc) return rc < 0 ? -1 : 0;
+    }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Localising a graph-vs-eager divergence of a case: both modes step by step on the
- * same inputs, the first op whose output differs, and the pass that introduced it.
+ * same inputs, the first op whose output differs, the pass that introduced it, and
+ * the host reads a specialized graph baked in that other inputs read differently.
  * The commands fill these records and print them; reports can walk them too. */
 #ifndef DUET_LOCALISE_H
 #define DUET_LOCALISE_H
@@ -67,5 +68,35 @@ unsigned duet_passes_curing(unsigned enabled, bool (*agrees)(unsigned passes, vo
                             void *user);
 /* "dce", "cse", "fold", "fuse", "plan", "guards"; "?" for anything else. */
 const char *duet_pass_name(unsigned pass);
+
+/* Probing the branches specialize baked: a host read the graph answered once, at trace
+ * time, and the first generated input on which eager mode reads another value. */
+typedef struct duet_probe_read {
+    const char *what; /* "DUET_BOOL", "DUET_ITEM", "DUET_DIM" */
+    char file[160];
+    int line;
+    char scope[256];
+    double baked;    /* the value baked into the graph (traced on that seed's inputs) */
+    bool differs;    /* an input was found on which eager read another value: */
+    double eager;    /* that value, */
+    uint64_t seed;   /* on the inputs of (seed, step), */
+    int step;
+    duet_compare out; /* where the outputs of both modes compare so */
+} duet_probe_read;
+
+#define DUET_PROBE_MAX_READS 16
+
+typedef struct duet_probe {
+    int seeds, steps;
+    int nreads;
+    duet_probe_read read[DUET_PROBE_MAX_READS];
+    duet_diag diag; /* why a mode stopped; code DUET_OK when both ran every step */
+} duet_probe;
+
+/* Runs the case under specialize beside eager mode over seeds seeds from o->seed,
+ * o->steps steps each (0: the case's own), recording the reads the graph baked and,
+ * with the eager lint, the values eager mode reads at the same sites. 0, or -1 on an
+ * internal failure explained by p->diag. */
+int duet_probe_case(const duet_case *c, const duet_run_opts *o, int seeds, duet_probe *p);
 
 #endif

@@ -1,4 +1,4 @@
-/* duet compare and lint, driven in-process through duet_main on a planted case:
+/* duet compare, lint and probe, driven in-process through duet_main on a planted case:
  * a host read that specialize bakes into the graph right before a known op. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,12 +198,56 @@ static void test_lint(void **state)
     expect_line("lint mlp: 0 host reads that strict tracing would reject (2 steps, eager)");
 }
 
+/* ---- probe ---- */
+
+static void test_probe(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("probe planted-item --seeds 2"), 1);
+    expect_line("probe planted-item: 1 host read baked under specialize; eager over 2 seeds from 42, 4 steps each");
+    char line[200];
+    /* seed 42: x = 0.5 + 42 % 7 + step + i / 4, so the mean is 0.875 at step 0, 1.875 at 1 */
+    snprintf(line, sizeof line,
+             "  baked branch at tests/test_compare_cmd.c:%d (DUET_ITEM in the top level): eager "
+             "read 1.875, the graph baked 0.875 (seed 42, step 1); outputs differ by ",
+             PLANTED_READ);
+    expect_line(line);
+}
+
+static void test_probe_record(void **state)
+{
+    (void)state;
+    duet_probe *p = malloc(sizeof *p);
+    duet_run_opts o = {.seed = 42, .steps = 2, .rtol = 1e-5, .atol = 1e-8};
+    assert_int_equal(duet_probe_case(duet_case_find("planted-item"), &o, 1, p), 0);
+    assert_int_equal(p->nreads, 1);
+    const duet_probe_read *r = &p->read[0];
+    assert_true(r->differs);
+    assert_true(r->baked == 0.875 && r->eager == 1.875);
+    assert_int_equal(r->step, 1);
+    /* y = x^2 * mean: x = 1.5 .. 2.25 and the mean baked 1 too small, so y[3] is off by 2.25^2 */
+    assert_true(r->out.max_abs == 5.0625);
+    /* one step: nothing else to read, so the baked read is never seen to differ */
+    o.steps = 1;
+    assert_int_equal(duet_probe_case(duet_case_find("planted-item"), &o, 1, p), 0);
+    assert_int_equal(p->nreads, 1);
+    assert_false(p->read[0].differs);
+    free(p);
+}
+
+static void test_mlp_has_nothing_baked(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("probe mlp --steps 2 --seeds 1"), 0);
+    expect_line("probe mlp: 0 host reads baked under specialize");
+}
+
 /* ---- usage ---- */
 
 static void test_help_and_bad_flags(void **state)
 {
     (void)state;
-    const char *help[] = {"compare --help", "lint --help"};
+    const char *help[] = {"compare --help", "lint --help", "probe -h"};
     for (size_t i = 0; i < sizeof help / sizeof *help; i++) {
         assert_int_equal(duet(help[i]), 0);
         expect_line("usage: duet ");
@@ -220,6 +264,8 @@ static void test_help_and_bad_flags(void **state)
         {"lint", "duet lint: missing CASE"},
         {"lint mlp --policy strict", "duet lint: unknown flag '--policy'"},
         {"lint mlp --seed x", "duet lint: --seed: expected an integer"},
+        {"probe mlp --seeds 0", "duet probe: --seeds: expected an integer in 1..10000, got '0'\n"},
+        {"probe nothing", "duet probe: no case named 'nothing'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(duet(bad[i][0]), 2);
@@ -237,6 +283,9 @@ int main(void)
         cmocka_unit_test(test_compare_mode_stops),
         cmocka_unit_test(test_pass_bisection_logic),
         cmocka_unit_test(test_lint),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_probe_record),
+        cmocka_unit_test(test_mlp_has_nothing_baked),
         cmocka_unit_test(test_help_and_bad_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
