@@ -106,7 +106,7 @@ static void print_op(const duet_divergence *d)
 static void print_bisection(const duet_divergence *d)
 {
     printf("pass bisection (each enabled pass off in turn:");
-    for (unsigned bit = 1; bit <= d->passes; bit <<= 1)
+    for (unsigned bit = 1; bit && bit <= d->passes; bit <<= 1)
         if (d->passes & bit) printf(" %s", duet_pass_name(bit));
     printf("): ");
     if (!d->cures) {
@@ -114,7 +114,7 @@ static void print_bisection(const duet_divergence *d)
         return;
     }
     printf("the divergence disappears without");
-    for (unsigned bit = 1; bit <= d->passes; bit <<= 1)
+    for (unsigned bit = 1; bit && bit <= d->passes; bit <<= 1)
         if (d->cures & bit) printf(" %s", duet_pass_name(bit));
     printf("\n");
 }
