@@ -26,5 +26,8 @@ int duet_cmd_list(int argc, char **argv);
 int duet_cmd_run(int argc, char **argv);
 int duet_cmd_train(int argc, char **argv);
 int duet_cmd_trace(int argc, char **argv);
+int duet_cmd_compare(int argc, char **argv);
+int duet_cmd_lint(int argc, char **argv);
+int duet_cmd_probe(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ static const duet_command builtin[] = {
      duet_cmd_run},
     {"train", "run a case's steps in one mode (the NER cases take training flags)", duet_cmd_train},
     {"trace", "print a case's traced function as text or DOT", duet_cmd_trace},
+    {"compare", "both modes step by step; the first divergent op and the pass behind it", duet_cmd_compare},
+    {"lint", "a case's host reads that strict tracing would reject, from an eager run", duet_cmd_lint},
+    {"probe", "the branches specialize baked, and inputs on which eager reads differ", duet_cmd_probe},
 };
 static const duet_command *extra[DUET_MAX_COMMANDS];
 static int nextra;

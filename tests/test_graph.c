@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "localise.h"
 #include "mlp/mlp.h"
 #include "testutil.h"
 
@@ -169,6 +170,15 @@ static void test_specialize_is_silently_wrong(void **state)
     assert_int_equal(duet_fn_warning_count(fn), 1);
     assert_non_null(strstr(duet_fn_warning(fn, 0), "baked into the graph as true"));
     assert_non_null(strstr(duet_fn_warning(fn, 0), "specialize: DUET_BOOL at tests/test_graph.c:"));
+    /* the same facts as data */
+    assert_int_equal(duet_fn_baked_count(fn), 1);
+    const duet_baked_read *b = duet_fn_baked_at(fn, 0);
+    assert_string_equal(b->what, "DUET_BOOL");
+    assert_string_equal(b->file, "tests/test_graph.c");
+    assert_int_equal(b->line, 147); /* branchy's DUET_BOOL */
+    assert_string_equal(b->scope, "");
+    assert_true(b->value == 1.0);
+    assert_null(duet_fn_baked_at(fn, 1));
     /* the other branch's input: the baked branch runs, giving the wrong answer */
     assert_true(call1(fn, ctx, -1.0f) == -2.0f); /* eager would give 1.0 */
     assert_int_equal(duet_fn_trace_count(fn), 1);
@@ -367,6 +377,7 @@ static void test_eager_lint(void **state)
     const duet_lint *l = duet_lint_at(ctx, 0);
     assert_string_equal(l->what, "DUET_BOOL");
     assert_string_equal(l->file, "tests/test_graph.c");
+    assert_true(l->value == 1.0); /* sum(x) > 0 was true on this input */
     /* a host read of a constant is not derived from the inputs: not recorded */
     duet_tensor *c = duet_scalar(ctx, 1.0f);
     (void)DUET_BOOL(ctx, c);
@@ -460,13 +471,11 @@ static void test_debug_records_match_tape(void **state)
     assert_int_equal(duet_fn_debug_call(fn2, (duet_tensor *[]){x2, y2}, &loss, &gr, &ng), 0);
     /* with no passes the debug graph is the tape op for op: every intermediate,
      * forward, gradient and Adam update, has an eager twin with the same bits */
+    int *twin = duet_match_records(gr, ng, er, ne);
+    assert_non_null(twin);
     for (int i = 0; i < ng; i++) {
-        int j = 0;
-        while (j < ne && !(!strcmp(er[j].op, gr[i].op) && er[j].line == gr[i].line &&
-                           er[j].occurrence == gr[i].occurrence && er[j].grad == gr[i].grad &&
-                           !strcmp(er[j].scope, gr[i].scope) && !strcmp(er[j].file, gr[i].file)))
-            j++;
-        if (j == ne) fail_msg("graph record %d (%s at line %d) has no eager twin", i, gr[i].op, gr[i].line);
+        int j = twin[i];
+        if (j < 0) fail_msg("graph record %d (%s at line %d) has no eager twin", i, gr[i].op, gr[i].line);
         assert_int_equal(duet_numel(gr[i].value), duet_numel(er[j].value));
         for (int64_t k = 0; k < duet_numel(gr[i].value); k++)
             assert_true(duet_get_f32(gr[i].value, k) == duet_get_f32(er[j].value, k));
@@ -474,6 +483,7 @@ static void test_debug_records_match_tape(void **state)
     }
     assert_int_equal(matched, 2); /* the two forward matmuls among them */
     assert_true(ng > 100);
+    free(twin);
     free(er);
     free(gr);
     duet_fn_free(fn);

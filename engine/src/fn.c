@@ -55,6 +55,7 @@ void duet_fn_free(duet_fn *fn)
     free(fn->linted);
     free_list(fn->reasons, fn->nreasons);
     free_list(fn->warnings, fn->nwarnings);
+    free(fn->baked);
     free(fn->name);
     free(fn);
 }

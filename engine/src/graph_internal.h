@@ -70,6 +70,8 @@ struct duet_fn {
     int nreasons;
     char **warnings;
     int nwarnings;
+    duet_baked_read *baked; /* what the specialize warnings say, as data */
+    int nbaked;
 };
 
 void duet_fn_note(char ***list, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -6,6 +6,7 @@
  * the trace for the value its node takes on the call's arguments (duet_example_value,
  * which evaluates the trace so far without committing any variable write), bakes that
  * value in, and warns (specialize) or appends a guard node (guard). */
+#include <math.h>
 #include <stdlib.h>
 
 #include "graph_internal.h"
@@ -102,7 +103,8 @@ static const duet_tensor *lint_shown(const duet_tensor *t)
     return t;
 }
 
-static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t)
+static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
+                        double value)
 {
     if (ctx->nlints == ctx->cap_lints) {
         int cap = ctx->cap_lints ? 2 * ctx->cap_lints : 16;
@@ -117,6 +119,27 @@ static void lint_record(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet
     l->line = s.line;
     snprintf(l->scope, sizeof l->scope, "%s", duet_scope_path(ctx)); /* outlives resets */
     duet_shape_str(lint_shown(t), l->shape, sizeof l->shape);
+    l->value = k == DUET_READ_BOOL && !isnan(value) ? value != 0 : value;
+}
+
+/* ---- reads baked by specialize ---- */
+int duet_fn_baked_count(const duet_fn *fn) { return fn->nbaked; }
+const duet_baked_read *duet_fn_baked_at(const duet_fn *fn, int i)
+{
+    return i >= 0 && i < fn->nbaked ? &fn->baked[i] : NULL;
+}
+
+static void baked_record(duet_fn *fn, duet_site s, duet_read_kind k, const char *scope, double v)
+{
+    duet_baked_read *b = realloc(fn->baked, sizeof *b * (size_t)(fn->nbaked + 1));
+    if (!b) return; /* the warning still says it */
+    fn->baked = b;
+    b += fn->nbaked++;
+    b->what = duet_read_name[k];
+    b->file = s.file;
+    b->line = s.line;
+    snprintf(b->scope, sizeof b->scope, "%s", scope);
+    b->value = k == DUET_READ_BOOL ? v != 0 : v;
 }
 
 /* ---- the reads ---- */
@@ -142,9 +165,8 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
         duet_host_read_fail(ctx, s, k, t, dim);
         return 0;
     }
-    if (tr->lint) lint_record(ctx, s, k, t);
     if (!tr->ex) { /* a while_loop's cond or body: a new value every iteration */
-        if (tr->lint) return 0;
+        if (tr->lint) return lint_record(ctx, s, k, t, NAN), 0;
         duet_host_read_fail(ctx, s, k, t, dim);
         snprintf(ctx->err.explanation, sizeof ctx->err.explanation,
                  "This read is inside a duet_while_loop's cond or body, which runs once per "
@@ -153,9 +175,12 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
         return 0;
     }
     const duet_tensor *x = duet_example_value(ctx, tr, t);
-    if (!x || (k != DUET_READ_DIM && !check_one(ctx, k, x))) return 0;
+    if (!x || (k != DUET_READ_DIM && !check_one(ctx, k, x))) {
+        if (tr->lint) lint_record(ctx, s, k, t, NAN); /* the site still counts */
+        return 0;
+    }
     double v = k == DUET_READ_DIM ? (double)x->shape[dim] : scalar_value(x);
-    if (tr->lint) return v;
+    if (tr->lint) return lint_record(ctx, s, k, t, v), v;
     if (policy == DUET_POLICY_GUARD) {
         duet_guard_spec *spec = duet_alloc_bytes(ctx, sizeof *spec);
         if (!spec) {
@@ -170,6 +195,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     }
     char seen[32];
     value_text(k, v, seen, sizeof seen);
+    baked_record(tr->fn, s, k, duet_scope_path(ctx), v);
     duet_fn_warn(tr->fn,
                  "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
                  "take the other branch will get a wrong result",

@@ -73,6 +73,17 @@ double duet_fn_trace_ms(const duet_fn *fn);
 double duet_fn_optimise_ms(const duet_fn *fn);
 int duet_fn_warning_count(const duet_fn *fn);
 const char *duet_fn_warning(const duet_fn *fn, int i);
+/* The host reads the specialize policy baked into the function's traces, one per
+ * warning, in order: the warnings' facts for tools (duet probe). */
+typedef struct duet_baked_read {
+    const char *what; /* "DUET_BOOL", "DUET_ITEM", "DUET_DIM" */
+    const char *file;
+    int line;
+    char scope[256]; /* "" at the top level */
+    double value;    /* the value baked in: 1 or 0 for DUET_BOOL */
+} duet_baked_read;
+int duet_fn_baked_count(const duet_fn *fn);
+const duet_baked_read *duet_fn_baked_at(const duet_fn *fn, int i);
 /* The graph of the most recent trace, after the enabled passes. */
 const duet_graph *duet_fn_graph(const duet_fn *fn);
 int duet_fn_node_count(const duet_fn *fn);
@@ -117,6 +128,8 @@ typedef struct duet_lint {
     int line;
     char scope[256];
     char shape[96];
+    double value; /* the value read on the call's inputs: 1 or 0 for DUET_BOOL; NaN
+                   * inside a while_loop, where no single value exists */
 } duet_lint;
 void duet_ctx_set_lint(duet_ctx *ctx, bool on);
 int duet_lint_count(const duet_ctx *ctx);
