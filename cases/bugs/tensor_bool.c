@@ -31,8 +31,8 @@ static void tensor_bool_fixed_body(duet_ctx *ctx, duet_tensor *const *in, duet_t
     out[0] = duet_softmax(ctx, mask_scores(ctx, in[0], in[1]), -1, NULL);
 }
 
-/* Scores (N, T) and a keep-mask (N, T) of varying size. Even steps mask nothing (the
- * first call among them), odd steps mask each row's tail past a random length, as
+/* Scores (N, T) and a keep-mask (N, T) of varying size. Even steps, the first call
+ * among them, mask nothing; odd steps mask each row's tail past a random length, as
  * padding does. */
 static void masked_scores(duet_ctx *ctx, void *state, int step, uint64_t seed, duet_tensor **in)
 {
