@@ -487,6 +487,36 @@ static void test_dim_read_of_relaxed_dim(void **state)
     duet_ctx_free(ctx);
 }
 
+/* x[:3] when x is longer than 3: the slice's bounds hold only for the lengths the
+ * guard allows. */
+static void truncate3(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    out[0] = DUET_DIM(ctx, in[0], 0) > 3 ? duet_slice(ctx, in[0], 0, 0, 3) : in[0];
+}
+
+/* An entry traced for a long length holds a slice [0:3] that a shorter length cannot
+ * satisfy: its dim guard must fail (and the call retrace) before that slice's shape
+ * rule reports an error. */
+static void test_dim_guard_fails_before_specialised_shapes(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "truncate3", truncate3, 1, 1, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_GUARD);
+    assert_int_equal(duet_fn_relax(fn, "(N)"), 0);
+    const int lens[4] = {5, 2, 5, 2};
+    for (int i = 0; i < 4; i++) {
+        duet_tensor *y, *x = vec(ctx, lens[i], 1);
+        assert_int_equal(duet_fn_call(fn, &x, &y), 0);
+        assert_int_equal(y->shape[0], lens[i] > 3 ? 3 : lens[i]);
+        duet_ctx_reset(ctx);
+    }
+    assert_int_equal(duet_fn_trace_count(fn), 2);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
 /* ---- 8. leaked tensors ---- */
 
 static duet_tensor *stash;
@@ -697,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_retrace_storm_names_the_dim),
         cmocka_unit_test(test_relaxed_dims_under_every_policy),
         cmocka_unit_test(test_dim_read_of_relaxed_dim),
+        cmocka_unit_test(test_dim_guard_fails_before_specialised_shapes),
         cmocka_unit_test(test_leaked_tensor_is_a_diagnostic),
         cmocka_unit_test(test_leaked_tensor_in_another_trace),
         cmocka_unit_test(test_lint_agrees_with_strict),

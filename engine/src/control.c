@@ -1,7 +1,8 @@
 /* Graph-safe control flow. duet_cond evaluates both branches and selects with
  * duet_where, in both modes, so eager and graph results (and gradients) agree bit
  * for bit; this is how jax.lax.cond behaves under vmap. Branches must therefore be
- * pure: a variable assignment inside a branch is a diagnostic. */
+ * pure: a variable assignment or a print inside a branch is a diagnostic (both
+ * branches run, so the untaken branch's effect would happen too). */
 #include "graph_internal.h"
 
 static int count_effects(duet_ctx *ctx, int from)
@@ -9,7 +10,7 @@ static int count_effects(duet_ctx *ctx, int from)
     const duet_graph *g = duet_cur_graph(ctx);
     int n = 0;
     for (int i = from; i < g->n; i++)
-        if (duet_op_table[g->nodes[i]->op]->flags & DUET_OPF_WRITES_VAR) n++;
+        if (duet_op_table[g->nodes[i]->op]->flags & (DUET_OPF_WRITES_VAR | DUET_OPF_HOST_IO)) n++;
     return n;
 }
 
@@ -25,8 +26,9 @@ static int run_branch(duet_site s, duet_ctx *ctx, const char *name, duet_branch_
     ctx->cur_site = s; /* the branch's ops moved it */
     if (count_effects(ctx, start))
         return duet_fail_as(ctx, DUET_ERR_TRACE, "cond",
-                            "duet_cond: the %s branch changes a variable; branches must be pure "
-                            "(assign after the cond, selecting the value with duet_where)",
+                            "duet_cond: the %s branch changes a variable or prints; branches "
+                            "must be pure (assign or print after the cond, selecting the value "
+                            "with duet_where)",
                             name);
     return 0;
 }

@@ -12,6 +12,7 @@ duet_ctx *duet_ctx_new(void)
     if (!ctx) return NULL;
     ctx->poison.flags = DUET_TENSOR_POISON;
     ctx->poison.dtype = DUET_F32;
+    ctx->print_sink = stdout;
     return ctx;
 }
 
@@ -56,6 +57,7 @@ void duet_ctx_free(duet_ctx *ctx)
     }
     free(ctx->vars);
     free(ctx->staged);
+    free(ctx->print_staged);
     free(ctx->lints);
     for (uint32_t i = 0; i < ctx->ntraces; i++) free(ctx->trace_names[i]);
     free(ctx->trace_names);
@@ -383,6 +385,23 @@ int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src)
 
 const void *duet_var_current(const duet_var *v) { return v->staged ? v->staged : v->value.data; }
 
+int duet_print_stage(duet_ctx *ctx, const char *line, size_t len)
+{
+    if (ctx->print_len + len + 1 > ctx->print_cap) {
+        size_t cap = ctx->print_cap ? ctx->print_cap : 256;
+        while (cap < ctx->print_len + len + 1) cap *= 2;
+        char *b = realloc(ctx->print_staged, cap);
+        if (!b) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for a printed line");
+        ctx->print_staged = b;
+        ctx->print_cap = cap;
+    }
+    memcpy(ctx->print_staged + ctx->print_len, line, len);
+    ctx->print_staged[ctx->print_len + len] = '\n';
+    ctx->print_len += len + 1;
+    ctx->print_staged_lines++;
+    return 0;
+}
+
 void duet_vars_commit(duet_ctx *ctx)
 {
     for (int i = 0; i < ctx->nstaged; i++) {
@@ -392,6 +411,15 @@ void duet_vars_commit(duet_ctx *ctx)
         v->staged = NULL;
     }
     ctx->nstaged = 0;
+    if (ctx->print_staged_lines && ctx->print_sink) {
+        /* flushed at once, as tf.print does, so the lines interleave with the
+         * program's other output in the order things happened */
+        fwrite(ctx->print_staged, 1, ctx->print_len, ctx->print_sink);
+        fflush(ctx->print_sink);
+    }
+    ctx->print_count += ctx->print_staged_lines;
+    ctx->print_staged_lines = 0;
+    ctx->print_len = 0;
 }
 
 void duet_vars_abort(duet_ctx *ctx)
@@ -402,4 +430,6 @@ void duet_vars_abort(duet_ctx *ctx)
         v->staged = NULL;
     }
     ctx->nstaged = 0;
+    ctx->print_staged_lines = 0;
+    ctx->print_len = 0;
 }

@@ -158,7 +158,8 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
     }
     if (!(def->flags & DUET_OPF_ALIAS) && alloc_output(ctx, g, out)) return &ctx->poison;
     if (def->kernel(ctx, attr, in, nin, out)) return &ctx->poison;
-    if (def->flags & DUET_OPF_WRITES_VAR) duet_vars_commit(ctx); /* eagerly, at once */
+    if (def->flags & (DUET_OPF_WRITES_VAR | DUET_OPF_HOST_IO))
+        duet_vars_commit(ctx); /* eagerly, at once */
     return out;
 oom:
     duet_fail(ctx, DUET_ERR_OOM, "out of memory while recording the op");

@@ -209,20 +209,19 @@ static void free_state(run_state *s)
     free(s->occurrence);
 }
 
-/* Dim guards need only the bound shapes, so they are checked before any kernel runs,
- * as torch.compile checks its shape guards on the inputs. */
-static bool dim_guards_fail(duet_plan *p, const run_state *s)
+/* Dim guards need only the bound shapes, so they are checked in the shape pass,
+ * before any kernel runs, as torch.compile checks its shape guards on the inputs. A
+ * guard is checked where it stands, ahead of the nodes traced after its read: those
+ * were specialised on the guarded size (a slice to a length the read allowed), so for
+ * another size their shape rules may fail, and the failed guard, not that error, is
+ * what the call must see. */
+static bool dim_guard_fails(duet_plan *p, const run_state *s, const duet_node *n)
 {
-    for (int i = 0; i < p->graph.n; i++) {
-        const duet_node *n = p->graph.nodes[i];
-        if (n->op != DUET_OP_GUARD || ((const duet_guard_spec *)n->attr.p)->kind != DUET_READ_DIM)
-            continue;
-        if (!duet_guard_holds(n->attr.p, &s->rt[n->in[0]->node->id])) {
-            p->failed_guard = n;
-            return true;
-        }
-    }
-    return false;
+    if (n->op != DUET_OP_GUARD || ((const duet_guard_spec *)n->attr.p)->kind != DUET_READ_DIM ||
+        duet_guard_holds(n->attr.p, &s->rt[n->in[0]->node->id]))
+        return false;
+    p->failed_guard = n;
+    return true;
 }
 
 /* Shape pass: concrete types for every node, then buffers big enough for them. */
@@ -245,6 +244,7 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
             t->node = NULL;
             continue;
         }
+        if (dim_guard_fails(p, s, n)) return DUET_GUARD_FAILED;
         duet_type ty = {0};
         if (duet_op_table[n->op]->infer(ctx, &n->attr, s->rin + s->rin_off[i], n->nin, &ty) ||
             check_bound(ctx, n->out, &ty, symv))
@@ -257,7 +257,6 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
         if (sl >= 0 && bytes > need[sl]) need[sl] = bytes;
     }
-    if (dim_guards_fail(p, s)) return DUET_GUARD_FAILED;
     size_t total = 0, unplanned = 0;
     for (int i = 0; i < g->n; i++) /* every size was checked above */
         if (p->slot[i] >= 0) unplanned += (size_t)duet_numel(&s->rt[i]) * duet_dtype_size(s->rt[i].dtype);

@@ -50,6 +50,8 @@ enum {
     DUET_OPF_SOURCE = 1u << 2,      /* reads state (var_read, placeholders): never folded */
     DUET_OPF_ALIAS = 1u << 3,       /* kernel points out->data at existing memory (no alloc) */
     DUET_OPF_GUARD = 1u << 4,       /* checks a value baked in at trace time: never removed */
+    DUET_OPF_HOST_IO = 1u << 5,     /* writes to the host (print): never removed, merged,
+                                       folded or reordered */
 };
 
 /* What a guard kernel returns when its check fails (0 is success, -1 an error). */
@@ -88,7 +90,7 @@ typedef struct duet_op_def {
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
     X(GUARD, guard) X(FUSED, fused)      \
-    X(WHILE, while) X(LOOP_OUT, loop_out) X(LOOP_RESULT, loop_result)
+    X(WHILE, while) X(LOOP_OUT, loop_out) X(LOOP_RESULT, loop_result) X(PRINT, print)
 
 typedef enum {
 #define X(id, name) DUET_OP_##id,
@@ -157,6 +159,11 @@ typedef struct duet_retired {
  * retraces) or an evaluation at trace time changes no variable. */
 int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src);
 const void *duet_var_current(const duet_var *v); /* staged, else committed */
+/* Printed lines (duet_print) stage the same way, so a call prints what it computed
+ * exactly once: the line (without its newline) waits for the commit that makes the
+ * call's writes current, which writes it to the print sink, and an abort drops it. */
+int duet_print_stage(duet_ctx *ctx, const char *line, size_t len);
+/* Commit and abort act on every staged effect: variable writes and printed lines. */
 void duet_vars_commit(duet_ctx *ctx);
 void duet_vars_abort(duet_ctx *ctx);
 
@@ -198,6 +205,12 @@ struct duet_ctx {
     size_t mem_used, mem_limit;
     duet_var **staged; /* variables with a staged value, in staging order */
     int nstaged, cap_staged;
+    /* printed lines: staged text (newline-terminated lines) until the next commit */
+    FILE *print_sink;      /* NULL: count the lines, write them nowhere */
+    char *print_staged;
+    size_t print_len, print_cap;
+    int print_staged_lines;
+    int64_t print_count; /* lines committed so far */
     /* tracing */
     bool eager_functions;             /* run_functions_eagerly */
     bool lint;

@@ -35,7 +35,8 @@ static void pass_dce(duet_ctx *ctx, duet_plan *p)
     for (int k = 0; k < p->nout; k++) live[producer(p->outputs[k])->id] = true;
     for (int i = g->n - 1; i >= 0; i--) {
         const duet_node *n = g->nodes[i];
-        if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD) || n->op == DUET_OP_PLACEHOLDER)
+        if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_HOST_IO) ||
+            n->op == DUET_OP_PLACEHOLDER)
             live[i] = true;
         if (!live[i]) continue;
         for (int j = 0; j < n->nin; j++) live[producer(n->in[j])->id] = true;
@@ -82,7 +83,8 @@ static bool node_same(const duet_node *a, const duet_node *b)
 
 static bool cse_candidate(const duet_node *n)
 {
-    return !(flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE));
+    return !(flags_of(n) &
+             (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE | DUET_OPF_HOST_IO));
 }
 
 static void replace_uses(duet_plan *p, duet_node **repl)
@@ -136,7 +138,7 @@ static void pass_cse(duet_ctx *ctx, duet_plan *p)
 static bool foldable(const duet_node *n)
 {
     if (n->op == DUET_OP_CONST || n->op == DUET_OP_WHILE || n->op == DUET_OP_LOOP_OUT ||
-        flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE))
+        flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE | DUET_OPF_HOST_IO))
         return false;
     int64_t numel = duet_numel(n->out);
     if (numel < 0 || numel > FOLD_MAX_ELEMS) return false;
@@ -242,14 +244,16 @@ static void dump(duet_fn *fn, duet_plan *p, unsigned pass, const char *name)
 /* ---- guards first: a guard and what it needs run before everything else ---- */
 
 /* Whether moving the guards' ancestors (need) ahead of the other nodes keeps what
- * every node reads: nothing needed may write a variable or run a loop (whose body
- * reads variables), and no needed var_read may overtake an assign to its variable. */
+ * every node reads and what the host sees: nothing needed may write a variable, print
+ * (lines keep their order) or run a loop (whose body reads variables), and no needed
+ * var_read may overtake an assign to its variable. */
 static bool can_hoist(const duet_graph *g, const bool *need)
 {
     for (int i = 0; i < g->n; i++) {
         const duet_node *n = g->nodes[i];
         if (!need[i]) continue;
-        if (flags_of(n) & DUET_OPF_WRITES_VAR || n->op == DUET_OP_WHILE) return false;
+        if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_HOST_IO) || n->op == DUET_OP_WHILE)
+            return false;
         if (n->op != DUET_OP_VAR_READ) continue;
         for (int j = 0; j < i; j++)
             if (!need[j] && g->nodes[j]->op == DUET_OP_ASSIGN && g->nodes[j]->attr.p == n->attr.p)

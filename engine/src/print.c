@@ -24,6 +24,10 @@ static void attr_text(const duet_node *nd, char *buf, size_t n)
         duet_guard_text(nd, buf, n);
         return;
     }
+    if (nd->op == DUET_OP_PRINT) {
+        snprintf(buf, n, " label=\"%s\"", (const char *)nd->attr.p);
+        return;
+    }
     if (nd->op == DUET_OP_CONST || nd->op == DUET_OP_FUSED) return;
     int last = -1;
     for (int i = 0; i < DUET_MAX_IATTR; i++)

@@ -141,4 +141,18 @@ duet_tensor *duet_dropout_mask_at(duet_site s, duet_ctx *c, duet_tensor *like, f
 #define duet_dropout(...) duet_dropout_at(DUET_HERE, __VA_ARGS__)
 #define duet_dropout_mask(...) duet_dropout_mask_at(DUET_HERE, __VA_ARGS__)
 
+/* ---- host output (tf.print, jax.debug.print) ---- */
+/* Prints "label: <values>" as one line, long dims elided as [0 1 2 ... 7 8 9], each
+ * time the op runs: eagerly at once, in graph mode on every call of the plan (not
+ * only while tracing), and only for a call that runs to the end, so a retrace after
+ * a failed guard prints once. Returns x unchanged, to be chained; its gradient
+ * passes through and prints nothing. */
+duet_tensor *duet_print_at(duet_site s, duet_ctx *c, const char *label, duet_tensor *x);
+#define duet_print(...) duet_print_at(DUET_HERE, __VA_ARGS__)
+/* Where printed lines go: stdout by default; NULL writes them nowhere (they are
+ * still counted). */
+void duet_ctx_set_print_sink(duet_ctx *c, FILE *sink);
+/* Lines printed so far on this context. */
+int64_t duet_ctx_print_count(const duet_ctx *c);
+
 #endif
