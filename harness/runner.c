@@ -19,7 +19,7 @@ typedef struct trajectory {
     bool *traced;                     /* per step: the call traced */
     int nvars;
     duet_tensor *vars;                /* host copies at the end */
-    const char **var_names;
+    char (*var_names)[64];            /* copies: the context owning them is freed first */
     duet_diag diag;                   /* code DUET_OK when every step ran */
 } trajectory;
 
@@ -97,7 +97,8 @@ static void record_vars(duet_ctx *ctx, trajectory *t)
     t->var_names = calloc((size_t)t->nvars + 1, sizeof *t->var_names);
     for (int i = 0; t->vars && t->var_names && i < t->nvars; i++) {
         host_copy(duet_var_value(duet_var_at(ctx, i)), &t->vars[i]);
-        t->var_names[i] = duet_var_name(duet_var_at(ctx, i));
+        snprintf(t->var_names[i], sizeof t->var_names[i], "%s",
+                 duet_var_name(duet_var_at(ctx, i)));
     }
 }
 
