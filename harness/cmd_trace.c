@@ -23,7 +23,7 @@ static unsigned pass_bit(const char *name)
 {
     static const struct { const char *name; unsigned bit; } passes[] = {
         {"trace", DUET_DUMP_TRACE}, {"dce", DUET_PASS_DCE}, {"cse", DUET_PASS_CSE},
-        {"fold", DUET_PASS_FOLD},   {"fuse", DUET_PASS_FUSE}, {"guards", DUET_PASS_GUARDS}};
+        {"fold", DUET_PASS_FOLD},   {"fuse", DUET_PASS_FUSE}, {"guards", DUET_PASS_GUARDS}, {"reassoc", DUET_PASS_REASSOC}};
     for (size_t i = 0; i < sizeof passes / sizeof *passes; i++)
         if (!strcmp(name, passes[i].name)) return passes[i].bit;
     return 0;

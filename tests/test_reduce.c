@@ -1,6 +1,7 @@
 /* sum, max, any, size, mean: forward values (every dtype, axes combinations,
  * keepdims, all axes, empty reductions, accuracy of long f32 sums), gradients of
- * sum, max and mean, error paths and the shape rules on symbolic dims. */
+ * sum, max and mean, error paths, the shape rules on symbolic dims, and f32 sums
+ * under the opt-in DUET_PASS_REASSOC. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,6 +510,142 @@ static void test_symbolic_shapes(void **state)
     duet_ctx_free(c);
 }
 
+/* ---- DUET_PASS_REASSOC: float accumulation in vector lanes ---- */
+
+typedef struct reassoc_sum {
+    unsigned axes;
+    const float *captured; /* non-NULL: sum this constant instead of the input */
+    int64_t n;
+} reassoc_sum;
+
+static void reassoc_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    const reassoc_sum *r = user;
+    duet_tensor *x = r->captured ? duet_constant(ctx, DUET_F32, 1, S(r->n), r->captured) : in[0];
+    out[0] = duet_sum(ctx, x, r->axes, false);
+}
+
+/* The sum of x (rank, shape) over r->axes traced with these passes, into got. */
+static void traced_sum(unsigned passes, const reassoc_sum *r, const float *x, int rank,
+                       const int64_t *shape, float *got, int64_t n)
+{
+    duet_ctx *c = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(c, "sum", reassoc_body, 1, 1, (void *)r);
+    duet_fn_set_passes(fn, passes);
+    duet_tensor *in = duet_constant(c, DUET_F32, rank, shape, x), *y;
+    assert_int_equal(duet_fn_call(fn, &in, &y), 0);
+    assert_int_equal(duet_numel(y), n);
+    for (int64_t i = 0; i < n; i++) got[i] = duet_get_f32(y, i);
+    duet_fn_free(fn);
+    duet_ctx_free(c);
+}
+
+static void eager_sum(const reassoc_sum *r, const float *x, int rank, const int64_t *shape,
+                      float *want, int64_t n)
+{
+    duet_ctx *c = duet_ctx_new();
+    duet_tensor *in = duet_constant(c, DUET_F32, rank, shape, x), *y;
+    reassoc_body(c, &in, &y, (void *)r);
+    assert_int_equal(duet_ctx_status(c), DUET_OK);
+    for (int64_t i = 0; i < n; i++) want[i] = duet_get_f32(y, i);
+    duet_ctx_free(c);
+}
+
+static int64_t ulps(float a, float b)
+{
+    int32_t ia, ib;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    return llabs((int64_t)ia - (int64_t)ib); /* same-signed values only */
+}
+
+/* On positive values, float accumulation errs by at most about u per addition on
+ * the path from a leaf to the root, relative to the sum: n/8 - 1 in a lane plus 3
+ * combining the lanes, n - 1 in order. u * sum is at most one ULP of the sum, and
+ * eager's ordered double sum adds half an ULP of rounding: so many ULP + 1 at worst,
+ * on every layout the kernel has. Typical differences are far smaller: on rows of
+ * this random data, a few ULP, and not all zero. */
+static void test_reassoc_within_a_few_ulp(void **state)
+{
+    (void)state;
+    enum { R = 16, C = 1000 };
+    static float x[R * C], mag[R * C], want[R * C], got[R * C];
+    tu_fill(x, R * C, 5, 0.0f, 1.0f);
+    tu_fill(mag, R * C, 6, -4.0f, 4.0f); /* magnitudes from 1e-4 to 1e4 */
+    for (int i = 0; i < R * C; i++) x[i] *= powf(10.0f, mag[i]);
+    const struct {
+        int rank;
+        int64_t shape[3];
+        unsigned axes;
+        int64_t nout, bound;
+    } cases[] = {
+        {2, {R, C}, DUET_AXIS(1), R, C / 8 + 2 + 1},                /* rows: lanes */
+        {1, {R * C}, 0, 1, R * C / 8 + 2 + 1},                      /* all: lanes */
+        {2, {R, C}, DUET_AXIS(0), C, R - 1 + 1},                    /* columns: in order */
+        {3, {4, 4, C}, DUET_AXIS(0) | DUET_AXIS(2), 4, 4 * C - 1 + 1}, /* generic: in order */
+    };
+    int64_t largest[sizeof cases / sizeof *cases] = {0};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        reassoc_sum r = {.axes = cases[k].axes};
+        eager_sum(&r, x, cases[k].rank, cases[k].shape, want, cases[k].nout);
+        traced_sum(DUET_PASS_ALL | DUET_PASS_REASSOC, &r, x, cases[k].rank, cases[k].shape, got,
+                   cases[k].nout);
+        for (int64_t i = 0; i < cases[k].nout; i++) {
+            int64_t d = ulps(got[i], want[i]);
+            if (d > cases[k].bound)
+                fail_msg("layout %zu [%lld]: %.9g vs eager %.9g, %lld ULP (bound %lld)", k,
+                         (long long)i, (double)got[i], (double)want[i], (long long)d,
+                         (long long)cases[k].bound);
+            if (d > largest[k]) largest[k] = d;
+        }
+    }
+    assert_in_range(largest[0], 1, 8); /* rows of 1000 values: a few ULP (3 here) */
+}
+
+/* 1 + 2^-24 rounds to 1 in float (a tie, to even), twice; in double the two halves
+ * add up to one ULP of 1. Without the pass the traced sum keeps eager's bits; with
+ * it the bits differ, whether the plan runs the sum or folding does. */
+static void test_reassoc_changes_bits_only_when_on(void **state)
+{
+    (void)state;
+    const float tiny = ldexpf(1.0f, -24);
+    const float x[4] = {1.0f, tiny, tiny, 0.0f};
+    float want, got;
+    reassoc_sum r = {0};
+    eager_sum(&r, x, 1, S(4), &want, 1);
+    assert_true(want == 1.0f + 2 * tiny);
+    assert_int_equal(DUET_PASS_ALL & DUET_PASS_REASSOC, 0); /* opt-in */
+    traced_sum(DUET_PASS_ALL, &r, x, 1, S(4), &got, 1);
+    assert_memory_equal(&got, &want, sizeof got);
+    traced_sum(DUET_PASS_ALL | DUET_PASS_REASSOC, &r, x, 1, S(4), &got, 1);
+    assert_true(got == 1.0f);
+    reassoc_sum folded = {.captured = x, .n = 4};
+    traced_sum(DUET_PASS_ALL | DUET_PASS_REASSOC, &folded, x, 1, S(4), &got, 1);
+    assert_true(got == 1.0f);
+}
+
+/* The pass shows up in dumps under its own name, and marks the sum node. */
+static void test_reassoc_dump(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    duet_ctx *c = duet_ctx_new();
+    reassoc_sum r = {0};
+    duet_fn *fn = duet_fn_new(c, "f", reassoc_body, 1, 1, &r);
+    duet_fn_set_passes(fn, DUET_PASS_ALL | DUET_PASS_REASSOC);
+    duet_fn_set_dump(fn, f, DUET_PASS_REASSOC);
+    duet_tensor *in = duet_full(c, DUET_F32, 1, S(3), 1.0f), *y;
+    assert_int_equal(duet_fn_call(fn, &in, &y), 0);
+    fclose(f);
+    assert_non_null(strstr(text, "# f: after reassoc"));
+    assert_non_null(strstr(text, "= sum %0 i=[0,0,1]")); /* axes, keepdims, reassoc */
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +667,9 @@ int main(void)
         cmocka_unit_test(test_max_grad),
         cmocka_unit_test(test_max_grad_ties),
         cmocka_unit_test(test_mean_grad),
+        cmocka_unit_test(test_reassoc_within_a_few_ulp),
+        cmocka_unit_test(test_reassoc_changes_bits_only_when_on),
+        cmocka_unit_test(test_reassoc_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

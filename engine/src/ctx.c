@@ -275,9 +275,35 @@ const char *duet_scope_path(duet_ctx *ctx)
 
 /* ---- variables ---- */
 
-duet_var *duet_var_new(duet_ctx *ctx, const char *name, duet_dtype dtype, int rank,
-                       const int64_t *shape)
+/* A variable made while tracing would exist once per trace, where eager mode makes
+ * one per call: refused, with the fix. */
+static void var_new_in_trace_fail(duet_site s, duet_ctx *ctx, const char *name)
 {
+    if (ctx->err.code) return; /* sticky: keep the first error and its explanation */
+    ctx->cur_site = s;
+    duet_fail_as(ctx, DUET_ERR_TRACE, "duet_var_new",
+                 "variable '%s' created inside '%s' while it is being traced", name,
+                 ctx->trace_names[ctx->tracing->id - 1]);
+    snprintf(ctx->err.explanation, sizeof ctx->err.explanation,
+             "A traced function's body runs only when it traces, so a variable created there "
+             "would be created once per trace and then shared by every call, while eager mode "
+             "creates a fresh one on every call: the two modes would compute different things. "
+             "Graph mode supports only variables created outside the function (tf.function "
+             "allows them on its first call only: \"tf.function only supports singleton "
+             "tf.Variables created on the first call\").");
+    snprintf(ctx->err.fix, sizeof ctx->err.fix,
+             "create '%s' once, outside the function (at set-up), and capture it: pass it in "
+             "through the function's user pointer and use duet_var_read/duet_assign in the body.",
+             name);
+}
+
+duet_var *duet_var_new_at(duet_site s, duet_ctx *ctx, const char *name, duet_dtype dtype,
+                          int rank, const int64_t *shape)
+{
+    if (ctx->tracing) {
+        var_new_in_trace_fail(s, ctx, name);
+        return NULL;
+    }
     ctx->cur_site = (duet_site){0};
     if (rank < 0 || rank > DUET_MAX_RANK) {
         duet_ctx_fail(ctx, DUET_ERR_ARG, "variable '%s': rank %d is out of range 0..%d", name,

@@ -30,6 +30,9 @@ typedef struct duet_attrs {
     float f[4];
     void *p; /* constants: data; var ops: the duet_var */
 } duet_attrs;
+/* sum: i[0] axes mask, i[1] keepdims, and this flag, which DUET_PASS_REASSOC sets on
+ * f32 sums: accumulate in float, in vector lanes, rather than in order in double */
+#define DUET_SUM_ATTR_REASSOC 2
 
 /* The output type an op's shape rule computes. */
 typedef struct duet_type {

@@ -1,6 +1,7 @@
 /* Graph passes: dead-code elimination, common-subexpression elimination, constant
- * folding, elementwise fusion and memory planning. Each can be switched off
- * (duet_fn_set_passes) and the graph printed after it (duet_fn_set_dump). */
+ * folding, elementwise fusion, guards first and memory planning, each of which can
+ * be switched off (duet_fn_set_passes), and the opt-in reassociation of f32 sums;
+ * the graph can be printed after any of them (duet_fn_set_dump). */
 #include <stdlib.h>
 
 #include "graph_internal.h"
@@ -294,9 +295,26 @@ static void pass_guards_first(duet_ctx *ctx, duet_plan *p)
     free(need), free(order);
 }
 
+/* ---- reassociation (opt-in): f32 sums round as XLA or -ffast-math would ---- */
+
+/* Marks every f32 sum so that its kernel accumulates in float, in vector lanes: a
+ * legitimate numeric difference from eager's ordered double sum, a few ULP. i32
+ * sums are exact (wrapping) in any order, so they are left alone. It runs first, so
+ * that a folded sum rounds as the same sum run by the plan would. */
+static void pass_reassoc(duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    for (int i = 0; i < g->n; i++) {
+        duet_node *n = g->nodes[i];
+        if (n->op == DUET_OP_SUM && n->out->dtype == DUET_F32)
+            n->attr.i[DUET_SUM_ATTR_REASSOC] = 1;
+    }
+}
+
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
 {
     unsigned on = fn->passes;
+    if (on & DUET_PASS_REASSOC) pass_reassoc(p), dump(fn, p, DUET_PASS_REASSOC, "reassoc");
     if (on & DUET_PASS_DCE) pass_dce(ctx, p), dump(fn, p, DUET_PASS_DCE, "dce");
     if (on & DUET_PASS_CSE) pass_cse(ctx, p), dump(fn, p, DUET_PASS_CSE, "cse");
     if (on & DUET_PASS_FOLD) {

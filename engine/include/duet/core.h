@@ -149,9 +149,17 @@ int32_t duet_get_i32(const duet_tensor *t, int64_t flat_index);
 
 /* ---- variables ---- */
 /* Named parameters owned by the context; captured by reference by traced functions
- * and changed only through duet_assign. Initial value is zero. */
-duet_var *duet_var_new(duet_ctx *ctx, const char *name, duet_dtype dtype, int rank,
-                       const int64_t *shape);
+ * and changed only through duet_assign. Initial value is zero.
+ * Create variables outside traced functions (at set-up) and capture them. Called in
+ * a function's body, a variable would be a fresh one on every call eagerly but one
+ * per trace in graph mode, so the modes would compute different things: while a
+ * function is being traced, duet_var_new returns NULL with a DUET_ERR_TRACE
+ * diagnostic naming the variable, the function and the call site (as tf.function
+ * allows only singleton variables created on the first call). Eagerly, in a body
+ * or not, every call creates a new variable. */
+duet_var *duet_var_new_at(duet_site s, duet_ctx *ctx, const char *name, duet_dtype dtype,
+                          int rank, const int64_t *shape);
+#define duet_var_new(...) duet_var_new_at(DUET_HERE, __VA_ARGS__)
 const char *duet_var_name(const duet_var *v);
 const duet_tensor *duet_var_value(const duet_var *v); /* current host value */
 float *duet_var_f32(duet_var *v);                     /* for initialisers and loading */

@@ -34,6 +34,10 @@ enum {
     DUET_PASS_PLAN = 1u << 4,
     DUET_PASS_GUARDS = 1u << 5, /* guards and what they need run first */
     DUET_PASS_ALL = 0x3f,
+    /* Opt-in, not part of DUET_PASS_ALL: f32 sums accumulate in float, in 8 vector
+     * lanes added pairwise, as loops vectorised by XLA or under -ffast-math do:
+     * results move by a few ULP from eager's ordered double sums. */
+    DUET_PASS_REASSOC = 1u << 6,
 };
 
 duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin, int nout,

@@ -7,12 +7,14 @@
  * group (the common cases: all axes, the last axis, a middle axis) is a view
  * (outer, mid, inner) reduced over mid: contiguous rows when inner == 1, otherwise
  * column blocks accumulated row by row. Other layouts use a generic index walk.
- * f32 sums accumulate in double. */
+ * f32 sums accumulate in double, in order, except where DUET_PASS_REASSOC has marked
+ * the node (the flag DUET_SUM_ATTR_REASSOC): then in float, in vector lanes. */
 #include <math.h>
 
 #include "../internal.h"
 
-/* attrs: i[0] = axes bitmask (0 = all), i[1] = keepdims */
+/* attrs: i[0] = axes bitmask (0 = all), i[1] = keepdims; sum also
+ * i[DUET_SUM_ATTR_REASSOC] (internal.h) */
 
 static unsigned axes_mask(int64_t axes, int rank)
 {
@@ -211,6 +213,27 @@ static double sumf_row(const float *x, int64_t n)
 #define SUMF_FINISH(acc) ((float)(acc))
 DEFINE_REDUCE(reduce_sum_f32, float, double, 0.0, sumf_row, SUMF_COMBINE, SUMF_FINISH)
 
+#define SAME(acc) (acc)
+
+/* f32 sum reassociated (DUET_PASS_REASSOC), as a loop vectorised under -ffast-math
+ * or by XLA runs it: a contiguous row goes into 8 float lanes (one 256-bit vector),
+ * element i into lane i % 8, and the lanes are added pairwise at the end. Every
+ * addition rounds to float, in another order than eager's ordered double sum, so
+ * the result moves by a few ULP. Columns (inner > 1) and the generic walk
+ * accumulate in float, in order. */
+#define SUMF_LANES 8
+static float sumf_row_lanes(const float *x, int64_t n)
+{
+    float lane[SUMF_LANES] = {0};
+    for (int64_t i = 0; i < n; i++) lane[i % SUMF_LANES] += x[i];
+    for (int width = SUMF_LANES / 2; width > 0; width /= 2)
+        for (int k = 0; k < width; k++) lane[k] = lane[2 * k] + lane[2 * k + 1];
+    return lane[0];
+}
+#define SUMF_REASSOC_COMBINE(acc, v) ((acc) += (v))
+DEFINE_REDUCE(reduce_sum_f32_reassoc, float, float, 0.0f, sumf_row_lanes, SUMF_REASSOC_COMBINE,
+              SAME)
+
 /* i32 sum: wraps around on overflow (unsigned arithmetic, no undefined behaviour) */
 static uint32_t sumi_row(const int32_t *x, int64_t n)
 {
@@ -238,7 +261,6 @@ static float maxf_row(const float *x, int64_t n)
         float v_ = (v);                               \
         if (v_ > (acc) || v_ != v_) (acc) = v_;       \
     } while (0)
-#define SAME(acc) (acc)
 DEFINE_REDUCE(reduce_max_f32, float, float, -INFINITY, maxf_row, MAXF_COMBINE, SAME)
 
 /* i32 max: an empty reduction gives INT32_MIN */
@@ -270,7 +292,9 @@ static int sum_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     (void)c, (void)nin;
     rplan p;
     make_plan(in[0], axes_mask(a->i[0], in[0]->rank), &p);
-    if (in[0]->dtype == DUET_F32)
+    if (in[0]->dtype == DUET_F32 && a->i[DUET_SUM_ATTR_REASSOC])
+        reduce_sum_f32_reassoc(&p, in[0]->data, out->data);
+    else if (in[0]->dtype == DUET_F32)
         reduce_sum_f32(&p, in[0]->data, out->data);
     else
         reduce_sum_i32(&p, in[0]->data, out->data);
