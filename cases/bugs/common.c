@@ -29,6 +29,13 @@ int bugs_rng_int(uint64_t *state, int lo, int hi)
     return lo + (int)(bugs_rng_next(state) % (uint64_t)(hi - lo + 1));
 }
 
+void bugs_fill_uniform(float *x, int64_t n, uint64_t seed, int step, int stream, float lo,
+                       float hi)
+{
+    uint64_t rng = bugs_rng_init(seed, step, stream);
+    for (int64_t i = 0; i < n; i++) x[i] = bugs_rng_uniform(&rng, lo, hi);
+}
+
 duet_tensor *bugs_uniform(duet_ctx *ctx, uint64_t *rng, int rank, const int64_t *shape, float lo,
                           float hi)
 {

@@ -8,7 +8,7 @@
  * jax.lax.while_loop). */
 #include <math.h>
 
-#include "bugs/seeded.h"
+#include "bugs/common.h"
 #include "duet/case.h"
 
 #define LOOP_N 8
@@ -57,8 +57,8 @@ static void scaled_vectors(duet_ctx *ctx, void *state, int step, uint64_t seed, 
 {
     (void)state;
     float x[LOOP_N], r;
-    bugs_seeded_uniform(x, LOOP_N, seed, step, 0, -1.0f, 1.0f);
-    bugs_seeded_uniform(&r, 1, seed, step, 1, 0.3f, 0.9f);
+    bugs_fill_uniform(x, LOOP_N, seed, step, 0, -1.0f, 1.0f);
+    bugs_fill_uniform(&r, 1, seed, step, 1, 0.3f, 0.9f);
     double norm2 = 0;
     for (int i = 0; i < LOOP_N; i++) norm2 += (double)x[i] * x[i];
     float scale = (float)sqrt(r / norm2) * (float)(1 << step % LOOP_SCALES);

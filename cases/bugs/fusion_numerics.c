@@ -9,7 +9,7 @@
  * bit-identical to eager. */
 #include <math.h>
 
-#include "bugs/seeded.h"
+#include "bugs/common.h"
 #include "duet/case.h"
 
 #define SUM_ROWS 16
@@ -27,8 +27,8 @@ static void mixed_magnitudes(duet_ctx *ctx, void *state, int step, uint64_t seed
 {
     (void)state;
     static float x[SUM_ROWS * SUM_COLS], e[SUM_ROWS * SUM_COLS];
-    bugs_seeded_uniform(x, SUM_ROWS * SUM_COLS, seed, step, 0, 0.0f, 1.0f);
-    bugs_seeded_uniform(e, SUM_ROWS * SUM_COLS, seed, step, 1, -3.0f, 4.0f);
+    bugs_fill_uniform(x, SUM_ROWS * SUM_COLS, seed, step, 0, 0.0f, 1.0f);
+    bugs_fill_uniform(e, SUM_ROWS * SUM_COLS, seed, step, 1, -3.0f, 4.0f);
     for (int i = 0; i < SUM_ROWS * SUM_COLS; i++) x[i] *= powf(10.0f, floorf(e[i]));
     in[0] = duet_constant(ctx, DUET_F32, 2, (int64_t[]){SUM_ROWS, SUM_COLS}, x);
 }

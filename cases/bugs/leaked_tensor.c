@@ -8,7 +8,7 @@
  * fixed twin returns the predictions as a second output. */
 #include <stdlib.h>
 
-#include "bugs/seeded.h"
+#include "bugs/common.h"
 #include "duet/case.h"
 
 #define LEAK_ROWS 6
@@ -29,7 +29,7 @@ static void *leak_setup(duet_ctx *ctx, uint64_t seed)
     }
     s->ctx = ctx;
     s->w = duet_var_new(ctx, "w", DUET_F32, 2, (int64_t[]){LEAK_FEATURES, 1});
-    if (s->w) bugs_seeded_uniform(duet_var_f32(s->w), LEAK_FEATURES, seed, 0, 1, -1.0f, 1.0f);
+    if (s->w) bugs_fill_uniform(duet_var_f32(s->w), LEAK_FEATURES, seed, 0, 1, -1.0f, 1.0f);
     return s;
 }
 
@@ -71,7 +71,7 @@ static void feature_rows(duet_ctx *ctx, void *state, int step, uint64_t seed, du
 {
     (void)state;
     float x[LEAK_ROWS * LEAK_FEATURES];
-    bugs_seeded_uniform(x, LEAK_ROWS * LEAK_FEATURES, seed, step, 0, -2.0f, 2.0f);
+    bugs_fill_uniform(x, LEAK_ROWS * LEAK_FEATURES, seed, step, 0, -2.0f, 2.0f);
     in[0] = duet_constant(ctx, DUET_F32, 2, (int64_t[]){LEAK_ROWS, LEAK_FEATURES}, x);
 }
 

@@ -3,7 +3,7 @@
  * function's trace limit (8) the call stops with DUET_ERR_RETRACE_STORM, under every
  * policy. The fixed twin relaxes the batch and length dims: one trace serves every
  * length (tf.function's input_signature with None, torch.compile's dynamic=True). */
-#include "bugs/seeded.h"
+#include "bugs/common.h"
 #include "duet/case.h"
 
 #define STORM_ROWS 4
@@ -27,8 +27,8 @@ static void padded_batches(duet_ctx *ctx, void *state, int step, uint64_t seed, 
     enum { MAX_T = STORM_MIN_LEN + STORM_LENGTHS - 1 };
     int64_t T = STORM_MIN_LEN + step % STORM_LENGTHS;
     float x[STORM_ROWS * MAX_T], mask[STORM_ROWS * MAX_T], len[STORM_ROWS];
-    bugs_seeded_uniform(x, STORM_ROWS * T, seed, step, 0, -1.0f, 1.0f);
-    bugs_seeded_uniform(len, STORM_ROWS, seed, step, 1, 1.0f, (float)T + 1.0f);
+    bugs_fill_uniform(x, STORM_ROWS * T, seed, step, 0, -1.0f, 1.0f);
+    bugs_fill_uniform(len, STORM_ROWS, seed, step, 1, 1.0f, (float)T + 1.0f);
     for (int r = 0; r < STORM_ROWS; r++)
         for (int64_t t = 0; t < T; t++) {
             mask[r * T + t] = t < (int64_t)len[r] ? 1.0f : 0.0f;

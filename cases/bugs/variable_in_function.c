@@ -6,7 +6,7 @@
  * diagnostic naming the variable, the function and the line, as tf.function refuses
  * tf.Variables created after the first call. The fixed twin creates the variable
  * once, at set-up, and captures it: a running total in both modes. */
-#include "bugs/seeded.h"
+#include "bugs/common.h"
 #include "duet/case.h"
 
 #define TOTAL_N 5
@@ -39,7 +39,7 @@ static void amounts(duet_ctx *ctx, void *state, int step, uint64_t seed, duet_te
 {
     (void)state;
     float x[TOTAL_N];
-    bugs_seeded_uniform(x, TOTAL_N, seed, step, 0, 0.0f, 10.0f);
+    bugs_fill_uniform(x, TOTAL_N, seed, step, 0, 0.0f, 10.0f);
     in[0] = duet_constant(ctx, DUET_F32, 1, (int64_t[]){TOTAL_N}, x);
 }
 
