@@ -14,19 +14,15 @@ static void usage(FILE *f)
                "  --policy P       strict (default), specialize or guard\n"
                "  --dot            Graphviz DOT instead of text\n"
                "  --after PASS     print the graph right after PASS: trace (before any pass),\n"
-               "                   dce, cse, fold, fuse or guards\n"
+               "                   reassoc, dce, cse, fold, fuse, guards or plan\n"
                "  --no-passes      trace without optimising\n"
                "  --seed S         the inputs' seed (default 42)\n");
 }
 
+/* a pass, or "trace" for the graph before any pass */
 static unsigned pass_bit(const char *name)
 {
-    static const struct { const char *name; unsigned bit; } passes[] = {
-        {"trace", DUET_DUMP_TRACE}, {"dce", DUET_PASS_DCE}, {"cse", DUET_PASS_CSE},
-        {"fold", DUET_PASS_FOLD},   {"fuse", DUET_PASS_FUSE}, {"guards", DUET_PASS_GUARDS}, {"reassoc", DUET_PASS_REASSOC}};
-    for (size_t i = 0; i < sizeof passes / sizeof *passes; i++)
-        if (!strcmp(name, passes[i].name)) return passes[i].bit;
-    return 0;
+    return !strcmp(name, "trace") ? DUET_DUMP_TRACE : duet_pass_parse(name);
 }
 
 typedef struct trace_args {
@@ -49,7 +45,7 @@ static int parse(int argc, char **argv, trace_args *a)
         else if (!strcmp(argv[i], "--after")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if (!(a->after = pass_bit(v))) {
-                fprintf(stderr, "duet trace: --after: expected trace, dce, cse, fold, fuse or guards, got '%s'\n", v);
+                fprintf(stderr, "duet trace: --after: expected trace, reassoc, dce, cse, fold, fuse, guards or plan, got '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(argv[i], "--policy")) {
@@ -83,7 +79,7 @@ static int trace_and_print(duet_session *s, duet_tensor *const *in, const trace_
     if (a->no_passes) duet_fn_set_passes(s->fn, 0);
     if (a->after && !a->dot) duet_fn_set_dump(s->fn, stdout, a->after);
     duet_tensor *out[16];
-    if (duet_fn_call(s->fn, in, out)) {
+    if (duet_session_call(s, in, out)) {
         duet_diag_print(stderr, duet_ctx_error(s->ctx));
         return 1;
     }

@@ -74,7 +74,7 @@ static int run_steps(const train_args *a)
             duet_tensor *in[16], *out[16];
             a->c->inputs(s.ctx, s.state, i, (uint64_t)a->seed, in);
             double t0 = duet_now_ms();
-            rc = duet_fn_call(s.fn, in, out);
+            rc = duet_session_call(&s, in, out);
             if (!rc)
                 printf("step %d: output 0 [0] = %.9g  (%.3f ms)\n", i,
                        duet_numel(out[0]) > 0 ? (double)duet_get_f32(out[0], 0) : 0.0,

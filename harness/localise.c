@@ -60,19 +60,6 @@ bool duet_compare_differs(const duet_compare *cmp)
     return cmp->mismatches || cmp->nonfinite || cmp->shape_mismatch;
 }
 
-const char *duet_pass_name(unsigned pass)
-{
-    switch (pass) {
-    case DUET_PASS_DCE: return "dce";
-    case DUET_PASS_CSE: return "cse";
-    case DUET_PASS_FOLD: return "fold";
-    case DUET_PASS_FUSE: return "fuse";
-    case DUET_PASS_PLAN: return "plan";
-    case DUET_PASS_GUARDS: return "guards";
-    default: return "?";
-    }
-}
-
 unsigned duet_passes_curing(unsigned enabled, bool (*agrees)(unsigned passes, void *user),
                             void *user)
 {
@@ -121,7 +108,7 @@ static int step_inputs(duet_session *s, int step, uint64_t seed, duet_tensor **i
 int duet_session_step(duet_session *s, int step, uint64_t seed, duet_tensor **out)
 {
     duet_tensor *in[MAX_CASE_ARGS];
-    return step_inputs(s, step, seed, in) ? -1 : duet_fn_call(s->fn, in, out);
+    return step_inputs(s, step, seed, in) ? -1 : duet_session_call(s, in, out);
 }
 
 int duet_case_steps(const duet_case *c, const duet_run_opts *o)

@@ -66,8 +66,6 @@ int duet_localise(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
  * it): the pass bisection's logic, apart from running anything. */
 unsigned duet_passes_curing(unsigned enabled, bool (*agrees)(unsigned passes, void *user),
                             void *user);
-/* "dce", "cse", "fold", "fuse", "plan", "guards"; "?" for anything else. */
-const char *duet_pass_name(unsigned pass);
 
 /* Probing the branches specialize baked: a host read the graph answered once, at trace
  * time, and the first generated input on which eager mode reads another value. */

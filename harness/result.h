@@ -81,6 +81,9 @@ typedef struct duet_session {
 /* 0, or -1 with the context's error set (s->ctx is NULL when even that failed). */
 int duet_session_open(duet_session *s, const duet_case *c, duet_run_kind run, uint64_t seed);
 void duet_session_close(duet_session *s);
+/* Calls the case's function. Diagnostics about the call itself (a retrace storm on an
+ * input dim) point at the case's registration, not at the harness. */
+int duet_session_call(duet_session *s, duet_tensor *const *in, duet_tensor **out);
 
 /* Runs one (case, run) in this process. For graph runs it first runs eager mode on the
  * same inputs, as the reference. Always fills r; returns 0. */

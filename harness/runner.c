@@ -62,6 +62,11 @@ int duet_session_open(duet_session *s, const duet_case *c, duet_run_kind run, ui
     return 0;
 }
 
+int duet_session_call(duet_session *s, duet_tensor *const *in, duet_tensor **out)
+{
+    return duet_fn_call_at((duet_site){.file = s->c->file, .line = s->c->line}, s->fn, in, out);
+}
+
 void duet_session_close(duet_session *s)
 {
     duet_fn_free(s->fn);
@@ -129,7 +134,7 @@ static void run_mode(const duet_case *c, duet_run_kind run, const duet_run_opts 
         c->inputs(ctx, state, s, o->seed, in);
         int traces = duet_fn_trace_count(fn);
         double t0 = duet_now_ms();
-        int failed = duet_fn_call(fn, in, out);
+        int failed = duet_session_call(&ss, in, out);
         r->step_ms[s] = duet_now_ms() - t0;
         if (failed) break;
         t->traced[s] = duet_fn_trace_count(fn) > traces;

@@ -180,7 +180,21 @@ static void test_pass_bisection_logic(void **state)
     assert_int_equal(runs, 3); /* passes the case does not enable are not tried */
     assert_int_equal(duet_passes_curing(DUET_PASS_ALL, never_agrees, NULL), 0);
     assert_string_equal(duet_pass_name(DUET_PASS_GUARDS), "guards");
-    assert_string_equal(duet_pass_name(3), "?");
+    assert_null(duet_pass_name(3));
+    assert_int_equal(duet_pass_parse("reassoc"), DUET_PASS_REASSOC);
+    assert_int_equal(duet_pass_parse("lunch"), 0);
+}
+
+/* A real pass-made divergence: the catalog's fusion-numerics reassociates sums. Within
+ * the default tolerance the modes agree; at zero tolerance compare finds that the ops
+ * agree unoptimised and bisection names the pass. */
+static void test_compare_names_the_pass(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("compare fusion-numerics"), 0);
+    assert_int_equal(duet("compare fusion-numerics --rtol 0 --atol 0"), 1);
+    expect_line("the ops agree unoptimised");
+    expect_line("the divergence disappears without reassoc");
 }
 
 /* ---- lint ---- */
@@ -282,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_compare_agrees),
         cmocka_unit_test(test_compare_mode_stops),
         cmocka_unit_test(test_pass_bisection_logic),
+        cmocka_unit_test(test_compare_names_the_pass),
         cmocka_unit_test(test_lint),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_probe_record),

@@ -235,10 +235,33 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
     free(root), free(last), free(free_slots);
 }
 
-static void dump(duet_fn *fn, duet_plan *p, unsigned pass, const char *name)
+static const struct {
+    unsigned pass;
+    const char *name;
+} pass_names[] = {
+    {DUET_PASS_DCE, "dce"},   {DUET_PASS_CSE, "cse"},       {DUET_PASS_FOLD, "fold"},
+    {DUET_PASS_FUSE, "fuse"}, {DUET_PASS_PLAN, "plan"},     {DUET_PASS_GUARDS, "guards"},
+    {DUET_PASS_REASSOC, "reassoc"},
+};
+
+const char *duet_pass_name(unsigned pass)
+{
+    for (size_t i = 0; i < sizeof pass_names / sizeof *pass_names; i++)
+        if (pass_names[i].pass == pass) return pass_names[i].name;
+    return NULL;
+}
+
+unsigned duet_pass_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof pass_names / sizeof *pass_names; i++)
+        if (!strcmp(pass_names[i].name, name)) return pass_names[i].pass;
+    return 0;
+}
+
+static void dump(duet_fn *fn, duet_plan *p, unsigned pass)
 {
     if (!fn->dump || !(fn->dump_mask & pass)) return;
-    fprintf(fn->dump, "# %s: after %s\n", fn->name, name);
+    fprintf(fn->dump, "# %s: after %s\n", fn->name, duet_pass_name(pass));
     duet_graph_print(fn->dump, &p->graph);
 }
 
@@ -314,15 +337,15 @@ static void pass_reassoc(duet_plan *p)
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
 {
     unsigned on = fn->passes;
-    if (on & DUET_PASS_REASSOC) pass_reassoc(p), dump(fn, p, DUET_PASS_REASSOC, "reassoc");
-    if (on & DUET_PASS_DCE) pass_dce(ctx, p), dump(fn, p, DUET_PASS_DCE, "dce");
-    if (on & DUET_PASS_CSE) pass_cse(ctx, p), dump(fn, p, DUET_PASS_CSE, "cse");
+    if (on & DUET_PASS_REASSOC) pass_reassoc(p), dump(fn, p, DUET_PASS_REASSOC);
+    if (on & DUET_PASS_DCE) pass_dce(ctx, p), dump(fn, p, DUET_PASS_DCE);
+    if (on & DUET_PASS_CSE) pass_cse(ctx, p), dump(fn, p, DUET_PASS_CSE);
     if (on & DUET_PASS_FOLD) {
         pass_fold(ctx, p);
         if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* inputs of folded nodes are now dead */
-        dump(fn, p, DUET_PASS_FOLD, "fold");
+        dump(fn, p, DUET_PASS_FOLD);
     }
-    if (on & DUET_PASS_FUSE) duet_fuse_pass(ctx, p), dump(fn, p, DUET_PASS_FUSE, "fuse");
-    if (on & DUET_PASS_GUARDS) pass_guards_first(ctx, p), dump(fn, p, DUET_PASS_GUARDS, "guards");
-    if (!ctx->err.code) pass_plan(ctx, p, on & DUET_PASS_PLAN);
+    if (on & DUET_PASS_FUSE) duet_fuse_pass(ctx, p), dump(fn, p, DUET_PASS_FUSE);
+    if (on & DUET_PASS_GUARDS) pass_guards_first(ctx, p), dump(fn, p, DUET_PASS_GUARDS);
+    if (!ctx->err.code) pass_plan(ctx, p, on & DUET_PASS_PLAN), dump(fn, p, DUET_PASS_PLAN);
 }

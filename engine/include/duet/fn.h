@@ -40,6 +40,11 @@ enum {
     DUET_PASS_REASSOC = 1u << 6,
 };
 
+/* A pass's name, as dumps and the CLI write it ("dce", "cse", "fold", "fuse", "plan",
+ * "guards", "reassoc"); NULL for anything but one pass bit. */
+const char *duet_pass_name(unsigned pass);
+unsigned duet_pass_parse(const char *name); /* 0 for an unknown name */
+
 duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin, int nout,
                      void *user);
 void duet_fn_free(duet_fn *fn);
