@@ -31,7 +31,7 @@ int duet_cmd_list(int argc, char **argv)
         for (int j = i; j < duet_case_count(); j++) {
             const duet_case *c = duet_case_at(j);
             if (strcmp(category_of(c), cat)) continue;
-            printf("  %-24s %s", c->name, c->summary ? c->summary : "");
+            printf("  %-26s %s", c->name, c->summary ? c->summary : "");
             if (c->twin) printf(" (fixed twin: %s)", c->twin);
             if (c->fixes) printf(" (fixes %s)", c->fixes);
             printf("\n");

@@ -118,13 +118,13 @@ static int parse(int argc, char **argv, run_args *a)
 
 static void print_header(void)
 {
-    printf("%-22s %-10s %-15s %-15s %6s %9s  %s\n", "case", "run", "expected", "actual", "traces",
+    printf("%-26s %-10s %-15s %-15s %6s %9s  %s\n", "case", "run", "expected", "actual", "traces",
            "median ms", "");
 }
 
 static void print_result(const duet_result *r, bool verbose)
 {
-    printf("%-22s %-10s %-15s %-15s %6d %9.3f  %s\n", r->case_name, duet_run_name(r->run),
+    printf("%-26s %-10s %-15s %-15s %6d %9.3f  %s\n", r->case_name, duet_run_name(r->run),
            duet_outcome_name(r->expected), duet_outcome_name(r->actual), r->traces,
            r->timing.median_ms, r->as_expected ? "as expected" : "UNEXPECTED");
     if (!r->as_expected || verbose) {
@@ -149,6 +149,8 @@ static void print_result(const duet_result *r, bool verbose)
                 printf("; pays off after %.0f calls\n", r->timing.break_even_calls + 0.5);
             else
                 printf("; never pays off\n");
+            printf("    memory: %zu bytes of intermediates planned, %zu without planning\n",
+                   r->planned_bytes, r->unplanned_bytes);
         }
     }
 }
