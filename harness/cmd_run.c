@@ -132,6 +132,11 @@ static void print_result(const duet_result *r, bool verbose)
         if (what[0]) printf("    %s\n", what);
         if (r->diag.code && r->diag.file[0] && (verbose || !r->as_expected))
             printf("    at %s:%d\n", r->diag.file, r->diag.line);
+        if (r->actual == DUET_OUTCOME_DIVERGENCE && r->op_step >= 0)
+            printf("    first divergent op: %s at %s:%d%s%s (step %d)\n", r->op_name, r->op_file,
+                   r->op_line, r->op_scope[0] ? " in " : "", r->op_scope, r->op_step);
+        if (r->passes_at_fault[0])
+            printf("    the divergence disappears without the pass: %s\n", r->passes_at_fault);
         if (verbose && r->warning[0]) printf("    warning: %s\n", r->warning);
         for (int i = 0; verbose && i < r->traces && i < DUET_MAX_REASONS; i++)
             printf("    trace %d: %s\n", i + 1, r->reasons[i]);

@@ -61,6 +61,18 @@ typedef struct duet_result {
     size_t planned_bytes, unplanned_bytes;
     double step_ms[DUET_MAX_STEPS];
     double out0[DUET_MAX_STEPS]; /* output 0's first element per step (plots) */
+    /* graph runs: the eager reference's, for side-by-side plots */
+    double eager_step_ms[DUET_MAX_STEPS];
+    double eager_out0[DUET_MAX_STEPS];
+    /* a divergence, localised: the first op whose output differs while its inputs
+     * agree (op_step < 0 when every op agrees unoptimised), and the passes whose
+     * removal alone makes the modes agree (names, space-separated) */
+    int op_step;
+    char op_name[32];
+    char op_file[160];
+    int op_line;
+    char op_scope[256];
+    char passes_at_fault[64];
 } duet_result;
 
 typedef struct duet_run_opts {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "localise.h"
 #include "result.h"
 #include "timing.h"
 
@@ -292,10 +293,37 @@ static void result_init(const duet_case *c, duet_run_kind run, const duet_run_op
     snprintf(r->case_name, sizeof r->case_name, "%s", c->name);
     snprintf(r->case_file, sizeof r->case_file, "%s", c->file);
     r->run = run;
+    r->op_step = -1;
     r->expected = c->expect[run].outcome;
     r->max_traces = c->expect[run].max_traces;
     r->steps = o->steps > 0 ? o->steps : c->steps > 0 ? c->steps : 1;
     if (r->steps > DUET_MAX_STEPS) r->steps = DUET_MAX_STEPS;
+}
+
+/* Which op and which pass: the localisation `duet compare` prints, kept in the record. */
+static void localise(const duet_case *c, const duet_run_opts *o, duet_result *r)
+{
+    duet_divergence *d = calloc(1, sizeof *d);
+    r->op_step = -1;
+    if (!d || duet_localise(c, r->run, o, d) || d->first_step < 0) {
+        free(d);
+        return;
+    }
+    if (d->op_found) {
+        r->op_step = d->first_step;
+        snprintf(r->op_name, sizeof r->op_name, "%s", d->op.op);
+        snprintf(r->op_file, sizeof r->op_file, "%s", d->op.file);
+        r->op_line = d->op.line;
+        snprintf(r->op_scope, sizeof r->op_scope, "%s", d->op.scope);
+    }
+    for (unsigned bit = 1; bit && bit <= d->cures; bit <<= 1) {
+        const char *name = d->cures & bit ? duet_pass_name(bit) : NULL;
+        size_t len = strlen(r->passes_at_fault);
+        if (name)
+            snprintf(r->passes_at_fault + len, sizeof r->passes_at_fault - len, "%s%s",
+                     len ? " " : "", name);
+    }
+    free(d);
 }
 
 int duet_run_case(const duet_case *c, duet_run_kind run, const duet_run_opts *o, duet_result *r)
@@ -318,6 +346,9 @@ int duet_run_case(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
         timings(&eager);
         timings(r);
         compare_timings(&r->timing, &eager.timing);
+        memcpy(r->eager_step_ms, eager.step_ms, sizeof r->eager_step_ms);
+        memcpy(r->eager_out0, eager.out0, sizeof r->eager_out0);
+        if (r->actual == DUET_OUTCOME_DIVERGENCE) localise(c, o, r);
     } else {
         timings(r);
     }
