@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "report.h"
 #include "result.h"
 
 static void usage(FILE *f)
@@ -173,22 +174,30 @@ int duet_cmd_run(int argc, char **argv)
         free(a);
         return rc;
     }
-    int total = 0, unexpected = 0;
+    char shard[16] = "";
+    if (a->shard_n) snprintf(shard, sizeof shard, "%d/%d", a->shard_k, a->shard_n);
+    duet_suite suite;
+    duet_suite_init(&suite, &a->o, shard);
     print_header();
-    for (int i = 0; i < a->ncases; i++) {
+    for (int i = 0; i < a->ncases && !rc; i++) {
         if (a->shard_n && i % a->shard_n != a->shard_k - 1) continue;
-        for (int k = 0; k < DUET_RUN_COUNT; k++) {
+        for (int k = 0; k < DUET_RUN_COUNT && !rc; k++) {
             if (!a->run[k]) continue;
-            duet_result r;
-            if (a->o.fork) duet_run_isolated(a->cases[i], (duet_run_kind)k, &a->o, &r);
-            else duet_run_case(a->cases[i], (duet_run_kind)k, &a->o, &r);
-            print_result(&r, a->verbose);
-            fflush(stdout);
-            total++;
-            unexpected += !r.as_expected;
+            duet_result *r = malloc(sizeof *r);
+            if (!r) rc = 3;
+            else if (a->o.fork) duet_run_isolated(a->cases[i], (duet_run_kind)k, &a->o, r);
+            else duet_run_case(a->cases[i], (duet_run_kind)k, &a->o, r);
+            if (r) {
+                print_result(r, a->verbose);
+                fflush(stdout);
+                if (duet_suite_add(&suite, r)) rc = 3;
+            }
+            free(r);
         }
     }
-    printf("\n%d runs: %d as expected, %d unexpected\n", total, total - unexpected, unexpected);
+    int unexpected = duet_suite_unexpected(&suite);
+    printf("\n%d runs: %d as expected, %d unexpected\n", suite.n, suite.n - unexpected, unexpected);
+    duet_suite_free(&suite);
     free(a);
-    return unexpected ? 1 : 0;
+    return rc ? rc : unexpected ? 1 : 0;
 }

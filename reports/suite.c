@@ -1,0 +1,103 @@
+/* The suite a run fills, and atomic file writing for every report. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#ifndef DUET_GIT_COMMIT
+#define DUET_GIT_COMMIT ""
+#endif
+
+static void cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        const char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) || !colon) continue;
+        snprintf(buf, n, "%s", colon + 2);
+        buf[strcspn(buf, "\n")] = 0;
+        break;
+    }
+    fclose(f);
+}
+
+void duet_suite_init(duet_suite *s, const duet_run_opts *o, const char *shard)
+{
+    memset(s, 0, sizeof *s);
+    s->opts = *o;
+    snprintf(s->shard, sizeof s->shard, "%s", shard ? shard : "");
+    cpu_model(s->machine, sizeof s->machine);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s->threads = cpus > 0 ? (int)cpus : 1;
+    snprintf(s->version, sizeof s->version, "%s", DUET_VERSION);
+    snprintf(s->commit, sizeof s->commit, "%s", DUET_GIT_COMMIT);
+}
+
+int duet_suite_add(duet_suite *s, const duet_result *r)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        duet_result *a = realloc(s->results, sizeof *a * (size_t)cap);
+        if (!a) return -1;
+        s->results = a;
+        s->cap = cap;
+    }
+    s->results[s->n++] = *r;
+    return 0;
+}
+
+void duet_suite_free(duet_suite *s)
+{
+    free(s->results);
+    memset(s, 0, sizeof *s);
+}
+
+int duet_suite_unexpected(const duet_suite *s)
+{
+    int k = 0;
+    for (int i = 0; i < s->n; i++) k += !s->results[i].as_expected;
+    return k;
+}
+
+int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
+                      size_t errlen)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
+        return -1;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        remove(tmp);
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = write(f, user);
+    bool io_error = ferror(f) != 0;
+    if (fflush(f) || fsync(fileno(f))) io_error = true;
+    if (fclose(f)) io_error = true;
+    if (rc || io_error) {
+        remove(tmp);
+        snprintf(err, errlen, "%s: %s", path, rc ? "the report could not be written" : "write error");
+        return -1;
+    }
+    if (rename(tmp, path)) {
+        remove(tmp);
+        snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
