@@ -131,7 +131,7 @@ int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n)
 
 static int bind_input(duet_ctx *ctx, const duet_node *ph, const duet_tensor *arg, int64_t *symv)
 {
-    int idx = (int)ph->attr.i[10];
+    int idx = duet_placeholder_index(ph);
     const duet_tensor *ty = ph->out;
     if (arg->dtype != ty->dtype || arg->rank != ty->rank)
         return duet_fail(ctx, DUET_ERR_ARG, "argument %d is %s rank %d; the trace expects %s rank %d",
@@ -238,7 +238,7 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         ctx->cur_op = n->op;
         ctx->cur_site = n->site;
         if (n->op == DUET_OP_PLACEHOLDER) {
-            const duet_tensor *arg = in[n->attr.i[10]];
+            const duet_tensor *arg = in[duet_placeholder_index(n)];
             if (bind_input(ctx, n, arg, symv)) return -1;
             *t = *arg;
             t->node = NULL;
@@ -361,7 +361,7 @@ static int example_node(duet_ctx *ctx, duet_example *ex, const duet_node *n)
     duet_tensor *t = &ex->val[n->id];
     memset(t, 0, sizeof *t);
     if (n->op == DUET_OP_PLACEHOLDER) {
-        const duet_tensor *arg = ex->args[n->attr.i[10]];
+        const duet_tensor *arg = ex->args[duet_placeholder_index(n)];
         if (bind_input(ctx, n, arg, ex->symv)) return -1;
         *t = *arg;
         t->node = NULL;

@@ -73,8 +73,22 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
-const duet_op_def duet_opdef_fused = {
-    .name = "fused", .nin = -1, .infer = fused_infer, .kernel = fused_kernel};
+/* " ops=[sub, mul, add]": the members in the order they run (--expand-fused and
+ * duet_graph_print_opts show each with its operands and attributes) */
+static void fused_attr_text(const duet_attrs *a, duet_text *t)
+{
+    const fused_prog *prog = a->p;
+    duet_text_put(t, " ops=[");
+    for (int s = 0; s < prog->nsteps; s++)
+        duet_text_put(t, "%s%s", s ? ", " : "", duet_op_table[prog->step[s].op]->name);
+    duet_text_put(t, "]");
+}
+
+const duet_op_def duet_opdef_fused = {.name = "fused",
+                                      .nin = -1,
+                                      .infer = fused_infer,
+                                      .kernel = fused_kernel,
+                                      .attr_text = fused_attr_text};
 
 /* ---- the pass ---- */
 

@@ -113,9 +113,8 @@ void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbe
 extern const char *const duet_read_name[];
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
                          int dim);
-/* hostval.c: why a guard node failed, for the retrace record; its printed form */
+/* hostval.c: why a guard node failed, for the retrace record */
 void duet_guard_reason(const duet_node *guard, char *buf, size_t n);
-void duet_guard_text(const duet_node *guard, char *buf, size_t n);
 /* exec.c */
 typedef struct duet_exec_opts {
     bool keep;              /* debug: keep every intermediate */
@@ -130,5 +129,6 @@ void duet_plan_free(duet_ctx *ctx, duet_plan *p);
 
 duet_tensor *duet_placeholder(duet_ctx *c, duet_site s, duet_dtype dt, int rank,
                               const int64_t *shape, int index);
+int duet_placeholder_index(const duet_node *placeholder); /* the argument it binds */
 
 #endif

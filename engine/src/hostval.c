@@ -47,12 +47,6 @@ static int guard_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return ok ? 0 : DUET_GUARD_FAILED;
 }
 
-const duet_op_def duet_opdef_guard = {.name = "guard",
-                                      .nin = 1,
-                                      .flags = DUET_OPF_GUARD,
-                                      .infer = guard_infer,
-                                      .kernel = guard_kernel};
-
 /* A baked-in value as the warnings, guard reasons and printers show it. */
 static void value_text(duet_read_kind k, double v, char *buf, size_t n)
 {
@@ -62,20 +56,28 @@ static void value_text(duet_read_kind k, double v, char *buf, size_t n)
         snprintf(buf, n, "%.9g", v);
 }
 
-static const char *scope_text(const char *scope)
+/* " DUET_BOOL==false", " DUET_DIM(1)==7": the check, as the value was read */
+static void guard_attr_text(const duet_attrs *a, duet_text *t)
 {
-    return scope && scope[0] ? scope : "the top level";
-}
-
-void duet_guard_text(const duet_node *g, char *buf, size_t n)
-{
-    const duet_guard_spec *spec = g->attr.p;
+    const duet_guard_spec *spec = a->p;
     char seen[32];
     value_text(spec->kind, spec->value, seen, sizeof seen);
     if (spec->kind == DUET_READ_DIM)
-        snprintf(buf, n, " DUET_DIM(%d)==%s", spec->dim, seen);
+        duet_text_put(t, " DUET_DIM(%d)==%s", spec->dim, seen);
     else
-        snprintf(buf, n, " %s==%s", duet_read_name[spec->kind], seen);
+        duet_text_put(t, " %s==%s", duet_read_name[spec->kind], seen);
+}
+
+const duet_op_def duet_opdef_guard = {.name = "guard",
+                                      .nin = 1,
+                                      .flags = DUET_OPF_GUARD,
+                                      .infer = guard_infer,
+                                      .kernel = guard_kernel,
+                                      .attr_text = guard_attr_text};
+
+static const char *scope_text(const char *scope)
+{
+    return scope && scope[0] ? scope : "the top level";
 }
 
 void duet_guard_reason(const duet_node *g, char *buf, size_t n)

@@ -23,16 +23,35 @@ void duet_arena_free(duet_ctx *ctx, duet_arena *a);
 void duet_arena_adopt(duet_arena *dst, duet_arena *src);
 char *duet_arena_strdup(duet_ctx *ctx, duet_arena *a, const char *s);
 
-/* ---- op attributes: fixed size and zero-initialised so memcmp compares them ---- */
+/* ---- op attributes: fixed size and zero-initialised so memcmp compares them ----
+ * Each op family names its slots next to its shape rule (reduce.c's REDUCE_AXES,
+ * shape.c's BOUND_AXIS, ...) and describes them by name for the printers (the op's
+ * attr_text); the few slots read outside their family are named here. */
 #define DUET_MAX_IATTR 12
 typedef struct duet_attrs {
     int64_t i[DUET_MAX_IATTR];
     float f[4];
     void *p; /* constants: data; var ops: the duet_var */
 } duet_attrs;
-/* sum: i[0] axes mask, i[1] keepdims, and this flag, which DUET_PASS_REASSOC sets on
- * f32 sums: accumulate in float, in vector lanes, rather than in order in double */
+/* sum: the flag DUET_PASS_REASSOC sets on f32 sums (accumulate in float, in vector
+ * lanes, rather than in order in double); the slot after reduce.c's axes and keepdims */
 #define DUET_SUM_ATTR_REASSOC 2
+/* constant, full, placeholder: the output type, as the shape rule reads it; constant
+ * folding writes it too (creation.c) */
+void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape);
+/* var_read, assign: the variable */
+static inline duet_var *duet_attrs_var(const duet_attrs *a) { return a->p; }
+
+/* Text built by appending, truncated at its capacity: what attr_text writes to. */
+typedef struct duet_text {
+    char *buf;
+    size_t cap, len;
+} duet_text;
+void duet_text_put(duet_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* " name=5", or " name=None" for a symbol */
+void duet_text_dim(duet_text *t, const char *name, int64_t d);
+/* " name=(None, 3)": dims written as a shape */
+void duet_text_dims(duet_text *t, const char *name, int rank, const int64_t *d);
 
 /* The output type an op's shape rule computes. */
 typedef struct duet_type {
@@ -76,6 +95,10 @@ typedef struct duet_op_def {
                 const bool *need);
     duet_map1_fn map1;
     duet_map2_fn map2;
+    /* The attributes by name, for the text and DOT printers: each appended as
+     * " name=value", a set flag as " name" ("sum %3 axes=[1] keepdims"). NULL when the
+     * op has no attributes. */
+    void (*attr_text)(const duet_attrs *a, duet_text *t);
 } duet_op_def;
 
 /* Op kinds: one table, entries defined in the families under src/ops/. */

@@ -173,9 +173,7 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
         n->op = DUET_OP_CONST;
         n->nin = 0;
         memset(&n->attr, 0, sizeof n->attr);
-        n->attr.i[0] = out->dtype;
-        n->attr.i[1] = out->rank;
-        for (int d = 0; d < out->rank; d++) n->attr.i[2 + d] = out->shape[d];
+        duet_attrs_set_type(&n->attr, out->dtype, out->rank, out->shape);
         n->attr.p = out->data;
     }
 }

@@ -1,4 +1,6 @@
 /* Readable forms of a graph: text in the spirit of a jaxpr, and Graphviz DOT. */
+#include <stdarg.h>
+
 #include "graph_internal.h"
 
 static void type_text(const duet_tensor *t, char *buf, size_t n)
@@ -7,45 +9,39 @@ static void type_text(const duet_tensor *t, char *buf, size_t n)
     snprintf(buf, n, "%s%s", duet_dtype_name(t->dtype), duet_shape_str(t, shape, sizeof shape));
 }
 
-/* Non-zero integer and float attributes, generically: enough to tell nodes apart. */
+void duet_text_put(duet_text *t, const char *fmt, ...)
+{
+    if (t->len >= t->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap;
+}
+
+void duet_text_dim(duet_text *t, const char *name, int64_t d)
+{
+    if (DUET_DIM_IS_SYM(d))
+        duet_text_put(t, " %s=None", name);
+    else
+        duet_text_put(t, " %s=%lld", name, (long long)d);
+}
+
+void duet_text_dims(duet_text *t, const char *name, int rank, const int64_t *d)
+{
+    duet_type ty = {.rank = rank};
+    memcpy(ty.shape, d, sizeof(int64_t) * (size_t)rank);
+    char shape[128];
+    duet_text_put(t, " %s=%s", name, duet_type_str(&ty, shape, sizeof shape));
+}
+
+/* The node's attributes by name, as its op describes them. */
 static void attr_text(const duet_node *nd, char *buf, size_t n)
 {
-    size_t len = 0;
+    duet_text t = {buf, n, 0};
     buf[0] = 0;
-    if (nd->op == DUET_OP_VAR_READ || nd->op == DUET_OP_ASSIGN) {
-        snprintf(buf, n, " var=%s", duet_var_name(nd->attr.p));
-        return;
-    }
-    if (nd->op == DUET_OP_CONST && duet_numel(nd->out) == 1) {
-        snprintf(buf, n, " value=%g", (double)duet_get_f32(nd->out, 0));
-        return;
-    }
-    if (nd->op == DUET_OP_GUARD) {
-        duet_guard_text(nd, buf, n);
-        return;
-    }
-    if (nd->op == DUET_OP_PRINT) {
-        snprintf(buf, n, " label=\"%s\"", (const char *)nd->attr.p);
-        return;
-    }
-    if (nd->op == DUET_OP_CONST || nd->op == DUET_OP_FUSED) return;
-    int last = -1;
-    for (int i = 0; i < DUET_MAX_IATTR; i++)
-        if (nd->attr.i[i]) last = i;
-    if (last >= 0) {
-        len += (size_t)snprintf(buf + len, n - len, " i=[");
-        for (int i = 0; i <= last && len < n; i++) {
-            int64_t v = nd->attr.i[i];
-            if (DUET_DIM_IS_SYM(v))
-                len += (size_t)snprintf(buf + len, n - len, "%sNone", i ? "," : "");
-            else
-                len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? "," : "", (long long)v);
-        }
-        if (len < n) len += (size_t)snprintf(buf + len, n - len, "]");
-    }
-    for (int i = 0; i < 4 && len < n; i++)
-        if (nd->attr.f[i] != 0.0f)
-            len += (size_t)snprintf(buf + len, n - len, " f%d=%g", i, (double)nd->attr.f[i]);
+    const duet_op_def *def = duet_op_table[nd->op];
+    if (def->attr_text) def->attr_text(&nd->attr, &t);
 }
 
 static const char *base_name(const char *path)
