@@ -95,10 +95,72 @@ static void test_attributes_by_name(void **state)
     duet_ctx_free(ctx);
 }
 
+/* ---- outputs ---- */
+
+/* y = x * 2 if sum(x) > 0 else x: specialized on a positive x, the other way round on
+ * a negative one, where nothing is left to compute */
+static void branchy(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *x = in[0];
+    bool pos = DUET_BOOL(ctx, duet_greater(ctx, duet_sum(ctx, x, 0, false), duet_scalar(ctx, 0)));
+    out[0] = pos ? duet_mul(ctx, x, duet_scalar(ctx, 2)) : x;
+}
+
+static void test_outputs_end_the_form(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_SPECIALIZE);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), -1.0f), *y;
+    call_ok(ctx, fn, &x, &y);
+    char *text = graph_text(duet_fn_graph(fn));
+    expect_in(text, "{ lambda %0:f32(3,) . let in ( %0 ) }\n"); /* empty: one line */
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* Two results, and arguments listed in argument order even where the guards-first
+ * pass has moved the second argument's placeholder ahead of the first's. */
+static void two_results(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *flag = in[1];
+    double scale = DUET_BOOL(ctx, duet_any(ctx, flag, 0, false)) ? 2 : 3;
+    out[0] = duet_mul(ctx, in[0], duet_scalar(ctx, (float)scale));
+    out[1] = duet_neg(ctx, in[0]);
+}
+
+static void test_outputs_and_argument_order(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "two", two_results, 2, 2, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_GUARD);
+    duet_tensor *in[2] = {duet_full(ctx, DUET_F32, 1, S(3), 1.0f),
+                          duet_full(ctx, DUET_BOOL8, 1, S(3), 1.0f)},
+                *out[2];
+    call_ok(ctx, fn, in, out);
+    char *text = graph_text(duet_fn_graph(fn));
+    /* the guard and its flag run first, so the flag is %0 and x comes later */
+    expect_in(text, "{ lambda %3:f32(3,) %0:bool(3,) . let\n");
+    expect_in(text, "    %2:bool() = guard %1 DUET_BOOL==true ");
+    expect_in(text, "    %5:f32(3,) = mul %3 %4 ");
+    expect_in(text, "    %6:f32(3,) = neg %3 ");
+    expect_in(text, "  in ( %5 %6 ) }\n");
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attributes_by_name),
+        cmocka_unit_test(test_outputs_end_the_form),
+        cmocka_unit_test(test_outputs_and_argument_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

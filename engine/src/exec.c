@@ -17,7 +17,7 @@ void duet_plan_free(duet_ctx *ctx, duet_plan *p)
     free(p->slot_buf);
     free(p->slot_cap);
     free(p->slot);
-    free(p->outputs);
+    free(p->graph.outputs);
     free(p->failed);
     free(p->graph.nodes);
     /* tensors of the trace may be stashed in user state: keep them readable */
@@ -325,8 +325,8 @@ int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tens
     ctx->sym_value = outer_sym;
     ctx->nsym = outer_nsym;
     ctx->exec_node = outer_node;
-    for (int k = 0; k < p->nout && rc == 0; k++)
-        out[k] = duet_tensor_copy(ctx, &s.rt[p->outputs[k]->node->id]);
+    for (int k = 0; k < p->graph.nout && rc == 0; k++)
+        out[k] = duet_tensor_copy(ctx, &s.rt[p->graph.outputs[k]->node->id]);
     free_state(&s);
     if (rc == 0 && ctx->err.code) rc = -1;
     return rc;

@@ -342,7 +342,7 @@ static void trace_body(duet_fn *fn, const duet_sig *sig, duet_plan *p)
     for (int i = 0; i < fn->nin; i++)
         ph[i] = duet_placeholder(ctx, (duet_site){.file = "<input>", .line = i}, sig->dtype[i],
                                  sig->rank[i], sig->dim[i], i);
-    duet_tensor **outs = p->outputs;
+    duet_tensor **outs = p->graph.outputs;
     fn->body(ctx, ph, outs, fn->user);
     for (int i = 0; i < fn->nout && !ctx->err.code; i++) {
         if (!outs[i]) {
@@ -359,14 +359,14 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
 {
     duet_ctx *ctx = fn->ctx;
     duet_plan *p = calloc(1, sizeof *p);
-    if (p) p->outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->outputs);
-    if (!p || !p->outputs) {
+    if (p) p->graph.outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->graph.outputs);
+    if (!p || !p->graph.outputs) {
         if (p) free(p);
         duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
         return NULL;
     }
     p->sig = *sig;
-    p->nout = fn->nout;
+    p->graph.nout = fn->nout;
     /* host reads need the call's values under specialize, guard and lint */
     bool values = in && !ctx->tracing && (lint || fn->policy != DUET_POLICY_STRICT);
     duet_example ex = {.args = in};

@@ -190,7 +190,7 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     }
     for (int i = 0; i < g->n; i++)
         for (int j = 0; j < g->nodes[i]->nin; j++) uses[g->nodes[i]->in[j]->node->id]++;
-    for (int k = 0; k < p->nout; k++) uses[p->outputs[k]->node->id] += 2; /* never absorbed */
+    for (int k = 0; k < g->nout; k++) uses[g->outputs[k]->node->id] += 2; /* never absorbed */
     for (int i = g->n - 1; i >= 0 && !ctx->err.code; i--) {
         duet_node *root = g->nodes[i];
         if (taken[i] || !fusible(root)) continue;

@@ -24,8 +24,6 @@ typedef struct duet_plan {
     duet_sig sig;
     int nsym;
     duet_graph graph;       /* nodes in execution order, ids = positions */
-    int nout;
-    duet_tensor **outputs;  /* tensors of graph */
     int *slot;              /* per node: buffer slot, or -1 (alias or external) */
     int nslots;
     void **slot_buf;        /* per slot: buffer, grown as needed across calls */

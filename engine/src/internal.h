@@ -147,6 +147,10 @@ typedef struct duet_graph {
     duet_arena arena;
     duet_node **nodes;
     int n, cap;
+    /* a traced function's results (tensors of this graph, NULL where a trace stopped
+     * before setting them); none for the eager tape */
+    duet_tensor **outputs;
+    int nout;
     struct duet_plan *subplans; /* owned plans of loops traced into this graph */
 } duet_graph;
 duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g);

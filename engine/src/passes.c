@@ -33,7 +33,7 @@ static void pass_dce(duet_ctx *ctx, duet_plan *p)
         duet_ctx_fail(ctx, DUET_ERR_OOM, "dce: out of memory");
         return;
     }
-    for (int k = 0; k < p->nout; k++) live[producer(p->outputs[k])->id] = true;
+    for (int k = 0; k < g->nout; k++) live[producer(g->outputs[k])->id] = true;
     for (int i = g->n - 1; i >= 0; i--) {
         const duet_node *n = g->nodes[i];
         if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_HOST_IO) ||
@@ -96,8 +96,8 @@ static void replace_uses(duet_plan *p, duet_node **repl)
             duet_node *src = producer(g->nodes[i]->in[j]);
             if (repl[src->id]) g->nodes[i]->in[j] = repl[src->id]->out;
         }
-    for (int k = 0; k < p->nout; k++)
-        if (repl[producer(p->outputs[k])->id]) p->outputs[k] = repl[producer(p->outputs[k])->id]->out;
+    for (int k = 0; k < g->nout; k++)
+        if (repl[producer(g->outputs[k])->id]) g->outputs[k] = repl[producer(g->outputs[k])->id]->out;
 }
 
 static void pass_cse(duet_ctx *ctx, duet_plan *p)
@@ -208,8 +208,8 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
             int r = root[producer(g->nodes[i]->in[j])->id];
             if (r >= 0) last[r] = i;
         }
-    for (int k = 0; k < p->nout; k++) {
-        int r = root[producer(p->outputs[k])->id];
+    for (int k = 0; k < g->nout; k++) {
+        int r = root[producer(g->outputs[k])->id];
         if (r >= 0) last[r] = n; /* read after the run: never reused */
     }
     p->nslots = 0;

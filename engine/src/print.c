@@ -50,30 +50,56 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path ? path : "";
 }
 
+/* The binders, in argument order (passes may move placeholders, as guards-first does). */
+static void print_binders(FILE *f, const duet_graph *g)
+{
+    const duet_node *arg[DUET_MAX_FN_ARGS] = {0};
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i]->op == DUET_OP_PLACEHOLDER) {
+            int k = duet_placeholder_index(g->nodes[i]);
+            if (k >= 0 && k < DUET_MAX_FN_ARGS) arg[k] = g->nodes[i];
+        }
+    for (int k = 0; k < DUET_MAX_FN_ARGS; k++)
+        if (arg[k]) {
+            char ty[160];
+            type_text(arg[k]->out, ty, sizeof ty);
+            fprintf(f, "%%%d:%s ", arg[k]->id, ty);
+        }
+}
+
+static void print_node(FILE *f, const duet_node *nd)
+{
+    char ty[160], at[256];
+    type_text(nd->out, ty, sizeof ty);
+    attr_text(nd, at, sizeof at);
+    fprintf(f, "    %%%d:%s = %s", nd->id, ty, duet_op_table[nd->op]->name);
+    for (int j = 0; j < nd->nin; j++) fprintf(f, " %%%d", nd->in[j]->node->id);
+    fprintf(f, "%s    # %s%s %s:%d\n", at, nd->grad_of ? "grad of " : "",
+            nd->scope && nd->scope[0] ? nd->scope : "-", base_name(nd->site.file), nd->site.line);
+}
+
+/* "in ( %12 %40 )": the results, as a jaxpr ends */
+static void print_outputs(FILE *f, const duet_graph *g)
+{
+    fprintf(f, "in (");
+    for (int k = 0; k < g->nout; k++)
+        if (g->outputs[k] && g->outputs[k]->node) fprintf(f, " %%%d", g->outputs[k]->node->id);
+    fprintf(f, " ) }\n");
+}
+
 void duet_graph_print(FILE *f, const duet_graph *g)
 {
     fprintf(f, "{ lambda ");
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i]->op == DUET_OP_PLACEHOLDER) {
-            char ty[160];
-            type_text(g->nodes[i]->out, ty, sizeof ty);
-            fprintf(f, "%%%d:%s ", i, ty);
-        }
-    fprintf(f, ". let\n");
+    print_binders(f, g);
+    fprintf(f, ". let");
+    int lines = 0;
     for (int i = 0; i < g->n; i++) {
-        const duet_node *nd = g->nodes[i];
-        if (nd->op == DUET_OP_PLACEHOLDER) continue;
-        char ty[160], at[256];
-        type_text(nd->out, ty, sizeof ty);
-        attr_text(nd, at, sizeof at);
-        fprintf(f, "    %%%d:%s = %s", i, ty, duet_op_table[nd->op]->name);
-        for (int j = 0; j < nd->nin; j++) fprintf(f, " %%%d", nd->in[j]->node->id);
-        fprintf(f, "%s", at);
-        fprintf(f, "    # %s%s %s:%d\n", nd->grad_of ? "grad of " : "",
-                nd->scope && nd->scope[0] ? nd->scope : "-", base_name(nd->site.file),
-                nd->site.line);
+        if (g->nodes[i]->op == DUET_OP_PLACEHOLDER) continue;
+        if (!lines++) fprintf(f, "\n");
+        print_node(f, g->nodes[i]);
     }
-    fprintf(f, "  }\n");
+    fprintf(f, lines ? "  " : " "); /* nothing bound: the whole form on one line */
+    print_outputs(f, g);
 }
 
 void duet_graph_dot(FILE *f, const duet_graph *g)
