@@ -1,5 +1,7 @@
 /* `duet trace CASE`: traces a case's function on its first step's inputs and prints
- * the graph as text (jaxpr-like) or Graphviz DOT, after all passes or after one. */
+ * the graph as text (jaxpr-like) or Graphviz DOT, after all passes or after one. A
+ * trace that stops prints the graph as far as it got, marked where it stopped, then
+ * the diagnostic. */
 #include <stdio.h>
 #include <string.h>
 
@@ -80,6 +82,10 @@ static int trace_and_print(duet_session *s, duet_tensor *const *in, const trace_
     if (a->after && !a->dot) duet_fn_set_dump(s->fn, stdout, a->after);
     duet_tensor *out[16];
     if (duet_session_call(s, in, out)) {
+        const duet_graph *partial = duet_fn_failed_graph(s->fn);
+        if (partial && a->dot) duet_graph_dot(stdout, partial);
+        else if (partial) duet_graph_print(stdout, partial);
+        fflush(stdout); /* the graph, then what stopped it, when both go to a terminal */
         duet_diag_print(stderr, duet_ctx_error(s->ctx));
         return 1;
     }

@@ -167,7 +167,7 @@ static void test_docs_show_real_diagnostic(void **state)
     (void)state;
     const char *src = getenv("DUET_SOURCE_DIR");
     assert_non_null(src);
-    assert_int_equal(duet("trace ner-buggy-softmax"), 1);
+    assert_int_equal(duet_stderr("trace ner-buggy-softmax"), 1); /* the graph goes to stdout */
     const char *docs[] = {"README.md", "docs/graph-mode.md"};
     for (int i = 0; i < 2; i++) {
         char path[1024];
@@ -213,6 +213,27 @@ static void test_trace(void **state)
     assert_int_equal(lines(out), 1);
 }
 
+/* What a learner sees of each policy on the catalog's host reads: the graph a strict
+ * trace built up to the read, marked where it stopped, before the diagnostic; the
+ * read specialize baked in; the guard node that checks it. */
+static void test_trace_shows_host_reads(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("trace tensor-bool"), 1);
+    const char *stop = strstr(out, "    !! DUET_BOOL at cases/bugs/tensor_bool.c:22 on %3: stopped here\n  }\n");
+    const char *diag = strstr(out, "error: host branch on a symbolic tensor");
+    assert_non_null(strstr(out, "    %3:bool() = any %2 axes=all    #"));
+    assert_true(stop && diag && stop < diag);
+    assert_int_equal(duet("trace tensor-bool --policy specialize"), 0);
+    assert_non_null(strstr(out, "    # baked: DUET_BOOL at cases/bugs/tensor_bool.c:22 read false; every call reuses it\n"));
+    assert_int_equal(duet("trace tensor-bool --policy guard"), 0);
+    assert_non_null(strstr(out, "= guard %2 DUET_BOOL==false    # - tensor_bool.c:22"));
+    assert_int_equal(duet("trace item-branch --policy specialize --after trace"), 0);
+    assert_non_null(strstr(out, "    # baked: DUET_ITEM at cases/bugs/item_branch.c:17 on %3 read "));
+    assert_int_equal(duet("trace item-branch --policy guard"), 0);
+    assert_non_null(strstr(out, " DUET_ITEM=="));
+}
+
 /* A malformed data file: one line naming file and line, exit 2. */
 static void test_bad_data(void **state)
 {
@@ -247,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_docs_show_real_diagnostic),
         cmocka_unit_test(test_no_partial_log_on_error),
         cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_trace_shows_host_reads),
         cmocka_unit_test(test_bad_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

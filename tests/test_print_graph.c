@@ -97,26 +97,21 @@ static void test_attributes_by_name(void **state)
 
 /* ---- outputs ---- */
 
-/* y = x * 2 if sum(x) > 0 else x: specialized on a positive x, the other way round on
- * a negative one, where nothing is left to compute */
-static void branchy(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+static void identity(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
 {
-    (void)user;
-    duet_tensor *x = in[0];
-    bool pos = DUET_BOOL(ctx, duet_greater(ctx, duet_sum(ctx, x, 0, false), duet_scalar(ctx, 0)));
-    out[0] = pos ? duet_mul(ctx, x, duet_scalar(ctx, 2)) : x;
+    (void)ctx, (void)user;
+    out[0] = in[0];
 }
 
 static void test_outputs_end_the_form(void **state)
 {
     (void)state;
     duet_ctx *ctx = duet_ctx_new();
-    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
-    duet_fn_set_policy(fn, DUET_POLICY_SPECIALIZE);
+    duet_fn *fn = duet_fn_new(ctx, "identity", identity, 1, 1, NULL);
     duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), -1.0f), *y;
     call_ok(ctx, fn, &x, &y);
     char *text = graph_text(duet_fn_graph(fn));
-    expect_in(text, "{ lambda %0:f32(3,) . let in ( %0 ) }\n"); /* empty: one line */
+    assert_string_equal(text, "{ lambda %0:f32(3,) . let in ( %0 ) }\n"); /* nothing bound */
     free(text);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
@@ -155,12 +150,151 @@ static void test_outputs_and_argument_order(void **state)
     duet_ctx_free(ctx);
 }
 
+/* ---- baked and failed host reads ---- */
+
+static int read_line; /* where the body below reads a host value */
+
+/* y = x * 2 if sum(x) > 0 else x */
+static void branchy(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *x = in[0], *sum = duet_sum(ctx, x, 0, false);
+    read_line = __LINE__ + 1;
+    bool pos = DUET_BOOL(ctx, duet_greater(ctx, sum, duet_scalar(ctx, 0)));
+    out[0] = pos ? duet_mul(ctx, x, duet_scalar(ctx, 2)) : x;
+}
+
+/* Specialized on a negative x, nothing is left to compute, but the text says what was
+ * decided where: the baked read stays among the nodes, naming the node read while the
+ * graph has it (before dead-code elimination) and the value every call reuses. */
+static void test_baked_read_marked(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *dump = open_memstream(&text, &len);
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_SPECIALIZE);
+    duet_fn_set_dump(fn, dump, DUET_DUMP_TRACE);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), -1.0f), *y;
+    call_ok(ctx, fn, &x, &y);
+    fclose(dump);
+    char mark[256];
+    snprintf(mark, sizeof mark,
+             "    %%3:bool() = greater %%1 %%2    # - test_print_graph.c:%d\n"
+             "    # baked: DUET_BOOL at tests/test_print_graph.c:%d on %%3 read false; "
+             "every call reuses it\n  in ( %%0 ) }\n",
+             read_line, read_line);
+    expect_in(text, mark);
+    free(text);
+    text = graph_text(duet_fn_graph(fn));
+    snprintf(mark, sizeof mark,
+             "{ lambda %%0:f32(3,) . let\n"
+             "    # baked: DUET_BOOL at tests/test_print_graph.c:%d read false; every call "
+             "reuses it\n  in ( %%0 ) }\n",
+             read_line);
+    assert_string_equal(text, mark);
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* A mark stays before the first node that followed it when passes drop nodes. */
+static void test_baked_mark_position_after_passes(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_fn_set_policy(fn, DUET_POLICY_SPECIALIZE);
+    duet_fn_set_passes(fn, DUET_PASS_ALL & ~DUET_PASS_FUSE);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), 1.0f), *y;
+    call_ok(ctx, fn, &x, &y);
+    char *text = graph_text(duet_fn_graph(fn));
+    char mark[256];
+    snprintf(mark, sizeof mark,
+             ". let\n    # baked: DUET_BOOL at tests/test_print_graph.c:%d read true; every call "
+             "reuses it\n    %%1:f32() = constant value=2 ",
+             read_line);
+    expect_in(text, mark);
+    expect_in(text, "    %2:f32(3,) = mul %0 %1 ");
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* Strict stops at the read: the failed entry keeps its graph up to there, ending at
+ * the mark, for the call that traced and for a later call that replays the entry. */
+static void test_failed_trace_keeps_its_graph(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "branchy", branchy, 1, 1, NULL);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), 1.0f), *y;
+    char expect[512];
+    snprintf(expect, sizeof expect,
+             "{ lambda %%0:f32(3,) . let\n"
+             "    %%1:f32() = sum %%0 axes=all    # - test_print_graph.c:%d\n"
+             "    %%2:f32() = constant value=0    # - test_print_graph.c:%d\n"
+             "    %%3:bool() = greater %%1 %%2    # - test_print_graph.c:%d\n"
+             "    !! DUET_BOOL at tests/test_print_graph.c:%d on %%3: stopped here\n"
+             "  }\n",
+             read_line - 2, read_line, read_line, read_line);
+    for (int call = 0; call < 2; call++) {
+        assert_int_equal(duet_fn_call(fn, &x, &y), -1);
+        assert_int_equal(duet_ctx_status(ctx), DUET_ERR_HOST_BRANCH);
+        assert_null(duet_fn_graph(fn));
+        char *text = graph_text(duet_fn_failed_graph(fn));
+        assert_string_equal(text, expect);
+        free(text);
+        duet_ctx_clear_error(ctx);
+    }
+    assert_int_equal(duet_fn_trace_count(fn), 1); /* the second call replayed the entry */
+    duet_fn_set_mode(fn, DUET_EAGER);
+    call_ok(ctx, fn, &x, &y);
+    assert_null(duet_fn_failed_graph(fn)); /* only the last call's */
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* A trace error that is not a host read is marked from its diagnostic. */
+static void makes_a_variable(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *h = duet_neg(ctx, in[0]);
+    read_line = __LINE__ + 1;
+    duet_var *v = duet_var_new(ctx, "total", DUET_F32, 0, NULL);
+    out[0] = v ? duet_add(ctx, h, duet_var_read(ctx, v)) : h;
+}
+
+static void test_failed_trace_error_marked(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "makes_a_variable", makes_a_variable, 1, 1, NULL);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), 1.0f), *y;
+    assert_int_equal(duet_fn_call(fn, &x, &y), -1);
+    assert_int_equal(duet_ctx_status(ctx), DUET_ERR_TRACE);
+    char *text = graph_text(duet_fn_failed_graph(fn)), mark[128];
+    expect_in(text, " = neg %0 ");
+    snprintf(mark, sizeof mark,
+             "    !! duet_var_new at tests/test_print_graph.c:%d: stopped here\n  }\n", read_line);
+    expect_in(text, mark);
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attributes_by_name),
         cmocka_unit_test(test_outputs_end_the_form),
         cmocka_unit_test(test_outputs_and_argument_order),
+        cmocka_unit_test(test_baked_read_marked),
+        cmocka_unit_test(test_baked_mark_position_after_passes),
+        cmocka_unit_test(test_failed_trace_keeps_its_graph),
+        cmocka_unit_test(test_failed_trace_error_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,7 +45,7 @@ static void cache_clear(duet_fn *fn)
         duet_plan_free(fn->ctx, p);
     }
     duet_plan_free(fn->ctx, fn->debug);
-    fn->debug = fn->latest = NULL;
+    fn->debug = fn->latest = fn->stopped = NULL;
 }
 
 void duet_fn_free(duet_fn *fn)
@@ -120,6 +120,10 @@ const char *duet_fn_warning(const duet_fn *fn, int i)
     return i >= 0 && i < fn->nwarnings ? fn->warnings[i] : NULL;
 }
 const duet_graph *duet_fn_graph(const duet_fn *fn) { return fn->latest ? &fn->latest->graph : NULL; }
+const duet_graph *duet_fn_failed_graph(const duet_fn *fn)
+{
+    return fn->stopped ? &fn->stopped->graph : NULL;
+}
 int duet_fn_node_count(const duet_fn *fn) { return fn->latest ? fn->latest->graph.n : 0; }
 size_t duet_fn_planned_bytes(const duet_fn *fn) { return fn->latest ? fn->latest->planned_bytes : 0; }
 size_t duet_fn_unplanned_bytes(const duet_fn *fn)
@@ -355,7 +359,8 @@ static void trace_body(duet_fn *fn, const duet_sig *sig, duet_plan *p)
     }
 }
 
-duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint)
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint,
+                         duet_plan **stopped)
 {
     duet_ctx *ctx = fn->ctx;
     duet_plan *p = calloc(1, sizeof *p);
@@ -388,7 +393,10 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     fn->trace_ms = t1 - t0;
     fn->optimise_ms = now_ms() - t1;
     if (ctx->err.code) {
-        duet_plan_free(ctx, p);
+        if (stopped)
+            *stopped = p;
+        else
+            duet_plan_free(ctx, p);
         return NULL;
     }
     return p;
@@ -410,7 +418,7 @@ static int lint_trace(duet_fn *fn, duet_tensor *const *in)
     if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory", fn->name);
     fn->linted = l;
     l[fn->nlinted++] = sig;
-    duet_plan *p = duet_fn_trace(fn, &sig, in, true);
+    duet_plan *p = duet_fn_trace(fn, &sig, in, true, NULL);
     if (p)
         duet_plan_free(ctx, p);
     else /* the eager run reports the body's own errors */
@@ -449,30 +457,38 @@ static void cache_append(duet_fn *fn, duet_plan *p)
 }
 
 /* Traces for the call and adds the entry. A trace stopped by a host read or a trace
- * error is remembered too: the same signature replays the diagnostic, not the trace. */
+ * error is remembered too: the same signature replays the diagnostic, not the trace,
+ * and the entry keeps the graph as far as the trace got, ending at a mark of where it
+ * stopped (the host read's own, or one made here from the diagnostic). */
 static duet_plan *trace_and_cache(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in,
                                   const char *reason)
 {
     duet_ctx *ctx = fn->ctx;
     duet_fn_note(&fn->reasons, &fn->nreasons, "%s", reason);
     fn->next_reason = NULL;
-    duet_plan *p = duet_fn_trace(fn, sig, in, false);
+    duet_plan *failed = NULL;
+    duet_plan *p = duet_fn_trace(fn, sig, in, false, &failed);
     if (p) {
         cache_append(fn, p);
         fn->latest = p;
         return p;
     }
-    if (ctx->err.code != DUET_ERR_HOST_BRANCH && ctx->err.code != DUET_ERR_TRACE) return NULL;
-    duet_plan *failed = calloc(1, sizeof *failed);
-    duet_diag *d = malloc(sizeof *d);
-    if (!failed || !d) {
-        free(failed), free(d);
+    duet_diag *d = NULL;
+    if ((ctx->err.code != DUET_ERR_HOST_BRANCH && ctx->err.code != DUET_ERR_TRACE) ||
+        !(d = malloc(sizeof *d))) {
+        duet_plan_free(ctx, failed);
         return NULL;
     }
     *d = ctx->err;
-    failed->sig = *sig;
     failed->failed = d;
+    const duet_read_mark *last = failed->graph.marks;
+    while (last && last->next) last = last->next;
+    if (!last || !last->stopped)
+        duet_graph_mark(ctx, &failed->graph,
+                        &(duet_read_mark){.stopped = true, .what = d->op, .file = d->file,
+                                          .line = d->line});
     cache_append(fn, failed);
+    fn->stopped = failed;
     return NULL;
 }
 
@@ -509,6 +525,7 @@ static int call_graph(duet_fn *fn, duet_site site, duet_tensor *const *in, duet_
         if (!sig_equal(&p->sig, &sig)) continue;
         if (p->failed) {
             ctx->err = *p->failed;
+            fn->stopped = p;
             return -1;
         }
         int rc = run_plan(ctx, p, in, out, NULL);
@@ -534,6 +551,7 @@ int duet_fn_call_at(duet_site site, duet_fn *fn, duet_tensor *const *in, duet_te
     duet_ctx *ctx = fn->ctx;
     for (int i = 0; i < fn->nout; i++) out[i] = &ctx->poison;
     if (ctx->err.code) return -1;
+    fn->stopped = NULL;
     if (fn->mode == DUET_EAGER || ctx->eager_functions || ctx->tracing)
         return call_eagerly(fn, in, out); /* inside a trace, a call inlines */
     return call_graph(fn, site, in, out);
@@ -557,7 +575,7 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
             duet_plan_free(ctx, fn->debug);
             unsigned passes = fn->passes;
             fn->passes &= DUET_PASS_PLAN;
-            fn->debug = duet_fn_trace(fn, &sig, in, false);
+            fn->debug = duet_fn_trace(fn, &sig, in, false, NULL);
             fn->passes = passes;
             if (!fn->debug) return -1;
         }

@@ -11,6 +11,22 @@
 /* The three host reads: DUET_BOOL, DUET_ITEM, DUET_DIM. */
 typedef enum { DUET_READ_BOOL, DUET_READ_ITEM, DUET_READ_DIM } duet_read_kind;
 
+/* Where a trace met a host read it could not leave symbolic: a value specialize baked
+ * in, or the operation a failed trace stopped at (a host read, or another trace
+ * error). The printers show it among the nodes, where it happened. */
+typedef struct duet_read_mark {
+    struct duet_read_mark *next; /* in the order they happened */
+    bool stopped;
+    const char *what;      /* "DUET_BOOL", or the failing operation ("duet_var_new") */
+    const char *file;
+    int line;
+    const duet_node *read; /* the node whose value was read; NULL for other errors */
+    char value[32];        /* baked: the value, as the warning shows it */
+    int at;                /* nodes before it; duet_graph_compact keeps it up to date */
+} duet_read_mark;
+/* Appends a copy of m (its at: the nodes traced so far), in g's arena. */
+void duet_graph_mark(duet_ctx *ctx, duet_graph *g, const duet_read_mark *m);
+
 /* An input signature: dtypes and dims, relaxed dims written as symbols. */
 typedef struct duet_sig {
     int n;
@@ -58,6 +74,7 @@ struct duet_fn {
     int nsym;
     duet_plan *cache;  /* (signature, guards) entries, oldest first, tried in order */
     duet_plan *latest; /* the most recent successful trace */
+    duet_plan *stopped; /* the failed entry the last call stopped at, or NULL */
     duet_plan *debug;  /* the unoptimised trace debug runs use */
     int trace_limit;   /* cache entries at most; then a retrace storm is an error */
     const char *next_reason; /* why the next trace happens, when not a cache miss */
@@ -78,8 +95,11 @@ void duet_fn_warn(duet_fn *fn, const char *fmt, ...) __attribute__((format(print
 /* Traces fn's body for the signature (symbolic dims allowed), then runs the passes;
  * NULL with the context's error set on failure. in are the call's arguments: host
  * reads evaluate the trace on them (specialize, guard, lint); NULL where there are
- * none (a while_loop's cond and body). lint traces with no pass. */
-duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint);
+ * none (a while_loop's cond and body). lint traces with no pass. On failure the
+ * partial plan, its graph as far as the trace got, goes to *stopped when stopped is
+ * not NULL (a failed cache entry keeps it to print), and is freed otherwise. */
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint,
+                         duet_plan **stopped);
 
 /* The values of a trace's nodes on the call's arguments, computed on demand for host
  * reads: nodes run in order, each once, like a plan, except that an assign only

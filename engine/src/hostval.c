@@ -144,6 +144,28 @@ static void baked_record(duet_fn *fn, duet_site s, duet_read_kind k, const char 
     b->value = k == DUET_READ_BOOL ? v != 0 : v;
 }
 
+/* ---- marks: where the printers show a baked or failed read ---- */
+void duet_graph_mark(duet_ctx *ctx, duet_graph *g, const duet_read_mark *m)
+{
+    duet_read_mark *copy = duet_arena_alloc(ctx, &g->arena, sizeof *copy);
+    if (!copy) return; /* the warning or the diagnostic still says it */
+    *copy = *m;
+    copy->next = NULL;
+    copy->at = g->n;
+    duet_read_mark **tail = &g->marks;
+    while (*tail) tail = &(*tail)->next;
+    *tail = copy;
+}
+
+static void mark_read(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
+                      bool stopped, double v)
+{
+    duet_read_mark m = {.stopped = stopped, .what = duet_read_name[k], .file = s.file,
+                        .line = s.line, .read = t->node};
+    if (!stopped) value_text(k, v, m.value, sizeof m.value);
+    duet_graph_mark(ctx, ctx->tracing->graph, &m);
+}
+
 /* ---- the reads ---- */
 
 static bool check_one(duet_ctx *ctx, duet_read_kind k, const duet_tensor *t)
@@ -165,6 +187,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     duet_policy policy = tr->fn->policy;
     if (!tr->lint && policy == DUET_POLICY_STRICT) {
         duet_host_read_fail(ctx, s, k, t, dim);
+        mark_read(ctx, s, k, t, true, 0);
         return 0;
     }
     if (!tr->ex) { /* a while_loop's cond or body: a new value every iteration */
@@ -174,6 +197,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
                  "This read is inside a duet_while_loop's cond or body, which runs once per "
                  "iteration on values that change each time: no single value can be baked "
                  "into the graph or guarded, under any policy.");
+        mark_read(ctx, s, k, t, true, 0);
         return 0;
     }
     const duet_tensor *x = duet_example_value(ctx, tr, t);
@@ -198,6 +222,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     char seen[32];
     value_text(k, v, seen, sizeof seen);
     baked_record(tr->fn, s, k, duet_scope_path(ctx), v);
+    mark_read(ctx, s, k, t, false, v);
     duet_fn_warn(tr->fn,
                  "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
                  "take the other branch will get a wrong result",

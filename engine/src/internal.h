@@ -151,7 +151,8 @@ typedef struct duet_graph {
      * before setting them); none for the eager tape */
     duet_tensor **outputs;
     int nout;
-    struct duet_plan *subplans; /* owned plans of loops traced into this graph */
+    struct duet_read_mark *marks; /* host reads baked in or stopped at (graph_internal.h) */
+    struct duet_plan *subplans;   /* owned plans of loops traced into this graph */
 } duet_graph;
 duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g);
 

@@ -114,7 +114,7 @@ static duet_plan *trace_part(duet_ctx *ctx, loop_prog *lp, const char *name, due
         memcpy(sig.dim[i], state[i]->shape, sizeof sig.dim[i]);
     }
     duet_scope_push(ctx, name);
-    duet_plan *p = duet_fn_trace(&sub, &sig, NULL, false);
+    duet_plan *p = duet_fn_trace(&sub, &sig, NULL, false, NULL);
     duet_scope_pop(ctx);
     if (p) { /* the enclosing graph owns it */
         duet_graph *g = ctx->tracing->graph;

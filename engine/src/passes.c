@@ -10,16 +10,21 @@ static unsigned flags_of(const duet_node *n) { return duet_op_table[n->op]->flag
 
 static duet_node *producer(const duet_tensor *t) { return t->node; }
 
-/* Drops the nodes marked dead and renumbers the rest in order. */
+/* Drops the nodes marked dead and renumbers the rest in order; a mark of a host read
+ * stays before the first surviving node that followed it. */
 void duet_graph_compact(duet_graph *g, const bool *dead)
 {
+    duet_read_mark *m = g->marks;
     int k = 0;
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; i < g->n; i++) {
+        for (; m && m->at <= i; m = m->next) m->at = k;
         if (!dead[i]) {
             g->nodes[k] = g->nodes[i];
             g->nodes[k]->id = k;
             k++;
         }
+    }
+    for (; m; m = m->next) m->at = k;
     g->n = k;
 }
 

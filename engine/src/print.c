@@ -78,6 +78,26 @@ static void print_node(FILE *f, const duet_node *nd)
             nd->scope && nd->scope[0] ? nd->scope : "-", base_name(nd->site.file), nd->site.line);
 }
 
+static bool in_graph(const duet_graph *g, const duet_node *n)
+{
+    return n && n->id >= 0 && n->id < g->n && g->nodes[n->id] == n;
+}
+
+/* A baked read as a comment, since it computes nothing at run time; where a trace
+ * stopped as the last line, in place of the outputs it never reached. "on %3" names
+ * the node read while the graph still has it (dead-code elimination removes what
+ * only a baked read needed). */
+static void print_mark(FILE *f, const duet_graph *g, const duet_read_mark *m)
+{
+    char on[24] = "";
+    if (in_graph(g, m->read)) snprintf(on, sizeof on, " on %%%d", m->read->id);
+    if (m->stopped)
+        fprintf(f, "    !! %s at %s:%d%s: stopped here\n", m->what, m->file, m->line, on);
+    else
+        fprintf(f, "    # baked: %s at %s:%d%s read %s; every call reuses it\n", m->what,
+                m->file, m->line, on, m->value);
+}
+
 /* "in ( %12 %40 )": the results, as a jaxpr ends */
 static void print_outputs(FILE *f, const duet_graph *g)
 {
@@ -92,14 +112,24 @@ void duet_graph_print(FILE *f, const duet_graph *g)
     fprintf(f, "{ lambda ");
     print_binders(f, g);
     fprintf(f, ". let");
+    const duet_read_mark *m = g->marks;
+    bool stopped = false;
     int lines = 0;
-    for (int i = 0; i < g->n; i++) {
-        if (g->nodes[i]->op == DUET_OP_PLACEHOLDER) continue;
+    for (int i = 0; i <= g->n; i++) {
+        for (; m && m->at <= i; m = m->next) {
+            if (!lines++) fprintf(f, "\n");
+            print_mark(f, g, m);
+            stopped |= m->stopped;
+        }
+        if (i == g->n || g->nodes[i]->op == DUET_OP_PLACEHOLDER) continue;
         if (!lines++) fprintf(f, "\n");
         print_node(f, g->nodes[i]);
     }
     fprintf(f, lines ? "  " : " "); /* nothing bound: the whole form on one line */
-    print_outputs(f, g);
+    if (stopped)
+        fprintf(f, "}\n");
+    else
+        print_outputs(f, g);
 }
 
 void duet_graph_dot(FILE *f, const duet_graph *g)

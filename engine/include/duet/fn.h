@@ -95,6 +95,11 @@ int duet_fn_baked_count(const duet_fn *fn);
 const duet_baked_read *duet_fn_baked_at(const duet_fn *fn, int i);
 /* The graph of the most recent trace, after the enabled passes. */
 const duet_graph *duet_fn_graph(const duet_fn *fn);
+/* When the last call stopped at trace time (a host read under strict, a trace error,
+ * or the replay of one), the graph as far as that trace got, unoptimised, ending at
+ * a mark of the operation it stopped at; NULL otherwise. Valid until the function's
+ * cache is cleared (its policy, passes or relaxation change) or it is freed. */
+const duet_graph *duet_fn_failed_graph(const duet_fn *fn);
 int duet_fn_node_count(const duet_fn *fn);
 /* Bytes of the last run: with memory planning and without (sum of all outputs). */
 size_t duet_fn_planned_bytes(const duet_fn *fn);
