@@ -11,10 +11,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: duet trace CASE [--policy P] [--dot] [--after PASS] [--no-passes] [--seed S]\n"
+    fprintf(f, "usage: duet trace CASE [--policy P] [--dot] [--expand-fused] [--after PASS] [--no-passes]\n"
+               "                  [--seed S]\n"
                "  CASE             a registered case (duet list)\n"
-               "  --policy P       strict (default), specialize or guard\n"
-               "  --dot            Graphviz DOT instead of text\n"
+               "  --policy P       strict (default), specialize (baked host reads are marked\n"
+               "                   '# baked:') or guard (the guard nodes show what they check)\n"
+               "  --dot            Graphviz DOT, clustered by scope, instead of text\n"
+               "  --expand-fused   each fused node's member ops, in order, indented under it\n"
                "  --after PASS     print the graph right after PASS: trace (before any pass),\n"
                "                   reassoc, dce, cse, fold, fuse, guards or plan\n"
                "  --no-passes      trace without optimising\n"
@@ -30,7 +33,8 @@ static unsigned pass_bit(const char *name)
 typedef struct trace_args {
     const duet_case *c;
     duet_run_kind run;
-    bool dot, no_passes;
+    duet_graph_format format;
+    bool no_passes;
     unsigned after;
     long long seed;
 } trace_args;
@@ -42,7 +46,8 @@ static int parse(int argc, char **argv, trace_args *a)
     for (int i = 1; i < argc; i++) {
         const char *v;
         int k;
-        if (!strcmp(argv[i], "--dot")) a->dot = true;
+        if (!strcmp(argv[i], "--dot")) a->format.dot = true;
+        else if (!strcmp(argv[i], "--expand-fused")) a->format.expand_fused = true;
         else if (!strcmp(argv[i], "--no-passes")) a->no_passes = true;
         else if (!strcmp(argv[i], "--after")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
@@ -76,22 +81,24 @@ static int parse(int argc, char **argv, trace_args *a)
     return 0;
 }
 
+/* --after prints through the engine's dump, which runs at that pass inside the trace. */
 static int trace_and_print(duet_session *s, duet_tensor *const *in, const trace_args *a)
 {
     if (a->no_passes) duet_fn_set_passes(s->fn, 0);
-    if (a->after && !a->dot) duet_fn_set_dump(s->fn, stdout, a->after);
+    if (a->after) {
+        duet_fn_set_dump(s->fn, stdout, a->after);
+        duet_fn_set_dump_format(s->fn, a->format);
+    }
     duet_tensor *out[16];
     if (duet_session_call(s, in, out)) {
         const duet_graph *partial = duet_fn_failed_graph(s->fn);
-        if (partial && a->dot) duet_graph_dot(stdout, partial);
-        else if (partial) duet_graph_print(stdout, partial);
+        if (partial) duet_graph_write(stdout, partial, a->format);
         fflush(stdout); /* the graph, then what stopped it, when both go to a terminal */
         duet_diag_print(stderr, duet_ctx_error(s->ctx));
         return 1;
     }
-    if (a->dot) duet_graph_dot(stdout, duet_fn_graph(s->fn));
-    else if (!a->after) duet_graph_print(stdout, duet_fn_graph(s->fn));
-    if (!a->dot)
+    if (!a->after) duet_graph_write(stdout, duet_fn_graph(s->fn), a->format);
+    if (!a->format.dot)
         printf("# %d nodes after passes; buffers: %zu bytes planned, %zu without planning\n",
                duet_fn_node_count(s->fn), duet_fn_planned_bytes(s->fn),
                duet_fn_unplanned_bytes(s->fn));

@@ -211,6 +211,14 @@ static void test_trace(void **state)
     assert_non_null(strstr(out, "(None, 4, None, None)"));
     assert_int_equal(duet("trace ner --after lunch"), 2);
     assert_int_equal(lines(out), 1);
+    /* --dot honours --after: the DOT of the graph right after that pass */
+    assert_int_equal(duet("trace mlp --after cse --dot"), 0);
+    assert_non_null(strstr(out, "# mlp: after cse\ndigraph duet {\n"));
+    assert_null(strstr(out, "fused"));
+    assert_non_null(strstr(out, "label=\"dense_1\";"));
+    assert_int_equal(duet("trace mlp --expand-fused"), 0);
+    assert_non_null(strstr(out, " = fused "));
+    assert_non_null(strstr(out, ".0:f32("));
 }
 
 /* What a learner sees of each policy on the catalog's host reads: the graph a strict

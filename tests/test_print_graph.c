@@ -285,6 +285,120 @@ static void test_failed_trace_error_marked(void **state)
     duet_ctx_free(ctx);
 }
 
+/* ---- fused bodies ---- */
+
+/* relu(x * w + b): one fused node of three members under the default passes */
+static void dense_relu(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_scope_push(ctx, "dense");
+    duet_tensor *h = duet_mul(ctx, in[0], in[1]);
+    read_line = __LINE__ + 1;
+    out[0] = duet_relu(ctx, duet_add(ctx, h, duet_scalar(ctx, 0.5f)));
+    duet_scope_pop(ctx);
+}
+
+static void test_expand_fused(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "dense_relu", dense_relu, 2, 1, NULL);
+    duet_tensor *in[2] = {duet_full(ctx, DUET_F32, 1, S(4), 1.0f),
+                          duet_full(ctx, DUET_F32, 1, S(4), 2.0f)},
+                *y;
+    call_ok(ctx, fn, in, &y);
+    char *text = NULL, expect[512];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    duet_graph_write(f, duet_fn_graph(fn), (duet_graph_format){.expand_fused = true});
+    fclose(f);
+    snprintf(expect, sizeof expect,
+             "    %%3:f32(4,) = fused %%0 %%1 %%2 ops=[mul, add, relu]    # dense test_print_graph.c:%d\n"
+             "        %%3.0:f32(4,) = mul %%0 %%1    # dense test_print_graph.c:%d\n"
+             "        %%3.1:f32(4,) = add %%3.0 %%2    # dense test_print_graph.c:%d\n"
+             "        %%3 = relu %%3.1    # dense test_print_graph.c:%d\n"
+             "  in ( %%3 ) }\n",
+             read_line, read_line - 2, read_line, read_line);
+    expect_in(text, expect);
+    free(text);
+    text = graph_text(duet_fn_graph(fn)); /* folded by default */
+    assert_null(strstr(text, "%3.0"));
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* ---- DOT ---- */
+
+/* Nested scopes with a variable each, the middle one without nodes of its own. */
+static void scoped(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    duet_var **v = user;
+    duet_scope_push(ctx, "model");
+    duet_scope_push(ctx, "block");
+    duet_scope_push(ctx, "dense");
+    duet_tensor *h = duet_mul(ctx, in[0], duet_var_read(ctx, v[0]));
+    duet_scope_pop(ctx);
+    duet_scope_push(ctx, "norm");
+    h = duet_add(ctx, h, duet_var_read(ctx, v[1]));
+    duet_scope_pop(ctx);
+    duet_scope_pop(ctx);
+    out[0] = duet_neg(ctx, h);
+    duet_scope_pop(ctx);
+}
+
+static void test_dot_clusters(void **state)
+{
+    (void)state;
+    duet_ctx *ctx = duet_ctx_new();
+    duet_var *v[2] = {duet_var_new(ctx, "dense/w", DUET_F32, 1, S(2)),
+                      duet_var_new(ctx, "norm/b", DUET_F32, 1, S(2))};
+    duet_fn *fn = duet_fn_new(ctx, "scoped", scoped, 1, 1, v);
+    duet_fn_set_passes(fn, DUET_PASS_ALL & ~DUET_PASS_FUSE);
+    duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(2), 1.0f), *y;
+    call_ok(ctx, fn, &x, &y);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    duet_graph_dot(f, duet_fn_graph(fn));
+    fclose(f);
+    const char *model = strstr(text, "  subgraph cluster_0 {\n    label=\"model\";\n");
+    const char *block = strstr(text, "    subgraph cluster_1 {\n      label=\"block\";\n");
+    const char *dense = strstr(text, "      subgraph cluster_2 {\n        label=\"dense\";\n");
+    const char *norm = strstr(text, "      subgraph cluster_3 {\n        label=\"norm\";\n");
+    assert_true(model && block && dense && norm && model < block && block < dense && dense < norm);
+    expect_in(text, "        n1 [label=\"%1 var_read var=dense/w\\nf32(2,)\\n");
+    expect_in(text, "        n3 [label=\"%3 var_read var=norm/b\\nf32(2,)\\n");
+    expect_in(text, "    n5 [label=\"%5 neg\\nf32(2,)\\n"); /* model's own, an output */
+    expect_in(text, ", peripheries=2];\n");
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
+/* The dumps write DOT too, so a graph after any pass can be drawn. */
+static void test_dump_as_dot(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    duet_ctx *ctx = duet_ctx_new();
+    duet_fn *fn = duet_fn_new(ctx, "dense_relu", dense_relu, 2, 1, NULL);
+    duet_fn_set_dump(fn, f, DUET_PASS_FUSE);
+    duet_fn_set_dump_format(fn, (duet_graph_format){.dot = true});
+    duet_tensor *in[2] = {duet_full(ctx, DUET_F32, 1, S(4), 1.0f),
+                          duet_full(ctx, DUET_F32, 1, S(4), 2.0f)},
+                *y;
+    call_ok(ctx, fn, in, &y);
+    fclose(f);
+    expect_in(text, "# dense_relu: after fuse\ndigraph duet {\n");
+    expect_in(text, "fused ops=[mul, add, relu]");
+    free(text);
+    duet_fn_free(fn);
+    duet_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +409,9 @@ int main(void)
         cmocka_unit_test(test_baked_mark_position_after_passes),
         cmocka_unit_test(test_failed_trace_keeps_its_graph),
         cmocka_unit_test(test_failed_trace_error_marked),
+        cmocka_unit_test(test_expand_fused),
+        cmocka_unit_test(test_dot_clusters),
+        cmocka_unit_test(test_dump_as_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,16 @@ void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask)
     fn->dump = f;
     fn->dump_mask = mask;
 }
+void duet_fn_set_dump_format(duet_fn *fn, duet_graph_format format) { fn->dump_format = format; }
+
+void duet_fn_dump(const duet_fn *fn, const duet_graph *g, unsigned stage)
+{
+    if (!fn->dump || !(fn->dump_mask & stage)) return;
+    /* Graphviz skips lines starting with '#', so the heading suits DOT too */
+    fprintf(fn->dump, "# %s: after %s\n", fn->name,
+            stage == DUET_DUMP_TRACE ? "tracing" : duet_pass_name(stage));
+    duet_graph_write(fn->dump, g, fn->dump_format);
+}
 void duet_ctx_run_functions_eagerly(duet_ctx *ctx, bool on) { ctx->eager_functions = on; }
 
 void duet_fn_note(char ***list, int *n, const char *fmt, ...)
@@ -384,10 +394,7 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     }
     if (values) duet_vars_abort(ctx); /* evaluation only staged its writes */
     duet_example_free(&ex);
-    if (!ctx->err.code && fn->dump && (fn->dump_mask & DUET_DUMP_TRACE)) {
-        fprintf(fn->dump, "# %s: after tracing\n", fn->name);
-        duet_graph_print(fn->dump, &p->graph);
-    }
+    if (!ctx->err.code) duet_fn_dump(fn, &p->graph, DUET_DUMP_TRACE);
     double t1 = now_ms();
     if (!ctx->err.code && !lint) duet_passes_run(ctx, fn, p);
     fn->trace_ms = t1 - t0;

@@ -7,20 +7,10 @@
 
 #include "graph_internal.h"
 
-#define FUSE_MAX_STEPS 16
 #define FUSE_TILE 512
 
-/* Operand of a step: >= 0 is external input k, < 0 is the result of step -(k+1). */
-typedef struct fused_step {
-    duet_op op;
-    int a, b;
-    duet_attrs attr;
-} fused_step;
-
-typedef struct fused_prog {
-    int nsteps;
-    fused_step step[FUSE_MAX_STEPS];
-} fused_prog;
+typedef duet_fused_step fused_step;
+typedef duet_fused_prog fused_prog;
 
 static int fused_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_type *out)
@@ -47,7 +37,7 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 {
     (void)c, (void)nin;
     const fused_prog *prog = a->p;
-    float tmp[FUSE_MAX_STEPS][FUSE_TILE];
+    float tmp[DUET_FUSE_MAX_STEPS][FUSE_TILE];
     int64_t n = duet_numel(out);
     for (int64_t off = 0; off < n; off += FUSE_TILE) {
         int64_t len = n - off < FUSE_TILE ? n - off : FUSE_TILE;
@@ -73,8 +63,8 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
-/* " ops=[sub, mul, add]": the members in the order they run (--expand-fused and
- * duet_graph_print_opts show each with its operands and attributes) */
+/* " ops=[sub, mul, add]": the members in the order they run (a format with
+ * expand_fused shows each with its operands, attributes and site) */
 static void fused_attr_text(const duet_attrs *a, duet_text *t)
 {
     const fused_prog *prog = a->p;
@@ -105,7 +95,7 @@ static bool fusible(const duet_node *n)
 }
 
 typedef struct group {
-    duet_node *member[FUSE_MAX_STEPS];
+    duet_node *member[DUET_FUSE_MAX_STEPS];
     int n;
 } group;
 
@@ -121,7 +111,7 @@ static void grow(group *gr, const int *uses, const bool *taken, const duet_tenso
 {
     for (int m = 0; m < gr->n; m++) {
         duet_node *n = gr->member[m];
-        for (int j = 0; j < n->nin && gr->n < FUSE_MAX_STEPS; j++) {
+        for (int j = 0; j < n->nin && gr->n < DUET_FUSE_MAX_STEPS; j++) {
             duet_node *p = n->in[j]->node;
             if (uses[p->id] != 1 || taken[p->id] || in_group(gr, p) || !fusible(p) ||
                 !duet_same_shape(p->out, shape))
@@ -156,7 +146,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
 {
     qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
     fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
-    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * FUSE_MAX_STEPS);
+    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * DUET_FUSE_MAX_STEPS);
     if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
     int next = 0;
     prog->nsteps = gr->n;
@@ -165,6 +155,8 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
         fused_step *st = &prog->step[s];
         st->op = n->op;
         st->attr = n->attr;
+        st->site = n->site;
+        st->scope = n->scope;
         st->a = step_operand(gr, ext, &next, n->in[0]);
         st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
     }

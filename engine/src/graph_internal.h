@@ -66,6 +66,7 @@ struct duet_fn {
     unsigned passes;
     FILE *dump;
     unsigned dump_mask;
+    duet_graph_format dump_format;
     /* relaxation from duet_fn_relax: per arg and dim, -1 keep, >= 0 symbol id, or a
      * fixed size written DUET_RELAX_FIXED(n) */
     bool has_relax;
@@ -90,6 +91,9 @@ struct duet_fn {
 };
 
 void duet_fn_note(char ***list, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Writes g to the function's dump, in its dump format, if stage (a pass, or
+ * DUET_DUMP_TRACE) is in its dump mask. */
+void duet_fn_dump(const duet_fn *fn, const duet_graph *g, unsigned stage);
 void duet_fn_warn(duet_fn *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Traces fn's body for the signature (symbolic dims allowed), then runs the passes;
@@ -122,6 +126,22 @@ typedef struct duet_guard_spec {
     double value; /* the value seen at trace time */
 } duet_guard_spec;
 bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x);
+
+/* A fused node's body (its attrs.p): the member ops in the order they run, the last
+ * one giving the node's output. An operand >= 0 is the node's input k; < 0 is the
+ * result of step -(k+1). */
+#define DUET_FUSE_MAX_STEPS 16
+typedef struct duet_fused_step {
+    duet_op op;
+    int a, b;
+    duet_attrs attr;
+    duet_site site; /* the member's own, for the printers */
+    const char *scope;
+} duet_fused_step;
+typedef struct duet_fused_prog {
+    int nsteps;
+    duet_fused_step step[DUET_FUSE_MAX_STEPS];
+} duet_fused_prog;
 
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);

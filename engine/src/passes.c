@@ -261,12 +261,7 @@ unsigned duet_pass_parse(const char *name)
     return 0;
 }
 
-static void dump(duet_fn *fn, duet_plan *p, unsigned pass)
-{
-    if (!fn->dump || !(fn->dump_mask & pass)) return;
-    fprintf(fn->dump, "# %s: after %s\n", fn->name, duet_pass_name(pass));
-    duet_graph_print(fn->dump, &p->graph);
-}
+static void dump(duet_fn *fn, duet_plan *p, unsigned pass) { duet_fn_dump(fn, &p->graph, pass); }
 
 /* ---- guards first: a guard and what it needs run before everything else ---- */
 

@@ -56,8 +56,15 @@ int duet_fn_relax(duet_fn *fn, const char *spec);
 void duet_fn_set_mode(duet_fn *fn, duet_exec_mode mode);
 void duet_fn_set_policy(duet_fn *fn, duet_policy policy);
 void duet_fn_set_passes(duet_fn *fn, unsigned passes);
-/* Prints the graph to f after each pass in mask (and after tracing when mask has bit 31). */
+/* How a graph is written: duet_graph_write, and the dumps below. */
+typedef struct duet_graph_format {
+    bool dot;          /* Graphviz DOT, clustered by scope, instead of text */
+    bool expand_fused; /* text: each fused node's member ops, in order, indented under it */
+} duet_graph_format;
+/* Prints the graph to f after each pass in mask (and after tracing when mask has bit 31),
+ * as text unless duet_fn_set_dump_format says otherwise. */
 void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask);
+void duet_fn_set_dump_format(duet_fn *fn, duet_graph_format format);
 #define DUET_DUMP_TRACE (1u << 31)
 
 /* Runs the function; out[i] are eager tensors valid until duet_ctx_reset. Returns 0,
@@ -119,8 +126,11 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
 /* The same records for the ops of the context's eager tape (since the last reset). */
 int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n);
 
-/* Text (in the spirit of a jaxpr) and Graphviz DOT forms of a graph. */
-void duet_graph_print(FILE *f, const duet_graph *g);
+/* Text (in the spirit of a jaxpr) and Graphviz DOT forms of a graph: each node with its
+ * type, attributes by name, scope and site; the outputs; where specialize baked a host
+ * read in, and where a failed trace stopped (duet_fn_failed_graph). */
+void duet_graph_write(FILE *f, const duet_graph *g, duet_graph_format format);
+void duet_graph_print(FILE *f, const duet_graph *g); /* text, fused nodes folded */
 void duet_graph_dot(FILE *f, const duet_graph *g);
 
 /* ---- host reads of tensor values ---- */
