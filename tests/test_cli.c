@@ -182,6 +182,37 @@ static void test_docs_show_real_diagnostic(void **state)
     }
 }
 
+/* docs/graph-mode.md and the README show tensor-bool's graphs as duet trace prints them
+ * (without its closing summary line). */
+static void test_docs_show_real_graphs(void **state)
+{
+    (void)state;
+    const char *src = getenv("DUET_SOURCE_DIR");
+    assert_non_null(src);
+    const struct {
+        const char *args, *doc;
+    } shown[] = {
+        {"trace tensor-bool --policy guard", "docs/graph-mode.md"},
+        {"trace tensor-bool --policy specialize", "docs/graph-mode.md"},
+        {"trace tensor-bool", "docs/graph-mode.md"},
+        {"trace tensor-bool", "README.md"},
+    };
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+        char args[128], path[1024];
+        snprintf(args, sizeof args, "%s 2>/dev/null | grep -v '^# '", shown[i].args);
+        run_duet(args, "");
+        snprintf(path, sizeof path, "%s/%s", src, shown[i].doc);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        static char text[1 << 17];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = 0;
+        fclose(f);
+        if (!strstr(text, out))
+            fail_msg("%s does not show `duet %s` as printed:\n%s", shown[i].doc, shown[i].args, out);
+    }
+}
+
 static void test_no_partial_log_on_error(void **state)
 {
     (void)state;
@@ -277,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_no_partial_log_on_error),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_trace_shows_host_reads),
+        cmocka_unit_test(test_docs_show_real_graphs),
         cmocka_unit_test(test_bad_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
