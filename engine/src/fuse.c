@@ -9,8 +9,6 @@
 
 #define FUSE_TILE 512
 
-typedef duet_fused_step fused_step;
-typedef duet_fused_prog fused_prog;
 
 static int fused_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_type *out)
@@ -36,13 +34,13 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
                         duet_tensor *out)
 {
     (void)c, (void)nin;
-    const fused_prog *prog = a->p;
+    const duet_fused_prog *prog = a->p;
     float tmp[DUET_FUSE_MAX_STEPS][FUSE_TILE];
     int64_t n = duet_numel(out);
     for (int64_t off = 0; off < n; off += FUSE_TILE) {
         int64_t len = n - off < FUSE_TILE ? n - off : FUSE_TILE;
         for (int s = 0; s < prog->nsteps; s++) {
-            const fused_step *st = &prog->step[s];
+            const duet_fused_step *st = &prog->step[s];
             const duet_op_def *def = duet_op_table[st->op];
             bool last = s == prog->nsteps - 1;
             float *dst = last ? (float *)out->data + off : tmp[s];
@@ -67,7 +65,7 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
  * expand_fused shows each with its operands, attributes and site) */
 static void fused_attr_text(const duet_attrs *a, duet_text *t)
 {
-    const fused_prog *prog = a->p;
+    const duet_fused_prog *prog = a->p;
     duet_text_put(t, " ops=[");
     for (int s = 0; s < prog->nsteps; s++)
         duet_text_put(t, "%s%s", s ? ", " : "", duet_op_table[prog->step[s].op]->name);
@@ -145,14 +143,14 @@ static int step_operand(const group *gr, duet_tensor **ext, int *next, duet_tens
 static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
 {
     qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
-    fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
+    duet_fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
     duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * DUET_FUSE_MAX_STEPS);
     if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
     int next = 0;
     prog->nsteps = gr->n;
     for (int s = 0; s < gr->n; s++) {
         const duet_node *n = gr->member[s];
-        fused_step *st = &prog->step[s];
+        duet_fused_step *st = &prog->step[s];
         st->op = n->op;
         st->attr = n->attr;
         st->site = n->site;

@@ -1,4 +1,6 @@
-/* Readable forms of a graph: text in the spirit of a jaxpr, and Graphviz DOT. */
+/* Readable forms of a graph: text in the spirit of a jaxpr, and Graphviz DOT. Both
+ * show each node's attributes as its op names them (duet_op_def.attr_text), the
+ * outputs, and the host reads a trace baked in or stopped at (duet_read_mark). */
 #include <stdarg.h>
 #include <stdlib.h>
 
