@@ -20,6 +20,7 @@ typedef struct fused_step {
 typedef struct fused_prog {
     int nsteps;
     fused_step step[FUSE_MAX_STEPS];
+    char members[192]; /* the steps' op names, for profiles (cut to fit) */
 } fused_prog;
 
 static int fused_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
@@ -71,6 +72,11 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
         }
     }
     return 0;
+}
+
+const char *duet_fused_members(const duet_node *fused)
+{
+    return ((const fused_prog *)fused->attr.p)->members;
 }
 
 const duet_op_def duet_opdef_fused = {
@@ -146,6 +152,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
     if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
     int next = 0;
     prog->nsteps = gr->n;
+    prog->members[0] = 0;
     for (int s = 0; s < gr->n; s++) {
         const duet_node *n = gr->member[s];
         fused_step *st = &prog->step[s];
@@ -153,6 +160,9 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
         st->attr = n->attr;
         st->a = step_operand(gr, ext, &next, n->in[0]);
         st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
+        size_t len = strlen(prog->members);
+        snprintf(prog->members + len, sizeof prog->members - len, "%s%s", s ? " " : "",
+                 duet_op_table[n->op]->name);
     }
     duet_node *root = gr->member[gr->n - 1];
     for (int s = 0; s < gr->n - 1; s++) dead[gr->member[s]->id] = true;

@@ -108,6 +108,7 @@ bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x);
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
+const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for profiles */
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
 extern const char *const duet_read_name[];
