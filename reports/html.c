@@ -362,6 +362,17 @@ static void speed_text(const duet_result *r, char *buf, size_t n)
         snprintf(buf, n, "-");
 }
 
+static const char *bytes_text(size_t bytes, char *buf, size_t n)
+{
+    if (bytes < 1024)
+        snprintf(buf, n, "%zu bytes", bytes);
+    else if (bytes < 1024 * 1024)
+        snprintf(buf, n, "%.1f KiB", bytes / 1024.0);
+    else
+        snprintf(buf, n, "%.1f MiB", bytes / 1048576.0);
+    return buf;
+}
+
 #define MAX_FINDINGS 12
 
 /* What a run found, one plain-text line each. */
@@ -384,6 +395,21 @@ static int findings(const duet_result *r, char line[][640])
         snprintf(line[n++], 640, "host effect '%s' (%s:%d): changed on %d steps eagerly, %d in graph mode%s",
                  r->effects[i].name, r->case_file, r->effects[i].line, r->effects[i].eager_steps,
                  r->effects[i].graph_steps, r->effects[i].trace_only ? ", only while tracing" : "");
+    if (r->run != DUET_RUN_EAGER && r->timing.speedup > 0 && n < MAX_FINDINGS - 1) {
+        char pays[48] = "never pays off";
+        if (r->timing.break_even_calls >= 0)
+            snprintf(pays, sizeof pays, "pays off after %.0f calls", r->timing.break_even_calls + 0.5);
+        snprintf(line[n++], 640,
+                 "per step %.3f ms against eager's %.3f ms: %.2fx (p10-p90 %.2f-%.2fx); trace "
+                 "%.2f ms, optimise %.2f ms, first call %.2f ms: %s",
+                 r->timing.median_ms, r->timing.eager_median_ms, r->timing.speedup,
+                 r->timing.speedup_lo, r->timing.speedup_hi, r->timing.trace_ms,
+                 r->timing.optimise_ms, r->timing.first_ms, pays);
+        char planned[32], unplanned[32];
+        snprintf(line[n++], 640, "memory: %s of intermediates planned, %s without planning",
+                 bytes_text(r->planned_bytes, planned, sizeof planned),
+                 bytes_text(r->unplanned_bytes, unplanned, sizeof unplanned));
+    }
     if (r->traces > 1 && n < MAX_FINDINGS)
         snprintf(line[n++], 640, "%d traces; the last because %s", r->traces,
                  r->reasons[(r->traces < DUET_MAX_REASONS ? r->traces : DUET_MAX_REASONS) - 1]);
@@ -457,7 +483,8 @@ static const char css[] =
     "table{border-collapse:collapse;width:100%;margin:8px 0 14px;font-size:14px}"
     "th,td{border:1px solid #d8dde3;padding:4px 8px;text-align:left;vertical-align:top}"
     "th{background:#f3f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    "tr.unexpected td{background:#fde8e8}"
+    "tr.unexpected td{background:#fde8e8}td.case{background:#fff}"
+    "table.summary td{padding:2px 8px}"
     ".ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:700}"
     ".finding{margin:0 0 2px}"
     "pre{background:#f6f8fa;border:1px solid #d8dde3;border-radius:6px;padding:10px;"
@@ -486,11 +513,19 @@ static void html_summary(FILE *f, const page *pg)
         const duet_result *r = &pg->s->results[i];
         char speed[64];
         speed_text(r, speed, sizeof speed);
-        fprintf(f, "<tr%s><td><a href=\"#", r->as_expected ? "" : " class=\"unexpected\"");
-        html(f, r->case_name);
-        fputs("\">", f);
-        html(f, r->case_name);
-        fprintf(f, "</a></td><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td>"
+        /* a case's runs are together: its name once, across them */
+        int span = 1;
+        while (i + span < pg->s->n && !strcmp(pg->s->results[i + span].case_name, r->case_name)) span++;
+        bool first = !i || strcmp(pg->s->results[i - 1].case_name, r->case_name);
+        fprintf(f, "<tr%s>", r->as_expected ? "" : " class=\"unexpected\"");
+        if (first) {
+            fprintf(f, "<td rowspan=\"%d\" class=\"case\"><a href=\"#", span);
+            html(f, r->case_name);
+            fputs("\">", f);
+            html(f, r->case_name);
+            fputs("</a></td>", f);
+        }
+        fprintf(f, "<td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td>"
                    "<td class=\"num\">%s</td></tr>\n",
                 duet_run_name(r->run), duet_outcome_name(r->expected), duet_outcome_name(r->actual),
                 r->as_expected ? "ok" : "bad", r->as_expected ? "yes" : "UNEXPECTED", speed);
@@ -501,7 +536,7 @@ static void html_summary(FILE *f, const page *pg)
 static void html_runs(FILE *f, const case_view *v)
 {
     fputs("<table class=\"runs\"><thead><tr><th>run</th><th>expected</th><th>outcome</th>"
-          "<th>traces</th><th>ms per step</th><th>what was found</th></tr></thead><tbody>\n",
+          "<th>traces</th><th>median ms per step</th><th>what was found</th></tr></thead><tbody>\n",
           f);
     for (int k = 0; k < DUET_RUN_COUNT; k++) {
         const duet_result *r = v->run[k];
@@ -660,7 +695,7 @@ static void md_case(FILE *f, const case_view *v)
         md(f, v->c->summary);
         fprintf(f, " (%s:%d)\n\n", v->c->file, v->c->line);
     }
-    fputs("| run | expected | outcome | traces | ms per step | what was found |\n"
+    fputs("| run | expected | outcome | traces | median ms per step | what was found |\n"
           "| --- | --- | --- | ---: | ---: | --- |\n",
           f);
     for (int k = 0; k < DUET_RUN_COUNT; k++) {

@@ -72,7 +72,7 @@ static int write_commands(FILE *f, void *user)
     const duet_plot *p = a[0];
     /* noenhanced: op names such as var_read are text, not subscripts */
     fprintf(f, "set datafile missing 'NaN'\n"
-               "set terminal svg size 600,340 dynamic noenhanced font 'sans,11' background '#ffffff'\n"
+               "set terminal svg size 560,330 dynamic noenhanced font 'sans,12' background '#ffffff'\n"
                "set output '%s'\n"
                "set grid lc rgb '#dddddd'\n"
                "set key below\n",
