@@ -397,8 +397,10 @@ static int findings(const duet_result *r, char line[][640])
                  r->effects[i].graph_steps, r->effects[i].trace_only ? ", only while tracing" : "");
     if (r->run != DUET_RUN_EAGER && r->timing.speedup > 0 && n < MAX_FINDINGS - 1) {
         char pays[48] = "never pays off";
-        if (r->timing.break_even_calls >= 0)
-            snprintf(pays, sizeof pays, "pays off after %.0f calls", r->timing.break_even_calls + 0.5);
+        if (r->timing.break_even_calls >= 0) {
+            long calls = (long)(r->timing.break_even_calls + 0.5);
+            snprintf(pays, sizeof pays, "pays off after %ld call%s", calls, calls == 1 ? "" : "s");
+        }
         snprintf(line[n++], 640,
                  "per step %.3f ms against eager's %.3f ms: %.2fx (p10-p90 %.2f-%.2fx); trace "
                  "%.2f ms, optimise %.2f ms, first call %.2f ms: %s",
