@@ -87,14 +87,15 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
     } else if (!strcmp(f, "--rtol") || !strcmp(f, "--atol")) {
         if (duet_arg_double("run", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
     } else if (!strcmp(f, "--report") || !strcmp(f, "--profile")) {
+        bool report = !strcmp(f, "--report");
         char err[4352];
-        if (f[2] == 'r' ? duet_prepare_output_dir(v, err, sizeof err)
-                        : duet_check_output_file(v, err, sizeof err)) {
+        if (report ? duet_prepare_output_dir(v, err, sizeof err)
+                   : duet_check_output_file(v, err, sizeof err)) {
             fprintf(stderr, "duet run: %s: %s\n", f, err);
             return 2;
         }
-        *(f[2] == 'r' ? &a->report_dir : &a->profile_path) = v;
-        a->o.profile |= f[2] == 'r'; /* the report plots kernel time by op kind */
+        if (report) a->report_dir = v, a->o.profile = true; /* it plots kernel time by op kind */
+        else a->profile_path = v;
     } else if (!strcmp(f, "--timeout")) {
         if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
     } else {
@@ -210,10 +211,14 @@ int duet_cmd_run(int argc, char **argv)
     int unexpected = duet_suite_unexpected(&suite);
     printf("\n%d runs: %d as expected, %d unexpected\n", suite.n, suite.n - unexpected, unexpected);
     char err[4352];
-    if (!rc && a->report_dir && duet_write_report(a->report_dir, &suite, err, sizeof err))
-        fprintf(stderr, "duet run: --report: %s\n", err), rc = 2;
-    if (!rc && a->profile_path && duet_write_chrome_trace(a->profile_path, &suite, err, sizeof err))
-        fprintf(stderr, "duet run: --profile: %s\n", err), rc = 2;
+    if (!rc && a->report_dir && duet_write_report(a->report_dir, &suite, err, sizeof err)) {
+        fprintf(stderr, "duet run: --report: %s\n", err);
+        rc = 2;
+    }
+    if (!rc && a->profile_path && duet_write_chrome_trace(a->profile_path, &suite, err, sizeof err)) {
+        fprintf(stderr, "duet run: --profile: %s\n", err);
+        rc = 2;
+    }
     duet_suite_free(&suite);
     free(a);
     return rc ? rc : unexpected ? 1 : 0;
