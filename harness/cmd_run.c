@@ -21,13 +21,16 @@ static void usage(FILE *f)
             "  --timeout S       seconds per run before it is killed (default 120)\n"
             "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
-            "  --verbose         print what was found for every run, not only unexpected ones\n");
+            "  --verbose         print what was found for every run, not only unexpected ones\n"
+            "  --report DIR      write DIR/index.html and DIR/report.md with gnuplot plots\n"
+            "  --profile FILE    write the runs' per-op timeline as Chrome trace-event JSON\n");
 }
 
 typedef struct run_args {
     bool all, fork, verbose;
     bool run[DUET_RUN_COUNT];
     int shard_k, shard_n;
+    const char *report_dir, *profile_path;
     const duet_case *cases[256];
     int ncases;
     duet_run_opts o;
@@ -52,7 +55,7 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
     if (!strcmp(f, "--no-fork")) return a->o.fork = false, 0;
     if (!strcmp(f, "--verbose")) return a->verbose = true, 0;
     static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
-                                         "--atol", "--timeout", "--shard"};
+                                         "--atol", "--timeout", "--shard", "--report", "--profile"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
     if (!known) {
@@ -83,6 +86,16 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
         a->o.seed = (uint64_t)n;
     } else if (!strcmp(f, "--rtol") || !strcmp(f, "--atol")) {
         if (duet_arg_double("run", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
+    } else if (!strcmp(f, "--report") || !strcmp(f, "--profile")) {
+        bool report = !strcmp(f, "--report");
+        char err[4352];
+        if (report ? duet_prepare_output_dir(v, err, sizeof err)
+                   : duet_check_output_file(v, err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", f, err);
+            return 2;
+        }
+        if (report) a->report_dir = v, a->o.profile = true; /* it plots kernel time by op kind */
+        else a->profile_path = v;
     } else if (!strcmp(f, "--timeout")) {
         if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
     } else {
@@ -197,6 +210,15 @@ int duet_cmd_run(int argc, char **argv)
     }
     int unexpected = duet_suite_unexpected(&suite);
     printf("\n%d runs: %d as expected, %d unexpected\n", suite.n, suite.n - unexpected, unexpected);
+    char err[4352];
+    if (!rc && a->report_dir && duet_write_report(a->report_dir, &suite, err, sizeof err)) {
+        fprintf(stderr, "duet run: --report: %s\n", err);
+        rc = 2;
+    }
+    if (!rc && a->profile_path && duet_write_chrome_trace(a->profile_path, &suite, err, sizeof err)) {
+        fprintf(stderr, "duet run: --profile: %s\n", err);
+        rc = 2;
+    }
     duet_suite_free(&suite);
     free(a);
     return rc ? rc : unexpected ? 1 : 0;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -78,7 +79,10 @@ int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void 
         snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
+    /* mkstemp makes the file private (0600); a report is shared as any new file is */
+    mode_t mask = umask(0);
+    umask(mask);
+    FILE *f = fchmod(fd, 0666 & ~mask) ? NULL : fdopen(fd, "w");
     if (!f) {
         close(fd);
         remove(tmp);

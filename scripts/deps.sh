@@ -2,7 +2,7 @@
 # Checks for the Debian packages duet builds and tests with; installs the missing ones
 # with apt-get when run as root, or prints the command to run otherwise.
 set -euo pipefail
-need=(cmake make gcc pkg-config libcmocka-dev libcjson-dev)
+need=(cmake make gcc pkg-config libcmocka-dev libcjson-dev gnuplot-nox)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

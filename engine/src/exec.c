@@ -286,7 +286,12 @@ static int run_node(duet_ctx *ctx, duet_plan *p, run_state *s, int i)
     ctx->exec_node = n;
     ctx->cur_op = n->op;
     ctx->cur_site = n->site;
-    return duet_op_table[n->op]->kernel(ctx, &n->attr, s->rin + s->rin_off[i], n->nin, t);
+    duet_tensor *const *in = s->rin + s->rin_off[i];
+    if (!ctx->profiler) return duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
+    double start = duet_clock_ms();
+    int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
+    duet_profile_node(ctx, n, true, start);
+    return rc;
 }
 
 static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_opts *opts)
@@ -320,7 +325,9 @@ int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tens
         ctx->sym_value = symv;
         ctx->nsym = p->nsym;
         rc = shape_pass(ctx, p, &s, in, symv);
+        ctx->exec_depth++;
         if (!rc) rc = run_nodes(ctx, p, &s, opts);
+        ctx->exec_depth--;
     }
     ctx->sym_value = outer_sym;
     ctx->nsym = outer_nsym;

@@ -2,7 +2,6 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "graph_internal.h"
 
@@ -295,13 +294,6 @@ static void sig_diff(const duet_sig *old, const duet_sig *now, char *buf, size_t
 
 /* ---- tracing ---- */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 double duet_fn_trace_ms(const duet_fn *fn) { return fn->trace_ms; }
 double duet_fn_optimise_ms(const duet_fn *fn) { return fn->optimise_ms; }
 
@@ -386,7 +378,7 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     bool values = in && !ctx->tracing && (lint || fn->policy != DUET_POLICY_STRICT);
     duet_example ex = {.args = in};
     trace_frame f;
-    double t0 = now_ms();
+    double t0 = duet_clock_ms();
     if (!trace_enter(ctx, fn, &p->graph, values ? &ex : NULL, lint, &f)) {
         trace_body(fn, sig, p);
         p->nsym = f.tr.nsym;
@@ -395,10 +387,10 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     if (values) duet_vars_abort(ctx); /* evaluation only staged its writes */
     duet_example_free(&ex);
     if (!ctx->err.code) duet_fn_dump(fn, &p->graph, DUET_DUMP_TRACE);
-    double t1 = now_ms();
+    double t1 = duet_clock_ms();
     if (!ctx->err.code && !lint) duet_passes_run(ctx, fn, p);
     fn->trace_ms = t1 - t0;
-    fn->optimise_ms = now_ms() - t1;
+    fn->optimise_ms = duet_clock_ms() - t1;
     if (ctx->err.code) {
         if (stopped)
             *stopped = p;

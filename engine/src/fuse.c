@@ -61,6 +61,11 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
+const char *duet_fused_members(const duet_node *fused)
+{
+    return ((const duet_fused_prog *)fused->attr.p)->members;
+}
+
 /* " ops=[sub, mul, add]": the members in the order they run (a format with
  * expand_fused shows each with its operands, attributes and site) */
 static void fused_attr_text(const duet_attrs *a, duet_text *t)
@@ -148,6 +153,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
     if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
     int next = 0;
     prog->nsteps = gr->n;
+    prog->members[0] = 0;
     for (int s = 0; s < gr->n; s++) {
         const duet_node *n = gr->member[s];
         duet_fused_step *st = &prog->step[s];
@@ -157,6 +163,9 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
         st->scope = n->scope;
         st->a = step_operand(gr, ext, &next, n->in[0]);
         st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
+        size_t len = strlen(prog->members);
+        snprintf(prog->members + len, sizeof prog->members - len, "%s%s", s ? " " : "",
+                 duet_op_table[n->op]->name);
     }
     duet_node *root = gr->member[gr->n - 1];
     for (int s = 0; s < gr->n - 1; s++) dead[gr->member[s]->id] = true;

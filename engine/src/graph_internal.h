@@ -141,11 +141,13 @@ typedef struct duet_fused_step {
 typedef struct duet_fused_prog {
     int nsteps;
     duet_fused_step step[DUET_FUSE_MAX_STEPS];
+    char members[192]; /* the steps' op names, for profiles (cut to fit) */
 } duet_fused_prog;
 
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
+const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for profiles */
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
 extern const char *const duet_read_name[];

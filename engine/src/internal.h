@@ -203,6 +203,7 @@ void duet_vars_abort(duet_ctx *ctx);
  * its policy decides host reads, and its warnings collect them. */
 struct duet_fn;
 struct duet_example;
+struct duet_op_event;
 typedef struct duet_trace {
     struct duet_trace *outer;
     struct duet_fn *fn;         /* the outermost function being traced */
@@ -256,6 +257,10 @@ struct duet_ctx {
     /* executor binding of symbols to sizes, when running a plan */
     const int64_t *sym_value;
     int nsym;
+    int exec_depth; /* plans running: a loop node's kernel runs its body's plan inside */
+    /* per-op profiling (duet_ctx_set_profiler); NULL when off */
+    void (*profiler)(const struct duet_op_event *e, void *user);
+    void *profiler_user;
 };
 
 /* Largest tensor an op may create: guards size arithmetic against overflow. */
@@ -264,6 +269,11 @@ struct duet_ctx {
  * eager allocation, the executor and trace-time evaluation all size through it. */
 int duet_checked_bytes(duet_ctx *ctx, duet_dtype dtype, int rank, const int64_t *shape,
                        size_t *bytes);
+
+/* ---- profiling ---- */
+double duet_clock_ms(void); /* CLOCK_MONOTONIC */
+/* Reports node's kernel run since start_ms to the context's profiler (set). */
+void duet_profile_node(duet_ctx *ctx, const duet_node *n, bool graph, double start_ms);
 
 /* ---- dispatch ---- */
 duet_graph *duet_cur_graph(duet_ctx *ctx);

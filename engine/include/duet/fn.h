@@ -159,6 +159,27 @@ void duet_ctx_set_lint(duet_ctx *ctx, bool on);
 int duet_lint_count(const duet_ctx *ctx);
 const duet_lint *duet_lint_at(const duet_ctx *ctx, int i);
 
+/* ---- per-op profiling ---- */
+/* One op kernel's run: eager dispatch reports each op it computes, a plan each node it
+ * runs (a fused node once, named "fused", with its member ops). Strings are valid only
+ * during the callback. */
+typedef struct duet_op_event {
+    const char *op;      /* the op kind: "matmul", "fused" */
+    const char *members; /* a fused node's member ops in order ("mul add relu"), else NULL */
+    const char *scope;   /* "" at the top level */
+    const char *file;    /* call site; NULL for a node without one */
+    int line;
+    duet_exec_mode mode;
+    bool grad;           /* emitted by a VJP */
+    int depth;           /* > 0: run by a loop node, whose own event's time includes it */
+    double start_ms;     /* CLOCK_MONOTONIC */
+    double dur_ms;
+} duet_op_event;
+typedef void (*duet_profiler_fn)(const duet_op_event *e, void *user);
+/* Calls fn after every op kernel that runs on ctx, in both modes; NULL (the default)
+ * switches it off, which costs one branch per op. */
+void duet_ctx_set_profiler(duet_ctx *ctx, duet_profiler_fn fn, void *user);
+
 /* ---- graph-safe control flow ---- */
 typedef void (*duet_branch_fn)(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out,
                                void *user);
