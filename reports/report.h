@@ -34,5 +34,9 @@ int duet_suite_unexpected(const duet_suite *s);
  * 0, or -1 with a one-line reason (naming path) in err. */
 int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
                       size_t errlen);
+/* Whether path can be written: its directory exists and is writable and path is not a
+ * directory. Commands check their outputs before they run, so a mistyped path fails
+ * at once, not after the whole run. 0, or -1 with a one-line reason in err. */
+int duet_output_check(const char *path, char *err, size_t errlen);
 
 #endif

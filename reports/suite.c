@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -78,7 +79,11 @@ int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void 
         snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
+    /* mkstemp makes the file private (0600); a report is as readable as any file the
+     * user creates */
+    mode_t mask = umask(0);
+    umask(mask);
+    FILE *f = fchmod(fd, 0666 & ~mask) ? NULL : fdopen(fd, "w");
     if (!f) {
         close(fd);
         remove(tmp);
@@ -97,6 +102,35 @@ int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void 
     if (rename(tmp, path)) {
         remove(tmp);
         snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int duet_output_check(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!path[0]) {
+        snprintf(err, errlen, "an empty output path");
+        return -1;
+    }
+    if (snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1,
+                 !slash ? "." : slash == path ? "/" : path) >= (int)sizeof dir) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: no directory %s", path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK)) {
+        snprintf(err, errlen, "%s: directory %s is not writable", path, dir);
+        return -1;
+    }
+    if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory", path);
         return -1;
     }
     return 0;
