@@ -21,13 +21,22 @@ static void usage(FILE *f)
             "  --timeout S       seconds per run before it is killed (default 120)\n"
             "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
-            "  --verbose         print what was found for every run, not only unexpected ones\n");
+            "  --verbose         print what was found for every run, not only unexpected ones\n"
+            "  --json FILE       write the run as JSON (docs/report-schema.md)\n");
 }
+
+/* Files written from the suite after the run, each by its flag. */
+static const struct {
+    const char *flag;
+    int (*write)(const char *path, const duet_suite *s, char *err, size_t errlen);
+} outputs[] = {{"--json", duet_write_json}};
+#define NOUTPUTS (sizeof outputs / sizeof *outputs)
 
 typedef struct run_args {
     bool all, fork, verbose;
     bool run[DUET_RUN_COUNT];
     int shard_k, shard_n;
+    const char *output[NOUTPUTS]; /* paths by outputs[], or NULL */
     const duet_case *cases[256];
     int ncases;
     duet_run_opts o;
@@ -55,11 +64,14 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
                                          "--atol", "--timeout", "--shard"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
+    for (size_t k = 0; k < NOUTPUTS; k++) known |= !strcmp(f, outputs[k].flag);
     if (!known) {
         fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", f);
         return 2;
     }
     if (!(v = duet_arg_value("run", argc, argv, i))) return 2;
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (!strcmp(f, outputs[k].flag)) return a->output[k] = v, 0;
     if (!strcmp(f, "--mode")) {
         bool e = !strcmp(v, "eager") || !strcmp(v, "both"), g = !strcmp(v, "graph") || !strcmp(v, "both");
         if (!e && !g) {
@@ -114,6 +126,12 @@ static int parse(int argc, char **argv, run_args *a)
         fprintf(stderr, "duet run: missing CASE or --all (see duet run --help)\n");
         return 2;
     }
+    char err[512];
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (a->output[k] && duet_output_check(a->output[k], err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", outputs[k].flag, err);
+            return 2;
+        }
     return 0;
 }
 
@@ -197,6 +215,12 @@ int duet_cmd_run(int argc, char **argv)
     }
     int unexpected = duet_suite_unexpected(&suite);
     printf("\n%d runs: %d as expected, %d unexpected\n", suite.n, suite.n - unexpected, unexpected);
+    char err[512];
+    for (size_t k = 0; k < NOUTPUTS && !rc; k++)
+        if (a->output[k] && outputs[k].write(a->output[k], &suite, err, sizeof err)) {
+            fprintf(stderr, "duet run: %s\n", err);
+            rc = 2;
+        }
     duet_suite_free(&suite);
     free(a);
     return rc ? rc : unexpected ? 1 : 0;
