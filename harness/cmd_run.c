@@ -22,14 +22,15 @@ static void usage(FILE *f)
             "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
             "  --verbose         print what was found for every run, not only unexpected ones\n"
-            "  --json FILE       write the run as JSON (docs/report-schema.md)\n");
+            "  --json FILE       write the run as JSON (docs/report-schema.md)\n"
+            "  --junit FILE      write JUnit XML: one testcase per case and run\n");
 }
 
 /* Files written from the suite after the run, each by its flag. */
 static const struct {
     const char *flag;
     int (*write)(const char *path, const duet_suite *s, char *err, size_t errlen);
-} outputs[] = {{"--json", duet_write_json}};
+} outputs[] = {{"--json", duet_write_json}, {"--junit", duet_write_junit}};
 #define NOUTPUTS (sizeof outputs / sizeof *outputs)
 
 typedef struct run_args {
