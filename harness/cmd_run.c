@@ -23,14 +23,15 @@ static void usage(FILE *f)
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
             "  --verbose         print what was found for every run, not only unexpected ones\n"
             "  --json FILE       write the run as JSON (docs/report-schema.md)\n"
-            "  --junit FILE      write JUnit XML: one testcase per case and run\n");
+            "  --junit FILE      write JUnit XML: one testcase per case and run\n"
+            "  --sarif FILE      write SARIF 2.1.0: the findings at their source lines\n");
 }
 
 /* Files written from the suite after the run, each by its flag. */
 static const struct {
     const char *flag;
     int (*write)(const char *path, const duet_suite *s, char *err, size_t errlen);
-} outputs[] = {{"--json", duet_write_json}, {"--junit", duet_write_junit}};
+} outputs[] = {{"--json", duet_write_json}, {"--junit", duet_write_junit}, {"--sarif", duet_write_sarif}};
 #define NOUTPUTS (sizeof outputs / sizeof *outputs)
 
 typedef struct run_args {

@@ -39,12 +39,13 @@ int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void 
  * at once, not after the whole run. 0, or -1 with a one-line reason in err. */
 int duet_output_check(const char *path, char *err, size_t errlen);
 
-/* ---- for machines: JSON, JUnit XML (docs/report-schema.md) ---- */
+/* ---- for machines: JSON, JUnit XML, SARIF (docs/report-schema.md) ---- */
 
 #define DUET_JSON_SCHEMA_VERSION 1
 /* Each writer: 0, or -1 with a one-line reason (naming path) in err. */
 int duet_write_json(const char *path, const duet_suite *s, char *err, size_t errlen);
 int duet_write_junit(const char *path, const duet_suite *s, char *err, size_t errlen);
+int duet_write_sarif(const char *path, const duet_suite *s, char *err, size_t errlen);
 /* Reads a run's JSON back: 0, or -1 with "FILE: FIELD: what is wrong" in err (s is
  * then empty). Free s with duet_suite_free. */
 int duet_read_json(const char *path, duet_suite *s, char *err, size_t errlen);
