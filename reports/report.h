@@ -50,4 +50,53 @@ int duet_write_sarif(const char *path, const duet_suite *s, char *err, size_t er
  * then empty). Free s with duet_suite_free. */
 int duet_read_json(const char *path, duet_suite *s, char *err, size_t errlen);
 
+/* ---- for CI: baselines with budgets (docs/report-schema.md) ---- */
+
+/* The index of (case, run) in s, or -1. */
+int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run);
+
+/* What a baseline keeps of a (case, run): what must not change, and what may only move
+ * within a budget. Times are ratios measured in one run, never absolute times, so a
+ * baseline holds across machines. */
+typedef struct duet_baseline_row {
+    char case_name[64];
+    duet_run_kind run;
+    duet_outcome outcome;
+    duet_status kind; /* the diagnostic's, DUET_OK if none */
+    char file[160];   /* and its site */
+    int line;
+    int traces;
+    int64_t max_ulp;
+    double compile_steps; /* (trace + optimise) / the run's own per-step median; 0: none */
+    double speedup;       /* eager / graph per-step medians; 0: not measured */
+} duet_baseline_row;
+
+typedef struct duet_baseline {
+    duet_baseline_row *rows;
+    int n;
+    duet_run_opts opts; /* seed, steps, rtol and atol of the run it was made from */
+    char version[32], commit[48];
+} duet_baseline;
+
+/* 0, or -1 when out of memory. */
+int duet_baseline_from_suite(const duet_suite *s, duet_baseline *b);
+void duet_baseline_free(duet_baseline *b);
+int duet_write_baseline(const char *path, const duet_baseline *b, char *err, size_t errlen);
+/* 0, or -1 with "FILE: FIELD: what is wrong" in err (b is then empty). */
+int duet_read_baseline(const char *path, duet_baseline *b, char *err, size_t errlen);
+
+typedef struct duet_budget {
+    int64_t ulp;           /* ULP allowed beyond the baseline's: max(baseline, ulp) */
+    double time_tolerance; /* factor speedup may shrink (and compile_steps grow) by */
+    /* Compare compile_steps too. Off by default: a compile time is one sample (one
+     * trace), which a page fault or a context switch can multiply, where the speed
+     * ratio is a ratio of medians. */
+    bool compile_time;
+} duet_budget;
+/* Compares the run named run_name with the baseline, printing one line per regression
+ * to out and then a count (runs the baseline lacks are counted, not checked). The number of regressions, or -1 with a one-line reason in err when the two
+ * cannot be compared (a different seed, steps or tolerance). */
+int duet_baseline_check(const duet_baseline *b, const duet_suite *run, const char *run_name,
+                        const duet_budget *budget, FILE *out, char *err, size_t errlen);
+
 #endif

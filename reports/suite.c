@@ -66,6 +66,13 @@ int duet_suite_unexpected(const duet_suite *s)
     return k;
 }
 
+int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->results[i].run == run && !strcmp(s->results[i].case_name, case_name)) return i;
+    return -1;
+}
+
 int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
                       size_t errlen)
 {
