@@ -31,5 +31,6 @@ int duet_cmd_lint(int argc, char **argv);
 int duet_cmd_probe(int argc, char **argv);
 int duet_cmd_baseline(int argc, char **argv);
 int duet_cmd_check(int argc, char **argv);
+int duet_cmd_merge(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const duet_command builtin[] = {
      duet_cmd_baseline},
     {"check", "compare a run's JSON with a baseline, within budgets; exit 1 on a regression",
      duet_cmd_check},
+    {"merge", "join the JSON of shards (run --shard K/N) into the whole run's", duet_cmd_merge},
 };
 static const duet_command *extra[DUET_MAX_COMMANDS];
 static int nextra;

@@ -50,7 +50,7 @@ int duet_write_sarif(const char *path, const duet_suite *s, char *err, size_t er
  * then empty). Free s with duet_suite_free. */
 int duet_read_json(const char *path, duet_suite *s, char *err, size_t errlen);
 
-/* ---- for CI: baselines with budgets (docs/report-schema.md) ---- */
+/* ---- for CI: baselines with budgets, and shards merged (docs/report-schema.md) ---- */
 
 /* The index of (case, run) in s, or -1. */
 int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run);
@@ -94,9 +94,17 @@ typedef struct duet_budget {
     bool compile_time;
 } duet_budget;
 /* Compares the run named run_name with the baseline, printing one line per regression
- * to out and then a count (runs the baseline lacks are counted, not checked). The number of regressions, or -1 with a one-line reason in err when the two
- * cannot be compared (a different seed, steps or tolerance). */
+ * to out and then a count (runs the baseline lacks are counted, not checked). The
+ * number of regressions, or -1 with a one-line reason in err when the two cannot be
+ * compared (a different seed, steps or tolerance). */
 int duet_baseline_check(const duet_baseline *b, const duet_suite *run, const char *run_name,
                         const duet_budget *budget, FILE *out, char *err, size_t errlen);
+
+/* Joins the runs in[0..n) (named names[i] in errors) into out: shards K/N of one run
+ * (every K once, rows in the order a whole run has them), or unsharded runs of other
+ * cases (rows in argument order). They must have the same options, version and commit,
+ * and no (case, run) twice. 0, or -1 with a one-line reason in err. */
+int duet_suite_merge(const duet_suite *in, const char *const *names, int n, duet_suite *out,
+                     char *err, size_t errlen);
 
 #endif
