@@ -30,14 +30,13 @@ static bool parse_shard(const char *shard, int *k, int *n)
     return sscanf(shard, "%d/%d%n", k, n, &used) == 2 && !shard[used] && *k >= 1 && *k <= *n;
 }
 
-/* in[i]'s shard is K/N: checks that every input is a different shard of the same N and
- * that none is missing; order[K-1] = i. */
+/* Checks that the inputs are all unsharded, or each a different shard K/N of one N with
+ * none missing; then order[K-1] = the input holding shard K. N, or -1 after an error. */
 static int check_shards(const duet_suite *in, const char *const *names, int n, int *order,
                         char *err, size_t errlen)
 {
-    int shards = 0;
+    int shards = 0, k, of, k2, of2;
     for (int i = 0; i < n; i++) {
-        int k, of;
         if (!parse_shard(in[i].shard, &k, &of)) {
             snprintf(err, errlen, "%s: options.shard: expected K/N, got '%s'", names[i], in[i].shard);
             return -1;
@@ -48,19 +47,23 @@ static int check_shards(const duet_suite *in, const char *const *names, int n, i
                      in[i].shard, names[0], in[0].shard);
             return -1;
         }
-        if (!of) continue;
-        if (order[k - 1] >= 0) {
-            snprintf(err, errlen, "%s: shard %s again (also in %s)", names[i], in[i].shard,
-                     names[order[k - 1]]);
-            return -1;
-        }
-        order[k - 1] = i;
+        for (int j = 0; j < i && of; j++)
+            if (parse_shard(in[j].shard, &k2, &of2) && k2 == k) {
+                snprintf(err, errlen, "%s: shard %s again (also in %s)", names[i], in[i].shard, names[j]);
+                return -1;
+            }
     }
-    for (int k = 0; k < shards; k++)
-        if (order[k] < 0) {
-            snprintf(err, errlen, "shard %d/%d is missing", k + 1, shards);
+    /* n different shards: with N > n one is missing, found within the first n + 1 */
+    for (k = 1; k <= shards; k++) {
+        int holder = -1;
+        for (int i = 0; i < n && holder < 0; i++)
+            if (parse_shard(in[i].shard, &k2, &of2) && k2 == k) holder = i;
+        if (holder < 0) {
+            snprintf(err, errlen, "shard %d/%d is missing", k, shards);
             return -1;
         }
+        order[k - 1] = holder;
+    }
     return shards;
 }
 
@@ -105,7 +108,6 @@ int duet_suite_merge(const duet_suite *in, const char *const *names, int n, duet
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < n; i++) order[i] = -1;
     int rc = 0, shards = 0;
     for (int i = 1; i < n && !rc; i++) {
         const char *field = option_differing(&in[0], &in[i]);
