@@ -199,9 +199,13 @@ static int check_row(const duet_baseline_row *base, const duet_result *r, const 
                 r->case_name, run, steps, tol, base->compile_steps);
         bad++;
     }
-    if (r->timing.speedup > 0 && base->speedup > 0 && r->timing.speedup * tol < base->speedup) {
-        fprintf(out, "%s %s: %.2fx eager's speed, under the baseline's %.2fx by more than %gx\n",
-                r->case_name, run, r->timing.speedup, base->speedup, tol);
+    /* slower only when even the favourable end of the run's own spread (eager p90 over
+     * graph p10) is: steps of a few microseconds vary a lot from run to run */
+    if (r->timing.speedup > 0 && base->speedup > 0 && r->timing.speedup_hi * tol < base->speedup) {
+        fprintf(out,
+                "%s %s: %.2fx eager's speed (%.2fx at the spread's best), under the baseline's "
+                "%.2fx by more than %gx\n",
+                r->case_name, run, r->timing.speedup, r->timing.speedup_hi, base->speedup, tol);
         bad++;
     }
     return bad;
@@ -229,7 +233,9 @@ int duet_baseline_check(const duet_baseline *b, const duet_suite *run, const cha
     }
     fprintf(out, "%d regression%s in %d runs checked against the baseline", bad, bad == 1 ? "" : "s",
             checked);
-    if (unknown) fprintf(out, "; %d runs are not in the baseline (not checked)", unknown);
+    if (unknown)
+        fprintf(out, "; %d run%s not in the baseline (not checked)", unknown,
+                unknown == 1 ? " is" : "s are");
     fputc('\n', out);
     return bad;
 }
