@@ -37,14 +37,16 @@ int duet_cmd_baseline(int argc, char **argv)
         if (!strcmp(argv[i], "-o")) {
             if (!(out = duet_arg_value("baseline", argc, argv, &i))) return 2;
         } else if (argv[i][0] == '-' || run) {
-            fprintf(stderr, "duet baseline: unexpected argument '%s' (see duet baseline --help)\n", argv[i]);
+            fprintf(stderr, "duet baseline: unexpected argument '%s' (see duet baseline --help)\n",
+                    argv[i]);
             return 2;
         } else {
             run = argv[i];
         }
     }
     if (!run || !out) {
-        fprintf(stderr, "duet baseline: missing %s (see duet baseline --help)\n", run ? "-o BASELINE.json" : "RUN.json");
+        fprintf(stderr, "duet baseline: missing %s (see duet baseline --help)\n",
+                run ? "-o BASELINE.json" : "RUN.json");
         return 2;
     }
     char err[512];

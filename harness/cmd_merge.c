@@ -33,13 +33,14 @@ int duet_cmd_merge(int argc, char **argv)
     char err[512];
     int rc = 0;
     if (!n || !out) {
-        fprintf(stderr, "duet merge: missing %s (see duet merge --help)\n", n ? "-o ALL.json" : "the runs' JSON files");
+        fprintf(stderr, "duet merge: missing %s (see duet merge --help)\n",
+                n ? "-o ALL.json" : "the runs' JSON files");
         rc = 2;
     } else if (duet_output_check(out, err, sizeof err)) {
         fprintf(stderr, "duet merge: %s\n", err);
         rc = 2;
     }
-    duet_suite *in = rc ? NULL : calloc((size_t)n, sizeof *in), all;
+    duet_suite all, *in = rc ? NULL : calloc((size_t)n, sizeof *in);
     if (!rc && !in) rc = 3;
     int nread = 0;
     for (; !rc && nread < n; nread++)

@@ -142,20 +142,6 @@ int duet_read_baseline(const char *path, duet_baseline *b, char *err, size_t err
 
 /* ---- check ---- */
 
-static bool same_options(const duet_baseline *b, const duet_suite *s, const char *run_name,
-                         char *err, size_t errlen)
-{
-    const char *which = b->opts.seed != s->opts.seed     ? "seed"
-                        : b->opts.steps != s->opts.steps ? "steps"
-                        : b->opts.rtol != s->opts.rtol   ? "rtol"
-                        : b->opts.atol != s->opts.atol   ? "atol"
-                                                         : NULL;
-    if (which)
-        snprintf(err, errlen, "%s: options.%s differs from the baseline's: the run is not comparable",
-                 run_name, which);
-    return !which;
-}
-
 static void site(char *buf, size_t n, duet_status kind, const char *file, int line)
 {
     if (kind == DUET_OK) snprintf(buf, n, "no diagnostic");
@@ -214,7 +200,12 @@ static int check_row(const duet_baseline_row *base, const duet_result *r, const 
 int duet_baseline_check(const duet_baseline *b, const duet_suite *run, const char *run_name,
                         const duet_budget *budget, FILE *out, char *err, size_t errlen)
 {
-    if (!same_options(b, run, run_name, err, errlen)) return -1;
+    const char *field = duet_opts_differing(&b->opts, &run->opts);
+    if (field) {
+        snprintf(err, errlen, "%s: %s differs from the baseline's: the run is not comparable",
+                 run_name, field);
+        return -1;
+    }
     int bad = 0, checked = 0, unknown = 0;
     for (int i = 0; i < run->n; i++)
         unknown += find_row(b, b->n, run->results[i].case_name, run->results[i].run) < 0;

@@ -7,13 +7,11 @@
 
 #include "report.h"
 
-/* Which option differs, or NULL. */
-static const char *option_differing(const duet_suite *a, const duet_suite *b)
+/* What two parts of one run must share, or NULL when they do. */
+static const char *differing(const duet_suite *a, const duet_suite *b)
 {
-    return a->opts.seed != b->opts.seed             ? "options.seed"
-           : a->opts.steps != b->opts.steps         ? "options.steps"
-           : a->opts.rtol != b->opts.rtol           ? "options.rtol"
-           : a->opts.atol != b->opts.atol           ? "options.atol"
+    const char *field = duet_opts_differing(&a->opts, &b->opts);
+    return field                                    ? field
            : a->opts.timeout_s != b->opts.timeout_s ? "options.timeout_s"
            : a->opts.fork != b->opts.fork           ? "options.fork"
            : strcmp(a->version, b->version)         ? "duet.version"
@@ -103,6 +101,10 @@ int duet_suite_merge(const duet_suite *in, const char *const *names, int n, duet
                      char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    if (n < 1) {
+        snprintf(err, errlen, "no runs to merge");
+        return -1;
+    }
     int *order = malloc(sizeof *order * (size_t)(n + 1));
     if (!order) {
         snprintf(err, errlen, "out of memory");
@@ -110,7 +112,7 @@ int duet_suite_merge(const duet_suite *in, const char *const *names, int n, duet
     }
     int rc = 0, shards = 0;
     for (int i = 1; i < n && !rc; i++) {
-        const char *field = option_differing(&in[0], &in[i]);
+        const char *field = differing(&in[0], &in[i]);
         if (field) {
             snprintf(err, errlen, "%s: %s differs from %s's: not the same run", names[i], field,
                      names[0]);

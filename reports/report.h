@@ -54,6 +54,10 @@ int duet_read_json(const char *path, duet_suite *s, char *err, size_t errlen);
 
 /* The index of (case, run) in s, or -1. */
 int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run);
+/* The first option that changes what runs compute (seed, steps, rtol, atol) and differs
+ * between a and b, as its JSON field ("options.seed"), or NULL: runs whose figures may
+ * be compared have none. */
+const char *duet_opts_differing(const duet_run_opts *a, const duet_run_opts *b);
 
 /* What a baseline keeps of a (case, run): what must not change, and what may only move
  * within a budget. Times are ratios measured in one run, never absolute times, so a
@@ -100,7 +104,7 @@ typedef struct duet_budget {
 int duet_baseline_check(const duet_baseline *b, const duet_suite *run, const char *run_name,
                         const duet_budget *budget, FILE *out, char *err, size_t errlen);
 
-/* Joins the runs in[0..n) (named names[i] in errors) into out: shards K/N of one run
+/* Joins the runs in[0..n), n >= 1 (named names[i] in errors) into out: shards K/N of one run
  * (every K once, rows in the order a whole run has them), or unsharded runs of other
  * cases (rows in argument order). They must have the same options, version and commit,
  * and no (case, run) twice. 0, or -1 with a one-line reason in err. */

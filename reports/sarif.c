@@ -141,9 +141,11 @@ static void add_findings(json_out *w, cJSON *results, const duet_result *r)
         add_result(w, results, RULE_BAKED_BRANCH, r, text, file, line);
     }
     if (r->op_step >= 0) {
-        snprintf(text, sizeof text, "%s differs from eager mode at step %d while its inputs agree%s%s (%s, %s)",
-                 r->op_name, r->op_step, r->passes_at_fault[0] ? "; it agrees without the pass: " : "",
-                 r->passes_at_fault, r->case_name, duet_run_name(r->run));
+        snprintf(text, sizeof text,
+                 "%s differs from eager mode at step %d while its inputs agree%s%s (%s, %s)",
+                 r->op_name, r->op_step,
+                 r->passes_at_fault[0] ? "; it agrees without the pass: " : "", r->passes_at_fault,
+                 r->case_name, duet_run_name(r->run));
         add_result(w, results, RULE_DIVERGENCE, r, text, r->op_file, r->op_line);
     }
     for (int i = 0; i < r->neffects; i++) {

@@ -73,6 +73,15 @@ int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind ru
     return -1;
 }
 
+const char *duet_opts_differing(const duet_run_opts *a, const duet_run_opts *b)
+{
+    return a->seed != b->seed     ? "options.seed"
+           : a->steps != b->steps ? "options.steps"
+           : a->rtol != b->rtol   ? "options.rtol"
+           : a->atol != b->atol   ? "options.atol"
+                                  : NULL;
+}
+
 int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
                       size_t errlen)
 {

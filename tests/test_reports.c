@@ -358,7 +358,8 @@ static void test_junit_failure(void **state)
     assert_non_null(strstr(xml, "failures=\"1\""));
     assert_non_null(strstr(xml, "<failure message=\"expected ok, got trace-error: ? bad? byte&#10;next\" "
                                 "type=\"trace-error\">"));
-    assert_non_null(strstr(xml, "error: host branch on a symbolic tensor: DUET_BOOL of x &lt; 0 ]]&gt; here\n"));
+    assert_non_null(
+        strstr(xml, "error: host branch on a symbolic tensor: DUET_BOOL of x &lt; 0 ]]&gt; here\n"));
     assert_non_null(strstr(xml, "  at:       cases/x.c:7\n"));
     const char *dirpath = schemas();
     if (dirpath && !system("xmllint --version >/dev/null 2>&1")) {
@@ -405,7 +406,8 @@ static void test_sarif_findings(void **state)
         cJSON_ArrayForEach(r, cJSON_GetObjectItem(run, "results")) {
             cJSON *loc = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "locations"), 0),
                                              "physicalLocation");
-            const char *uri = cJSON_GetObjectItem(cJSON_GetObjectItem(loc, "artifactLocation"), "uri")->valuestring;
+            const char *uri =
+                cJSON_GetObjectItem(cJSON_GetObjectItem(loc, "artifactLocation"), "uri")->valuestring;
             int line = cJSON_GetObjectItem(cJSON_GetObjectItem(loc, "region"), "startLine")->valueint;
             found |= !strcmp(cJSON_GetObjectItem(r, "ruleId")->valuestring, want[i][0]) &&
                      !strcmp(uri, want[i][1]) && line > 0 &&
@@ -422,7 +424,8 @@ static void test_sarif_findings(void **state)
 static void test_check_own_baseline(void **state)
 {
     (void)state;
-    assert_int_equal(duet("check --baseline %s %s --check-compile", in_dir("base.json"), in_dir("run.json")), 0);
+    assert_int_equal(
+        duet("check --baseline %s %s --check-compile", in_dir("base.json"), in_dir("run.json")), 0);
     assert_non_null(strstr(out, "0 regressions in "));
     cJSON *base = load(in_dir("base.json"));
     cJSON *r = row(base, "rows", "item-branch", "strict");
@@ -458,7 +461,10 @@ static void was_quick_to_compile(cJSON *b)
 {
     cJSON_ReplaceItemInObject(row(b, "rows", "mlp", "guard"), "compile_steps", cJSON_CreateNumber(1e-6));
 }
-static void other_seed(cJSON *b) { cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "options"), "seed"), 7); }
+static void other_seed(cJSON *b)
+{
+    cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "options"), "seed"), 7);
+}
 static void extra_row(cJSON *b)
 {
     cJSON_AddItemToArray(cJSON_GetObjectItem(b, "rows"),
@@ -482,7 +488,8 @@ static void test_check_planted_regressions(void **state)
     assert_int_equal(check_edited(bit_exact, "--ulp-budget 4294967296"), 0);
     assert_int_equal(check_edited(was_fast, ""), 1);
     assert_non_null(strstr(out, "mlp guard: "));
-    assert_non_null(strstr(out, "x at the spread's best), under the baseline's 1000000.00x by more than 2x\n"));
+    assert_non_null(
+        strstr(out, "x at the spread's best), under the baseline's 1000000.00x by more than 2x\n"));
     /* compile time only when asked */
     assert_int_equal(check_edited(was_quick_to_compile, ""), 0);
     assert_int_equal(check_edited(was_quick_to_compile, "--check-compile"), 1);
@@ -593,13 +600,15 @@ static void test_merge_shards(void **state)
     duet_suite_free(&whole);
     duet_suite_free(&merged);
 
-    assert_int_equal(duet("merge %s %s -o %s", in_dir("shard1.json"), in_dir("shard2.json"), in_dir("x.json")), 2);
+    assert_int_equal(
+        duet("merge %s %s -o %s", in_dir("shard1.json"), in_dir("shard2.json"), in_dir("x.json")), 2);
     assert_non_null(strstr(out, "shard 3/3 is missing"));
     assert_int_equal(duet("merge %s %s %s %s -o %s", in_dir("shard1.json"), in_dir("shard2.json"),
                           in_dir("shard3.json"), in_dir("shard1.json"), in_dir("x.json")), 2);
     assert_non_null(strstr(out, "shard1.json: shard 1/3 again (also in "));
     assert_int_equal(duet("merge %s %s -o %s", in_dir("run.json"), in_dir("run.json"), in_dir("x.json")), 2);
-    assert_non_null(strstr(out, "run.json: results[0] (data-dependent-loop eager) is already in another input"));
+    assert_non_null(
+        strstr(out, "run.json: results[0] (data-dependent-loop eager) is already in another input"));
     assert_int_equal(duet("merge %s %s -o %s", in_dir("run.json"), in_dir("shard1.json"), in_dir("x.json")), 2);
     assert_non_null(strstr(out, "shard1.json: shard '1/3' is not of the same run as "));
     cJSON *doc = load(in_dir("shard2.json"));
