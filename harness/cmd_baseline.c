@@ -37,8 +37,8 @@ int duet_cmd_baseline(int argc, char **argv)
         if (!strcmp(argv[i], "-o")) {
             if (!(out = duet_arg_value("baseline", argc, argv, &i))) return 2;
         } else if (argv[i][0] == '-' || run) {
-            fprintf(stderr, "duet baseline: unexpected argument '%s' (see duet baseline --help)\n",
-                    argv[i]);
+            fprintf(stderr, "duet baseline: %s '%s' (see duet baseline --help)\n",
+                    argv[i][0] == '-' ? "unknown flag" : "unexpected argument", argv[i]);
             return 2;
         } else {
             run = argv[i];
@@ -103,7 +103,8 @@ int duet_cmd_check(int argc, char **argv)
                 duet_arg_double("check", a, v, 1, 1e9, &budget.time_tolerance))
                 return 2;
         } else if (a[0] == '-' || run_path) {
-            fprintf(stderr, "duet check: unexpected argument '%s' (see duet check --help)\n", a);
+            fprintf(stderr, "duet check: %s '%s' (see duet check --help)\n",
+                    a[0] == '-' ? "unknown flag" : "unexpected argument", a);
             return 2;
         } else {
             run_path = a;

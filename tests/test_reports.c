@@ -653,6 +653,32 @@ static void test_output_checked_first(void **state)
     assert_non_null(strstr(out, "/no/b.json: no directory "));
 }
 
+/* Usage errors: one line naming the flag or what is missing, exit 2. */
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    const char *bad[][2] = {
+        {"check", "missing --baseline BASELINE.json"},
+        {"check --baseline b.json", "missing RUN.json"},
+        {"check --baseline b.json r.json s.json", "unexpected argument 's.json'"},
+        {"check --baseline b.json r.json --ulp-budget -1", "--ulp-budget: expected an integer"},
+        {"check --baseline b.json r.json --time-tolerance 0.5", "--time-tolerance: expected a number"},
+        {"check --frob", "unknown flag '--frob'"},
+        {"baseline", "expected 'save'"},
+        {"baseline save r.json", "missing -o BASELINE.json"},
+        {"baseline save -x", "unknown flag '-x'"},
+        {"merge r.json", "missing -o ALL.json"},
+        {"merge -o x.json", "missing the runs' JSON files"},
+        {"merge --frob", "unknown flag '--frob'"},
+        {"run mlp --json", "--json needs a value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = duet("%s", bad[i][0]);
+        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
+            fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
+    }
+}
+
 /* A write that fails at the end (here the rename, onto a directory) leaves neither the
  * output nor its temporary file. */
 static void test_failed_write_leaves_nothing(void **state)
@@ -698,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_check_planted_case),
         cmocka_unit_test(test_merge_shards),
         cmocka_unit_test(test_output_checked_first),
+        cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_failed_write_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
