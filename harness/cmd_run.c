@@ -22,15 +22,29 @@ static void usage(FILE *f)
             "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
             "  --verbose         print what was found for every run, not only unexpected ones\n"
+            "  --json FILE       write the run as JSON (docs/report-schema.md)\n"
+            "  --junit FILE      write JUnit XML: one testcase per case and run\n"
+            "  --sarif FILE      write SARIF 2.1.0: the findings at their source lines\n"
             "  --report DIR      write DIR/index.html and DIR/report.md with gnuplot plots\n"
             "  --profile FILE    write the runs' per-op timeline as Chrome trace-event JSON\n");
 }
+
+/* Files written from the suite after the run, each by its flag. */
+static const struct {
+    const char *flag;
+    int (*write)(const char *path, const duet_suite *s, char *err, size_t errlen);
+} outputs[] = {{"--json", duet_write_json},
+               {"--junit", duet_write_junit},
+               {"--sarif", duet_write_sarif},
+               {"--profile", duet_write_chrome_trace}};
+#define NOUTPUTS (sizeof outputs / sizeof *outputs)
 
 typedef struct run_args {
     bool all, fork, verbose;
     bool run[DUET_RUN_COUNT];
     int shard_k, shard_n;
-    const char *report_dir, *profile_path;
+    const char *report_dir;
+    const char *output[NOUTPUTS]; /* paths by outputs[], or NULL */
     const duet_case *cases[256];
     int ncases;
     duet_run_opts o;
@@ -55,14 +69,17 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
     if (!strcmp(f, "--no-fork")) return a->o.fork = false, 0;
     if (!strcmp(f, "--verbose")) return a->verbose = true, 0;
     static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
-                                         "--atol", "--timeout", "--shard", "--report", "--profile"};
+                                         "--atol", "--timeout", "--shard", "--report"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
+    for (size_t k = 0; k < NOUTPUTS; k++) known |= !strcmp(f, outputs[k].flag);
     if (!known) {
         fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", f);
         return 2;
     }
     if (!(v = duet_arg_value("run", argc, argv, i))) return 2;
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (!strcmp(f, outputs[k].flag)) return a->output[k] = v, 0;
     if (!strcmp(f, "--mode")) {
         bool e = !strcmp(v, "eager") || !strcmp(v, "both"), g = !strcmp(v, "graph") || !strcmp(v, "both");
         if (!e && !g) {
@@ -86,16 +103,14 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
         a->o.seed = (uint64_t)n;
     } else if (!strcmp(f, "--rtol") || !strcmp(f, "--atol")) {
         if (duet_arg_double("run", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
-    } else if (!strcmp(f, "--report") || !strcmp(f, "--profile")) {
-        bool report = !strcmp(f, "--report");
+    } else if (!strcmp(f, "--report")) {
         char err[4352];
-        if (report ? duet_prepare_output_dir(v, err, sizeof err)
-                   : duet_check_output_file(v, err, sizeof err)) {
+        if (duet_prepare_output_dir(v, err, sizeof err)) {
             fprintf(stderr, "duet run: %s: %s\n", f, err);
             return 2;
         }
-        if (report) a->report_dir = v, a->o.profile = true; /* it plots kernel time by op kind */
-        else a->profile_path = v;
+        a->report_dir = v;
+        a->o.profile = true; /* it plots kernel time by op kind */
     } else if (!strcmp(f, "--timeout")) {
         if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
     } else {
@@ -127,6 +142,12 @@ static int parse(int argc, char **argv, run_args *a)
         fprintf(stderr, "duet run: missing CASE or --all (see duet run --help)\n");
         return 2;
     }
+    char err[512];
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (a->output[k] && duet_output_check(a->output[k], err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", outputs[k].flag, err);
+            return 2;
+        }
     return 0;
 }
 
@@ -211,12 +232,13 @@ int duet_cmd_run(int argc, char **argv)
     int unexpected = duet_suite_unexpected(&suite);
     printf("\n%d runs: %d as expected, %d unexpected\n", suite.n, suite.n - unexpected, unexpected);
     char err[4352];
+    for (size_t k = 0; k < NOUTPUTS && !rc; k++)
+        if (a->output[k] && outputs[k].write(a->output[k], &suite, err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", outputs[k].flag, err);
+            rc = 2;
+        }
     if (!rc && a->report_dir && duet_write_report(a->report_dir, &suite, err, sizeof err)) {
         fprintf(stderr, "duet run: --report: %s\n", err);
-        rc = 2;
-    }
-    if (!rc && a->profile_path && duet_write_chrome_trace(a->profile_path, &suite, err, sizeof err)) {
-        fprintf(stderr, "duet run: --profile: %s\n", err);
         rc = 2;
     }
     duet_suite_free(&suite);

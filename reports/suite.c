@@ -66,6 +66,22 @@ int duet_suite_unexpected(const duet_suite *s)
     return k;
 }
 
+int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->results[i].run == run && !strcmp(s->results[i].case_name, case_name)) return i;
+    return -1;
+}
+
+const char *duet_opts_differing(const duet_run_opts *a, const duet_run_opts *b)
+{
+    return a->seed != b->seed     ? "options.seed"
+           : a->steps != b->steps ? "options.steps"
+           : a->rtol != b->rtol   ? "options.rtol"
+           : a->atol != b->atol   ? "options.atol"
+                                  : NULL;
+}
+
 int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
                       size_t errlen)
 {
@@ -101,6 +117,38 @@ int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void 
     if (rename(tmp, path)) {
         remove(tmp);
         snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int duet_output_check(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    struct stat st;
+    if (!path[0]) {
+        snprintf(err, errlen, "an empty output path");
+        return -1;
+    }
+    if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory", path);
+        return -1;
+    }
+    /* the directory part: "." for a bare name, "/" for a file at the root */
+    int n = !slash          ? snprintf(dir, sizeof dir, ".")
+            : slash == path ? snprintf(dir, sizeof dir, "/")
+                            : snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (n >= (int)sizeof dir) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: no directory %s", path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK)) {
+        snprintf(err, errlen, "%s: directory %s is not writable", path, dir);
         return -1;
     }
     return 0;

@@ -4,34 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
 static char out[1 << 16];
 
-/* Runs `duet ARGS` with the shell redirections capture, reading what reaches its
- * stdout into out; returns the exit code. */
-static int run_duet(const char *args, const char *capture)
-{
-    const char *bin = getenv("DUET_BIN");
-    assert_non_null(bin);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s %s </dev/null", bin, args, capture);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* stdout and stderr together */
-static int duet(const char *args) { return run_duet(args, "2>&1"); }
+static int duet(const char *args) { return tu_run_duet(args, "2>&1", out, sizeof out); }
 
 /* stderr only */
-static int duet_stderr(const char *args) { return run_duet(args, "2>&1 >/dev/null"); }
+static int duet_stderr(const char *args) { return tu_run_duet(args, "2>&1 >/dev/null", out, sizeof out); }
 
 static int lines(const char *s)
 {
@@ -200,7 +183,7 @@ static void test_docs_show_real_graphs(void **state)
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
         char args[128], path[1024];
         snprintf(args, sizeof args, "%s 2>/dev/null | grep -v '^# '", shown[i].args);
-        run_duet(args, "");
+        tu_run_duet(args, "", out, sizeof out);
         snprintf(path, sizeof path, "%s/%s", src, shown[i].doc);
         FILE *f = fopen(path, "r");
         assert_non_null(f);

@@ -1,8 +1,10 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 bool tu_no_relax;
 
@@ -263,4 +265,18 @@ void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *
         fail_msg("message '%s' does not mention '%s'", d->message, needle);
     duet_ctx_clear_error(c);
     assert_int_equal(duet_ctx_status(c), DUET_OK);
+}
+
+int tu_run_duet(const char *args, const char *capture, char *out, size_t cap)
+{
+    const char *bin = getenv("DUET_BIN");
+    assert_non_null(bin);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s %s </dev/null", bin, args, capture);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -49,6 +49,11 @@ void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *
 /* Deterministic pseudo-random fill in [lo, hi). */
 void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
 
+/* Runs `$DUET_BIN ARGS` (the duet binary ctest names) with the shell redirections in
+ * capture, reading what reaches its stdout into out (cap bytes, NUL-terminated);
+ * returns the exit code. */
+int tu_run_duet(const char *args, const char *capture, char *out, size_t cap);
+
 /* Skips the current test with a printed reason. */
 #define TU_SKIP(...)                                                                      \
     do {                                                                                  \
