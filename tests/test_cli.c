@@ -16,6 +16,22 @@ static int duet(const char *args) { return tu_run_duet(args, "2>&1", out, sizeof
 /* stderr only */
 static int duet_stderr(const char *args) { return tu_run_duet(args, "2>&1 >/dev/null", out, sizeof out); }
 
+/* Fails unless the doc (relative to the source tree) contains out exactly. */
+static void assert_doc_shows(const char *doc, const char *what)
+{
+    const char *src = getenv("DUET_SOURCE_DIR");
+    assert_non_null(src);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", src, doc);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    if (!strstr(text, out)) fail_msg("%s does not show %s as printed:\n%s", doc, what, out);
+}
+
 static int lines(const char *s)
 {
     int n = 0;
@@ -148,21 +164,9 @@ static void test_train_reports_traces_and_warnings(void **state)
 static void test_docs_show_real_diagnostic(void **state)
 {
     (void)state;
-    const char *src = getenv("DUET_SOURCE_DIR");
-    assert_non_null(src);
     assert_int_equal(duet_stderr("trace ner-buggy-softmax"), 1); /* the graph goes to stdout */
-    const char *docs[] = {"README.md", "docs/graph-mode.md"};
-    for (int i = 0; i < 2; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", src, docs[i]);
-        FILE *f = fopen(path, "r");
-        assert_non_null(f);
-        static char text[1 << 17];
-        size_t n = fread(text, 1, sizeof text - 1, f);
-        text[n] = 0;
-        fclose(f);
-        if (!strstr(text, out)) fail_msg("%s does not show the diagnostic as printed:\n%s", docs[i], out);
-    }
+    assert_doc_shows("README.md", "the seed bug's diagnostic");
+    assert_doc_shows("docs/graph-mode.md", "the seed bug's diagnostic");
 }
 
 /* docs/graph-mode.md and the README show tensor-bool's graphs as duet trace prints them
@@ -170,8 +174,6 @@ static void test_docs_show_real_diagnostic(void **state)
 static void test_docs_show_real_graphs(void **state)
 {
     (void)state;
-    const char *src = getenv("DUET_SOURCE_DIR");
-    assert_non_null(src);
     const struct {
         const char *args, *doc;
     } shown[] = {
@@ -181,18 +183,10 @@ static void test_docs_show_real_graphs(void **state)
         {"trace tensor-bool", "README.md"},
     };
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
-        char args[128], path[1024];
+        char args[128];
         snprintf(args, sizeof args, "%s 2>/dev/null | grep -v '^# '", shown[i].args);
         tu_run_duet(args, "", out, sizeof out);
-        snprintf(path, sizeof path, "%s/%s", src, shown[i].doc);
-        FILE *f = fopen(path, "r");
-        assert_non_null(f);
-        static char text[1 << 17];
-        size_t n = fread(text, 1, sizeof text - 1, f);
-        text[n] = 0;
-        fclose(f);
-        if (!strstr(text, out))
-            fail_msg("%s does not show `duet %s` as printed:\n%s", shown[i].doc, shown[i].args, out);
+        assert_doc_shows(shown[i].doc, shown[i].args);
     }
 }
 
