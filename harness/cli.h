@@ -29,5 +29,6 @@ int duet_cmd_trace(int argc, char **argv);
 int duet_cmd_compare(int argc, char **argv);
 int duet_cmd_lint(int argc, char **argv);
 int duet_cmd_probe(int argc, char **argv);
+int duet_cmd_explain(int argc, char **argv);
 
 #endif

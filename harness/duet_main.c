@@ -17,6 +17,7 @@ static const duet_command builtin[] = {
     {"compare", "both modes step by step; the first divergent op and the pass behind it", duet_cmd_compare},
     {"lint", "a case's host reads that strict tracing would reject, from an eager run", duet_cmd_lint},
     {"probe", "the branches specialize baked, and inputs on which eager reads differ", duet_cmd_probe},
+    {"explain", "a case told step by step: code, eager, tracer, policies, fix, cost", duet_cmd_explain},
 };
 static const duet_command *extra[DUET_MAX_COMMANDS];
 static int nextra;
