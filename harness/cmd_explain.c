@@ -255,8 +255,10 @@ static void policy(FILE *f, const duet_explanation *x, duet_run_kind k)
         return;
     }
     if (r->warning[0]) wrap(f, 4, r->warning);
-    wrapf(f, 4, "Agrees with eager over %d steps (rtol 1e-5, atol 1e-8), %d trace%s%s", r->steps_run,
-          r->traces, r->traces == 1 ? "" : "s", r->traces > 1 ? ":" : ".");
+    wrapf(f, 4, "Agrees with eager over %d steps (rtol 1e-5, atol 1e-8), %d trace%s%s%s", r->steps_run,
+          r->traces, r->traces == 1 ? "" : "s",
+          r->warning[0] ? ": the baked answer happens to be right for every input here (section 3 "
+                          "says why)" : "", r->traces > 1 ? ":" : ".");
     if (r->traces > 1) {
         trace_reasons(f, r);
         wrapf(f, 4, "Each trace runs the body and the passes again: the last took %.3f ms to "
@@ -431,7 +433,12 @@ static void print_markdown(FILE *f, const cJSON *catalog)
                     json_text(c, "fix_why") ? json_text(c, "fix_why") : "");
         fprintf(f, "| run | expected outcome |\n| --- | --- |\n");
         const cJSON *run;
-        cJSON_ArrayForEach(run, ex) fprintf(f, "| %s | `%s` |\n", run->string, run->valuestring);
+        cJSON_ArrayForEach(run, ex) {
+            int max_traces = cJSON_GetObjectItemCaseSensitive(run, "max_traces")->valueint;
+            fprintf(f, "| %s | `%s`", run->string, json_text(run, "outcome"));
+            if (max_traces) fprintf(f, ", at most %d trace%s", max_traces, max_traces == 1 ? "" : "s");
+            fprintf(f, " |\n");
+        }
         fprintf(f, "\n**Elsewhere.**\n\n- TensorFlow: %s\n- JAX: %s\n- PyTorch: %s\n",
                 json_text(fw, "tensorflow"), json_text(fw, "jax"), json_text(fw, "pytorch"));
     }

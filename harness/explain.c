@@ -887,9 +887,11 @@ cJSON *duet_case_metadata_json(const duet_case *c)
     add_text(fw, "jax", c->frameworks.jax);
     add_text(fw, "pytorch", c->frameworks.pytorch);
     cJSON *ex = cJSON_AddObjectToObject(o, "expected");
-    for (int k = 0; k < DUET_RUN_COUNT; k++)
-        cJSON_AddStringToObject(ex, duet_run_name((duet_run_kind)k),
-                                duet_outcome_name(c->expect[k].outcome));
+    for (int k = 0; k < DUET_RUN_COUNT; k++) {
+        cJSON *run = cJSON_AddObjectToObject(ex, duet_run_name((duet_run_kind)k));
+        cJSON_AddStringToObject(run, "outcome", duet_outcome_name(c->expect[k].outcome));
+        cJSON_AddNumberToObject(run, "max_traces", c->expect[k].max_traces);
+    }
     return o;
 }
 
