@@ -132,7 +132,7 @@ static void section_code(FILE *f, const style *s, const duet_explanation *x)
         fputc('\n', f);
         excerpt(f, s, &x->code[i]);
     }
-    if (!x->ncode) wrap(f, 2, "(the source is not embedded in this binary)");
+    if (!x->ncode) wrap(f, 2, "(the source is neither embedded in this binary nor at that path)");
 }
 
 static void step_view(FILE *f, const duet_step_view *v, const char *what, const char *output_label)

@@ -12,7 +12,7 @@
 
 enum {
     MAX_CASE_ARGS = 16,     /* as the runner: inputs and outputs of a case's function */
-    MAX_SOURCES = 128,      /* embedded files */
+    MAX_SOURCES = 256,      /* embedded files, and files looked up on disk */
     MAX_SITES = 1024,       /* distinct op sites a walk keeps */
     MAX_LINT = 256,         /* host reads a walk keeps */
     WALK_STEPS = 16,        /* eager steps shown at most */
@@ -36,11 +36,33 @@ void duet_source_register(const char *path, const char *text)
     }
 }
 
+/* The whole file, or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long n;
+    if (f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET) &&
+        (text = malloc((size_t)n + 1))) {
+        text[fread(text, 1, (size_t)n, f)] = 0;
+    }
+    if (f) fclose(f);
+    return text;
+}
+
+/* A file not embedded (a case built outside duet's tree: its __FILE__ is the path it
+ * was compiled as) is read from disk when it is there, as the runner's own user would
+ * find it; a miss is remembered too, since walks look files up for every op. Both
+ * are kept for the life of the process, as embedded texts are. */
 const char *duet_source_text(const char *path)
 {
     for (int i = 0; i < nsources; i++)
         if (!strcmp(sources[i].path, path)) return sources[i].text;
-    return NULL;
+    if (nsources == MAX_SOURCES) return NULL;
+    char *copy = strdup(path), *text = copy ? read_file(path) : NULL;
+    if (!copy) return NULL;
+    duet_source_register(copy, text);
+    return text;
 }
 
 /* A source split into lines, 1-based: line l is start[l] .. start[l + 1] - 1. */

@@ -11,14 +11,15 @@
 
 #include "result.h"
 
-/* ---- embedded sources ----
+/* ---- case sources ----
  * The build embeds the case sources (and the layers they call) so that an installed
  * binary can show them: a generated file registers each one's text, keyed by its path
  * as __FILE__ spells it (cases/bugs/tensor_bool.c). */
 void duet_source_register(const char *path, const char *text);
-const char *duet_source_text(const char *path); /* NULL when not embedded */
+/* The embedded text, else the file read from disk; NULL when neither exists. */
+const char *duet_source_text(const char *path);
 
-/* Lines first..last (1-based) of an embedded source, about the line mark. */
+/* Lines first..last (1-based) of a case source, about the line mark. */
 typedef struct duet_excerpt {
     char file[160];
     int first, last, mark; /* mark 0: no line in particular */
