@@ -72,6 +72,9 @@ static void scaled_vectors(duet_ctx *ctx, void *state, int step, uint64_t seed, 
 DUET_CASE(data_dependent_loop, LOOP_COMMON, .name = "data-dependent-loop",
           .summary = "a C while loop on DUET_BOOL of a tensor: the trip count is data",
           .twin = "data-dependent-loop-fixed", .body = host_loop,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = LOOP_SCALES}},
           .why = "The C while loop asks for a bool on every iteration, and while tracing "
                  "there is none. strict refuses. specialize answers each read from the first "
                  "call's values, so the graph holds that call's number of halvings, unrolled: "
@@ -86,10 +89,7 @@ DUET_CASE(data_dependent_loop, LOOP_COMMON, .name = "data-dependent-loop",
                                 "jax.lax.while_loop",
                          .pytorch = "torch.jit.trace unrolls the traced iterations (with a "
                                     "TracerWarning); torch.compile breaks the graph or guards on "
-                                    "the data"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = LOOP_SCALES}})
+                                    "the data"})
 
 DUET_CASE(data_dependent_loop_fixed, LOOP_COMMON, .name = "data-dependent-loop-fixed",
           .summary = "the same loop as duet_while_loop: one graph node, one trace",

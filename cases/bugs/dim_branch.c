@@ -49,6 +49,9 @@ static void sequences(duet_ctx *ctx, void *state, int step, uint64_t seed, duet_
 DUET_CASE(dim_branch, DIM_BRANCH_COMMON, .name = "dim-branch",
           .summary = "a host branch on DUET_DIM of a relaxed dim truncates long sequences",
           .twin = "dim-branch-fixed", .body = dim_branch_body,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 4}},
           .why = "The length is relaxed (.relax = \"(N,T)\"): while tracing it is an unknown, "
                  "None, so one graph can serve every length, and a C comparison with 6 has no "
                  "answer. strict refuses. specialize bakes the first call's length (4: no "
@@ -67,10 +70,7 @@ DUET_CASE(dim_branch, DIM_BRANCH_COMMON, .name = "dim-branch",
                                 "InconclusiveDimensionOperation",
                          .pytorch = "torch.compile with dynamic shapes guards the size and "
                                     "recompiles when it changes; torch.jit.trace bakes the "
-                                    "branch"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 4}})
+                                    "branch"})
 
 DUET_CASE(dim_branch_fixed, DIM_BRANCH_COMMON, .name = "dim-branch-fixed",
           .summary = "the length stays symbolic: a keep-mask from duet_arange truncates",

@@ -61,6 +61,9 @@ static void activations(duet_ctx *ctx, void *state, int step, uint64_t seed, due
 DUET_CASE(frozen_rng, FROZEN_RNG_COMMON, .name = "frozen-rng",
           .summary = "a dropout seed drawn on the host in the body is frozen into the graph",
           .twin = "frozen-rng-fixed", .body = frozen_rng_body,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}},
           .why = "The seed is a C number drawn when the body runs, and the body runs only while "
                  "tracing: the seed of the first call becomes an attribute of the graph's dropout "
                  "node, and every later call drops the same positions. No tensor is read, so no "
@@ -75,10 +78,7 @@ DUET_CASE(frozen_rng, FROZEN_RNG_COMMON, .name = "frozen-rng",
                          .jax = "np.random in a jitted function is a constant; pass a jax.random "
                                 "key in and split it",
                          .pytorch = "torch.jit.trace bakes Python random numbers; use torch's own "
-                                    "RNG ops"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}})
+                                    "RNG ops"})
 
 DUET_CASE(frozen_rng_fixed, FROZEN_RNG_COMMON, .name = "frozen-rng-fixed",
           .summary = "dropout keyed by a step counter variable: a new mask per step in both modes",

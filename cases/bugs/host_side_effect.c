@@ -77,6 +77,10 @@ static void batches(duet_ctx *ctx, void *state, int step, uint64_t seed, duet_te
 DUET_CASE(host_side_effect, HOST_SIDE_EFFECT_COMMON, .name = "host-side-effect",
           .summary = "a C step counter bumped in the body runs only while tracing in graph mode",
           .twin = "host-side-effect-fixed", .body = host_side_effect_body,
+          .observe = observe_logged,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_EFFECT_MISMATCH},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_EFFECT_MISMATCH},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_EFFECT_MISMATCH}},
           .why = "The counter is C, not an op, so it leaves no node in the graph: it runs when "
                  "the body runs, and in graph mode the body runs only while tracing. Every later "
                  "call runs the graph and the counter stays put. No policy can see it (there is "
@@ -91,11 +95,7 @@ DUET_CASE(host_side_effect, HOST_SIDE_EFFECT_COMMON, .name = "host-side-effect",
                                 "jax.debug.print (and jax.debug.callback) run every call",
                          .pytorch = "torch.jit.trace runs Python effects once, while tracing; "
                                     "torch.compile breaks the graph at a print and runs it every "
-                                    "call"},
-          .observe = observe_logged,
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_EFFECT_MISMATCH},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_EFFECT_MISMATCH},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_EFFECT_MISMATCH}})
+                                    "call"})
 
 DUET_CASE(host_side_effect_fixed, HOST_SIDE_EFFECT_COMMON, .name = "host-side-effect-fixed",
           .summary = "the step is logged with duet_print, an op that prints on every call",

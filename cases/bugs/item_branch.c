@@ -45,6 +45,9 @@ static void signed_batches(duet_ctx *ctx, void *state, int step, uint64_t seed, 
 DUET_CASE(item_branch, ITEM_BRANCH_COMMON, .name = "item-branch",
           .summary = "a branch on DUET_ITEM of a mean compared in C",
           .twin = "item-branch-fixed", .body = item_branch_body,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}},
           .why = "DUET_ITEM copies a tensor's value into a C double, and while tracing the "
                  "mean has no value. strict refuses. specialize bakes the first call's mean "
                  "(positive) and so doubles every later input, negative ones too. guard checks "
@@ -61,10 +64,7 @@ DUET_CASE(item_branch, ITEM_BRANCH_COMMON, .name = "item-branch",
                                 "jnp.where or lax.cond",
                          .pytorch = "x.item() makes torch.jit.trace warn and bake the number, "
                                     "and torch.compile break the graph (or recompile per value "
-                                    "up to its recompile limit); fix with torch.where"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}})
+                                    "up to its recompile limit); fix with torch.where"})
 
 DUET_CASE(item_branch_fixed, ITEM_BRANCH_COMMON, .name = "item-branch-fixed",
           .summary = "the mean compared in the graph (duet_greater) and selected with duet_where",

@@ -47,6 +47,9 @@ DUET_CASE(retrace_storm, STORM_COMMON, .name = "retrace-storm",
           .summary = "padded batches of a new length every step, length dim not relaxed: "
                      "a trace per length, then a retrace storm",
           .twin = "retrace-storm-fixed",
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_RETRACE_STORM},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_RETRACE_STORM},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}},
           .why = "A trace is made for a signature: each argument's dtype and shape. Without "
                  ".relax every dim is fixed, so a batch of a new length is a new signature and "
                  "traces again, and tracing costs far more than running a graph. After 8 traces "
@@ -58,10 +61,7 @@ DUET_CASE(retrace_storm, STORM_COMMON, .name = "retrace-storm",
                                        "reduce_retracing=True",
                          .jax = "jax.jit compiles once per shape; pad to a few bucket sizes",
                          .pytorch = "torch.compile recompiles up to its recompile limit (8), then "
-                                    "falls back to eager; fix with dynamic=True or mark_dynamic"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_RETRACE_STORM},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_RETRACE_STORM},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}})
+                                    "falls back to eager; fix with dynamic=True or mark_dynamic"})
 
 DUET_CASE(retrace_storm_fixed, STORM_COMMON, .name = "retrace-storm-fixed",
           .summary = "the same batches with batch and length relaxed: one trace for every length",

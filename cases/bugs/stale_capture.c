@@ -73,6 +73,10 @@ static void scheduled_grads_and_rate(duet_ctx *ctx, void *state, int step, uint6
 DUET_CASE(stale_capture, STALE_CAPTURE_COMMON, .name = "stale-capture",
           .summary = "a host learning rate read in the body is baked into the graph as a constant",
           .twin = "stale-capture-fixed", .nin = 1, .body = stale_capture_body,
+          .inputs = scheduled_grads,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}},
           .why = "duet_scalar(ctx, lr) while tracing turns the C double into a constant node of "
                  "the graph, holding the first step's rate. The schedule goes on changing the "
                  "double, but the graph never reads it again: every step updates w with the "
@@ -86,11 +90,7 @@ DUET_CASE(stale_capture, STALE_CAPTURE_COMMON, .name = "stale-capture",
                          .jax = "closed-over values are constants of the jitted computation; "
                                 "pass them as arguments",
                          .pytorch = "torch.jit.trace bakes the value; torch.compile guards on "
-                                    "closed-over Python numbers and recompiles when they change"},
-          .inputs = scheduled_grads,
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}})
+                                    "closed-over Python numbers and recompiles when they change"})
 
 DUET_CASE(stale_capture_fixed, STALE_CAPTURE_COMMON, .name = "stale-capture-fixed",
           .summary = "the learning rate is an argument: each call's value reaches the graph",

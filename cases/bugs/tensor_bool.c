@@ -55,6 +55,9 @@ static void masked_scores(duet_ctx *ctx, void *state, int step, uint64_t seed, d
 DUET_CASE(tensor_bool, TENSOR_BOOL_COMMON, .name = "tensor-bool",
           .summary = "a masked softmax branches on DUET_BOOL(any(not mask)): the seed bug in miniature",
           .twin = "tensor-bool-fixed", .body = tensor_bool_body,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}},
           .why = "The C `if` needs true or false now, but while tracing any(not mask) is a "
                  "symbolic bool (): a node of the graph, with a value only when the graph runs. "
                  "strict refuses. specialize and guard run the trace so far on the first call's "
@@ -74,10 +77,7 @@ DUET_CASE(tensor_bool, TENSOR_BOOL_COMMON, .name = "tensor-bool",
                          .pytorch = "torch.jit.trace warns (TracerWarning: Converting a tensor "
                                     "to a Python boolean might cause the trace to be incorrect) "
                                     "and bakes the branch; torch.compile breaks the graph at the "
-                                    "if; fix with torch.where"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}})
+                                    "if; fix with torch.where"})
 
 DUET_CASE(tensor_bool_fixed, TENSOR_BOOL_COMMON, .name = "tensor-bool-fixed",
           .summary = "the masked softmax always selects with duet_where: one trace, every policy",

@@ -49,6 +49,9 @@ DUET_CASE(variable_in_function, TOTAL_COMMON, .name = "variable-in-function",
           .summary = "a variable created inside the body: one per call eagerly, one per trace "
                      "in graph mode (refused)",
           .twin = "variable-in-function-fixed", .body = total_created_per_call,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_TRACE_ERROR}},
           .why = "Eagerly every call creates a fresh variable at zero, so the \"total\" is only "
                  "that call's sum. A trace runs the body once: it would create one variable and "
                  "carry it across every later call, silently computing another thing. So "
@@ -59,10 +62,7 @@ DUET_CASE(variable_in_function, TOTAL_COMMON, .name = "variable-in-function",
                                        "tf.Variables created on the first call",
                          .jax = "no mutable variables: state is passed in and returned",
                          .pytorch = "parameters are created in __init__; a tensor created in "
-                                    "forward is a fresh constant per call"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_TRACE_ERROR}})
+                                    "forward is a fresh constant per call"})
 
 DUET_CASE(variable_in_function_fixed, TOTAL_COMMON, .name = "variable-in-function-fixed",
           .summary = "the variable created once at set-up and captured: a running total in "

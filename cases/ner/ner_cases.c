@@ -85,6 +85,8 @@ DUET_CASE(ner_case, NER_CASE_COMMON, .name = "ner",
 DUET_CASE(ner_buggy_case, NER_CASE_COMMON, .name = "ner-buggy-softmax",
           .summary = "the seed bug: Softmax.call branches on its mask with DUET_BOOL",
           .twin = "ner", .setup = ner_buggy_setup,
+          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}},
           .why = "Keras' Softmax.call asks the host whether anything is masked, to skip the "
                  "masking when nothing is. Traced, the any() is a symbolic bool (): strict stops "
                  "there, the OperatorNotAllowedInGraphError of the keras-io example. Under "
@@ -102,9 +104,7 @@ DUET_CASE(ner_buggy_case, NER_CASE_COMMON, .name = "ner-buggy-softmax",
                          .jax = "TracerBoolConversionError when the same layer runs under "
                                 "jax.jit (Keras 3 on JAX); fix with jnp.where",
                          .pytorch = "torch.compile breaks the graph at the if; torch.jit.trace "
-                                    "bakes the branch with a TracerWarning; fix with torch.where"},
-          .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}})
+                                    "bakes the branch with a TracerWarning; fix with torch.where"})
 
 DUET_CASE(ner_eagerly_case, NER_CASE_COMMON, .name = "ner-run-eagerly",
           .summary = "the escape hatch: the seed bug with every function run eagerly (and its cost)",
