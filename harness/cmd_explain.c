@@ -43,10 +43,12 @@ static style style_for(bool colour)
     return colour ? (style){"\033[1m", "\033[1;33m", "\033[2m", "\033[0m"} : (style){"", "", "", ""};
 }
 
-/* Prints text wrapped to WIDTH columns, each line after indent spaces. */
-static void wrap(FILE *f, int indent, const char *text)
+/* Prints text wrapped to WIDTH columns: the first line after indent spaces, the
+ * others after hang. */
+static void wrap_hanging(FILE *f, int indent, int hang, const char *text)
 {
     int col = 0;
+    bool first = true;
     for (const char *p = text; *p;) {
         while (*p == ' ') p++;
         size_t len = strcspn(p, " ");
@@ -54,14 +56,17 @@ static void wrap(FILE *f, int indent, const char *text)
         if (col && col + 1 + (int)len > WIDTH) {
             fputc('\n', f);
             col = 0;
+            first = false;
         }
-        if (!col) col = fprintf(f, "%*s", indent, "");
+        if (!col) col = fprintf(f, "%*s", first ? indent : hang, "");
         else col += fprintf(f, " ");
         col += fprintf(f, "%.*s", (int)len, p);
         p += len;
     }
     if (col) fputc('\n', f);
 }
+
+static void wrap(FILE *f, int indent, const char *text) { wrap_hanging(f, indent, indent, text); }
 
 static void wrapf(FILE *f, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void wrapf(FILE *f, int indent, const char *fmt, ...)
@@ -119,15 +124,40 @@ static void diag_text(FILE *f, const duet_diag *d)
 static void section_code(FILE *f, const style *s, const duet_explanation *x)
 {
     heading(f, s, "1. The code");
-    static const char *const found[] = {
-        [DUET_SITE_DIAGNOSTIC] = "where strict tracing stops",
-        [DUET_SITE_LINT] = "the host read the eager lint finds",
-        [DUET_SITE_EFFECT] = "the host effect that runs only while tracing",
-        [DUET_SITE_DIVERGENCE] = "the first op whose output differs from eager's",
-        [DUET_SITE_CASE] = "the case's registration: nothing goes wrong here",
-    };
-    wrapf(f, 2, "%s%s%s at %s:%d, marked >:", found[x->site_kind], x->site_what[0] ? ", " : "",
-          x->site_what, x->site_file, x->site_line);
+    char at[256], where[512];
+    snprintf(at, sizeof at, "%s:%d", x->site_file, x->site_line);
+    switch (x->site_kind) {
+    case DUET_SITE_DIAGNOSTIC:
+        if (x->site_what[0])
+            snprintf(where, sizeof where, "Graph mode stops (under strict) at the %s on %s, "
+                     "marked >.", x->site_what, at);
+        else
+            snprintf(where, sizeof where, "Graph mode stops (under strict) at %s, marked >.", at);
+        break;
+    case DUET_SITE_LINT:
+        snprintf(where, sizeof where, "The eager lint finds a %s on %s, marked >.", x->site_what, at);
+        break;
+    case DUET_SITE_EFFECT:
+        snprintf(where, sizeof where, "The C effect '%s', which graph mode runs only while "
+                 "tracing, is on %s, marked >.", x->site_what, at);
+        break;
+    case DUET_SITE_DIVERGENCE:
+        snprintf(where, sizeof where, "The first op whose output differs from eager's, the %s, "
+                 "is on %s, marked >.", x->site_what, at);
+        break;
+    case DUET_SITE_PASS:
+        snprintf(where, sizeof where, "Compared bit for bit, the graph's outputs differ from "
+                 "eager's, and without the pass '%s' they do not; the case turns it on where it "
+                 "is registered, %s.", x->site_what, at);
+        break;
+    case DUET_SITE_CASE:
+        snprintf(where, sizeof where, "Nothing goes wrong here; the case is registered at %s.", at);
+        break;
+    }
+    wrapf(f, 2, "%s%s", where,
+          strncmp(x->site_what, "DUET_", 5) ? ""
+          : " DUET_BOOL(ctx, t) hands C the value of tensor t as a bool (DUET_ITEM as a double, "
+            "DUET_DIM(ctx, t, i) the size of dim i): a host read.");
     for (int i = 0; i < x->ncode; i++) {
         fputc('\n', f);
         excerpt(f, s, &x->code[i]);
@@ -182,11 +212,8 @@ static void section_tracer(FILE *f, const style *s, const duet_explanation *x)
     }
     const duet_diag *d = &x->run[DUET_RUN_STRICT].diag;
     fputc('\n', f);
-    if (x->ir_is_partial && d->explanation[0]) wrap(f, 2, d->explanation);
-    if (x->c->why) {
-        if (x->ir_is_partial) fputc('\n', f);
-        wrap(f, 2, x->c->why);
-    }
+    if (x->c->why) wrap(f, 2, x->c->why);
+    else if (d->explanation[0]) wrap(f, 2, d->explanation);
 }
 
 static const char *const policy_like[DUET_RUN_COUNT] = {
@@ -301,7 +328,7 @@ static void section_fix(FILE *f, const style *s, const duet_explanation *x)
         }
         if (x->ir_fixed[0]) {
             fputc('\n', f);
-            wrap(f, 2, "It traces to (no pass yet):");
+            wrap(f, 2, "It traces to (before optimisation):");
             indented(f, 2, x->ir_fixed);
         }
     }
@@ -346,9 +373,47 @@ static void section_elsewhere(FILE *f, const style *s, const duet_explanation *x
         wrap(f, 2, "(not a bug class: nothing to map)");
         return;
     }
-    if (fw->tensorflow) wrapf(f, 2, "TensorFlow: %s", fw->tensorflow);
-    if (fw->jax) wrapf(f, 2, "JAX: %s", fw->jax);
-    if (fw->pytorch) wrapf(f, 2, "PyTorch: %s", fw->pytorch);
+    const char *const name[] = {"TensorFlow", "JAX", "PyTorch"};
+    const char *const what[] = {fw->tensorflow, fw->jax, fw->pytorch};
+    for (int i = 0; i < 3; i++) {
+        char line[1024];
+        snprintf(line, sizeof line, "%s: %s", name[i], what[i] ? what[i] : "(not known)");
+        wrap_hanging(f, 2, 4, line);
+    }
+}
+
+/* What a run did, in a few words, for the summary. */
+static const char *in_short(const duet_result *r, char *buf, size_t n)
+{
+    switch (r->actual) {
+    case DUET_OUTCOME_OK:
+        if (!r->traces) snprintf(buf, n, "runs eagerly (no trace)");
+        else snprintf(buf, n, "agrees with eager (%d trace%s)", r->traces, r->traces == 1 ? "" : "s");
+        break;
+    case DUET_OUTCOME_TRACE_ERROR: snprintf(buf, n, "stops with a diagnostic"); break;
+    case DUET_OUTCOME_DIVERGENCE: snprintf(buf, n, "silently computes other numbers than eager"); break;
+    case DUET_OUTCOME_RETRACE_STORM: snprintf(buf, n, "traces again on every call until its trace limit"); break;
+    case DUET_OUTCOME_EFFECT_MISMATCH: snprintf(buf, n, "agrees on the numbers but loses a C effect"); break;
+    default: snprintf(buf, n, "fails (%s)", duet_outcome_name(r->actual)); break;
+    }
+    return buf;
+}
+
+static void summary(FILE *f, const duet_explanation *x)
+{
+    char st[96], sp[96], gu[96], lead[1024];
+    int n = snprintf(lead, sizeof lead, "In short: eagerly it %s. As a graph, strict %s, specialize %s, "
+                     "and guard %s.", x->run[DUET_RUN_EAGER].actual == DUET_OUTCOME_OK ? "runs" : "fails",
+                     in_short(&x->run[DUET_RUN_STRICT], st, sizeof st),
+                     in_short(&x->run[DUET_RUN_SPECIALIZE], sp, sizeof sp),
+                     in_short(&x->run[DUET_RUN_GUARD], gu, sizeof gu));
+    bool fixed_ok = true;
+    for (int k = DUET_RUN_STRICT; k < DUET_RUN_COUNT; k++)
+        fixed_ok = fixed_ok && x->fixed[k].actual == DUET_OUTCOME_OK && x->fixed[k].traces == 1;
+    if (x->twin && n > 0 && (size_t)n < sizeof lead)
+        snprintf(lead + n, sizeof lead - (size_t)n, " The fix, %s, %s.", x->twin->name,
+                 fixed_ok ? "agrees with eager under every policy in one trace" : "is in section 5");
+    wrap(f, 0, lead);
 }
 
 static void print_explanation(FILE *f, const duet_explanation *x, bool colour)
@@ -357,6 +422,8 @@ static void print_explanation(FILE *f, const duet_explanation *x, bool colour)
     fprintf(f, "%sduet explain %s%s\n", s.bold, x->c->name, s.off);
     if (x->asked != x->c) wrapf(f, 0, "(%s is the fixed twin of %s: this explains both.)", x->asked->name, x->c->name);
     wrap(f, 0, x->c->summary ? x->c->summary : "");
+    fputc('\n', f);
+    summary(f, x);
     section_code(f, &s, x);
     section_eager(f, &s, x);
     section_tracer(f, &s, x);

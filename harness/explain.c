@@ -132,13 +132,27 @@ static bool function_span(const source_lines *s, int l, int *first, int *last)
     return true;
 }
 
-/* The statement starting on line l up to its balanced closing parenthesis: a
- * DUET_CASE registration. */
+/* Whether line l sets a case's teaching metadata (.why, .fix_why, .frameworks): the
+ * catalog writes it last in a registration, and explain prints it as prose. */
+static bool line_teaches(const source_lines *s, int l)
+{
+    const char *p = s->start[l], *end = p + line_len(s, l);
+    while (p < end && *p == ' ') p++;
+    return !strncmp(p, ".why = ", 7) && p + 7 <= end;
+}
+
+/* The statement starting on line l up to its balanced closing parenthesis (a DUET_CASE
+ * registration), without the teaching metadata that ends it. */
 static bool statement_span(const source_lines *s, int l, int *first, int *last)
 {
     int depth = 0;
     bool opened = false;
     for (int k = l; k <= s->n; k++) {
+        if (k > l && line_teaches(s, k)) {
+            *first = l;
+            *last = k - 1;
+            return true;
+        }
         for (int i = 0; i < line_len(s, k); i++) {
             char ch = s->start[k][i];
             if (ch == '(') depth++, opened = true;
@@ -231,12 +245,12 @@ static void add_function_and_helpers(span_list *l, const char *file, int line, i
     lines_close(&s);
 }
 
-static void add_statement(span_list *l, const char *file, int line)
+static void add_statement(span_list *l, const char *file, int line, int mark)
 {
     source_lines s;
     int first, last;
     if (lines_open(&s, file)) return;
-    if (statement_span(&s, line, &first, &last)) span_add(l, file, first, last, 0);
+    if (statement_span(&s, line, &first, &last)) span_add(l, file, first, last, mark);
     lines_close(&s);
 }
 
@@ -548,7 +562,7 @@ static void graph_until_read(const char *dump, const duet_diag *d, char *buf, si
 
 const char *duet_site_kind_name(duet_site_kind k)
 {
-    static const char *const names[] = {"diagnostic", "lint", "effect", "divergence", "case"};
+    static const char *const names[] = {"diagnostic", "lint", "effect", "divergence", "pass", "case"};
     return k <= DUET_SITE_CASE ? names[k] : "?";
 }
 
@@ -569,8 +583,7 @@ static void find_site(duet_explanation *x, const walk *w)
     const duet_case *c = x->c;
     const duet_diag *d = &x->run[DUET_RUN_STRICT].diag;
     if (d->code && d->line > 0 && duet_source_text(d->file)) {
-        set_site(x, DUET_SITE_DIAGNOSTIC, d->file, d->line,
-                 d->op[0] ? d->op : duet_outcome_name(x->run[DUET_RUN_STRICT].actual));
+        set_site(x, DUET_SITE_DIAGNOSTIC, d->file, d->line, d->op);
         return;
     }
     if (w->nlint) {
@@ -590,6 +603,8 @@ static void find_site(duet_explanation *x, const walk *w)
     }
     if (x->exact_run && x->exact.op_step >= 0 && duet_source_text(x->exact.op_file))
         set_site(x, DUET_SITE_DIVERGENCE, x->exact.op_file, x->exact.op_line, x->exact.op_name);
+    else if (x->exact_run && x->exact.passes_at_fault[0])
+        set_site(x, DUET_SITE_PASS, c->file, c->line, x->exact.passes_at_fault);
     else
         set_site(x, DUET_SITE_CASE, c->file, c->line, "");
 }
@@ -680,7 +695,7 @@ static void add_registration_and_body(span_list *l, const duet_case *c)
 {
     source_lines s;
     int first, last;
-    add_statement(l, c->file, c->line);
+    add_statement(l, c->file, c->line, 0);
     if (lines_open(&s, c->file)) return;
     if (statement_span(&s, c->line, &first, &last)) {
         char name[96] = "";
@@ -713,9 +728,11 @@ static void set_diag(duet_diag *d, duet_status code, const char *what)
 static void explain_code(duet_explanation *x, const walk *buggy, const walk *fixed)
 {
     span_list l = {0};
-    if (x->site_kind == DUET_SITE_CASE || x->site_kind == DUET_SITE_DIVERGENCE)
-        add_statement(&l, x->c->file, x->c->line);
+    if (x->site_kind != DUET_SITE_DIAGNOSTIC && x->site_kind != DUET_SITE_LINT &&
+        x->site_kind != DUET_SITE_EFFECT)
+        add_statement(&l, x->c->file, x->c->line, 0);
     add_function_and_helpers(&l, x->site_file, x->site_line, x->site_line);
+    if (!l.n) add_statement(&l, x->site_file, x->site_line, x->site_line); /* a diagnostic at the registration */
     if (x->site_kind != DUET_SITE_CASE && x->twin) functions_only_in(&l, buggy, fixed);
     x->ncode = excerpts_fill(&l, x->code, DUET_EXPLAIN_MAX_EXCERPTS);
     if (!x->twin) return;

@@ -47,6 +47,7 @@ typedef enum {
     DUET_SITE_LINT,       /* the eager lint's host read (functions run eagerly) */
     DUET_SITE_EFFECT,     /* a host effect the ledger saw run only while tracing */
     DUET_SITE_DIVERGENCE, /* the first op whose output differs from eager's */
+    DUET_SITE_PASS,       /* bit for bit, a pass the case's registration enables */
     DUET_SITE_CASE,       /* nothing goes wrong: the case's registration */
 } duet_site_kind;
 
@@ -68,7 +69,7 @@ typedef struct duet_explanation {
     duet_site_kind site_kind;
     char site_file[160];
     int site_line;
-    char site_what[48]; /* DUET_BOOL, the op that diverged, the observable's name */
+    char site_what[64]; /* DUET_BOOL, the op that diverged, the observable's name */
     int ncode;
     duet_excerpt code[DUET_EXPLAIN_MAX_EXCERPTS];
 
