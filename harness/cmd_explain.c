@@ -435,25 +435,16 @@ static void print_explanation(FILE *f, const duet_explanation *x, bool colour)
 
 /* ---- the catalog ---- */
 
-static const char *category_of(const duet_case *c) { return c->category ? c->category : ""; }
-
-static bool seen_category(int upto, const char *category)
-{
-    for (int i = 0; i < upto; i++)
-        if (!strcmp(category_of(duet_case_at(i)), category)) return true;
-    return false;
-}
-
 static void print_catalog(FILE *f, bool colour)
 {
     style s = style_for(colour);
     for (int i = 0; i < duet_case_count(); i++) {
-        const char *cat = category_of(duet_case_at(i));
-        if (seen_category(i, cat)) continue;
+        const char *cat = duet_case_category(duet_case_at(i));
+        if (duet_category_seen(i, cat)) continue;
         fprintf(f, "%s%s%s\n", s.bold, cat[0] ? cat : "(no category)", s.off);
         for (int j = i; j < duet_case_count(); j++) {
             const duet_case *c = duet_case_at(j);
-            if (strcmp(category_of(c), cat) || c->fixes) continue;
+            if (strcmp(duet_case_category(c), cat) || c->fixes) continue;
             fprintf(f, "  %-22s %s%s%s\n", c->name, c->summary ? c->summary : "",
                     c->twin ? "; fixed in " : "", c->twin ? c->twin : "");
         }

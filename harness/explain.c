@@ -10,6 +10,9 @@
 #include "explain.h"
 #include "localise.h"
 
+/* The harness's default tolerances (duet run): the runs explained use them. */
+static const duet_run_opts tolerance = {.rtol = 1e-5, .atol = 1e-8};
+
 enum {
     MAX_CASE_ARGS = 16,     /* as the runner: inputs and outputs of a case's function */
     MAX_SOURCES = 256,      /* embedded files, and files looked up on disk */
@@ -623,7 +626,6 @@ static void pick_steps(duet_explanation *x, walk *w)
         const lint_seen *l = &w->lint[i];
         char v[48];
         if (!is_site(x, l) || l->step >= WALK_STEPS) continue;
-        x->nreads_per_step[l->step]++;
         append(reads[l->step], sizeof reads[l->step], ", ", read_text(l->what, l->value, v, sizeof v));
     }
     int b = w->steps > 1 ? 1 : 0;
@@ -660,7 +662,7 @@ static void specialize_at(duet_explanation *x, uint64_t seed)
         if (duet_session_step(&e, s, seed, eo) || duet_session_step(&g, s, seed, go)) break;
         if (s == b) {
             duet_compare cmp = {0};
-            duet_compare_tensors(go[0], eo[0], 1e-5, 1e-8, "", &cmp);
+            duet_compare_tensors(go[0], eo[0], tolerance.rtol, tolerance.atol, "", &cmp);
             x->specialize_at_b.step = b;
             value_text(go[0], &x->specialize_at_b.out);
             x->wrong_shown = duet_compare_differs(&cmp);
@@ -777,7 +779,8 @@ int duet_explain_case(const duet_case *asked, const duet_explain_opts *o, duet_e
     x->twin = x->c->twin ? duet_case_find(x->c->twin) : NULL;
     x->seed = o->seed;
     const duet_case *c = x->c;
-    duet_run_opts run = {.seed = o->seed, .rtol = 1e-5, .atol = 1e-8};
+    duet_run_opts run = tolerance;
+    run.seed = o->seed;
     duet_run_opts timed = run;
     timed.steps = o->timing_steps;
     for (int k = 0; k < DUET_RUN_COUNT; k++) duet_run_case(c, (duet_run_kind)k, &run, &x->run[k]);

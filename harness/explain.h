@@ -52,7 +52,6 @@ typedef enum {
 } duet_site_kind;
 
 #define DUET_EXPLAIN_MAX_EXCERPTS 4
-#define DUET_EXPLAIN_MAX_READS 8
 
 typedef struct duet_explain_opts {
     uint64_t seed;
@@ -75,8 +74,7 @@ typedef struct duet_explanation {
 
     /* 2. eager: two steps, A the first call (the one graph mode traces), B the first
      * step on which the host read takes another value (else step 1) */
-    int nreads_per_step[DUET_MAX_STEPS]; /* host reads at the site per eager step */
-    bool reads_differ;                   /* B reads otherwise than A */
+    bool reads_differ; /* B reads otherwise than A */
     duet_step_view eager[2];
 
     /* 3. what the tracer sees: the IR around the site */
