@@ -552,12 +552,19 @@ static void graph_until_read(const char *dump, const duet_diag *d, char *buf, si
         const char *p = strstr(l, " = guard ") + strlen(" = guard ");
         sscanf(p, "%15[%0-9]", operand);
     }
-    char mark[512];
-    int m = snprintf(mark, sizeof mark, "    <- %s at %s:%d asks C for the value of %s%s%s: a %s "
-                     "with no value until the graph runs",
-                     d->op, strrchr(d->file, '/') ? strrchr(d->file, '/') + 1 : d->file, d->line,
-                     operand[0] ? operand : "", operand[0] ? ", " : "", d->producer[0] ? d->producer : "an input",
-                     d->read_type[0] ? d->read_type : d->shape);
+    const char *base = strrchr(d->file, '/') ? strrchr(d->file, '/') + 1 : d->file;
+    bool input = !d->producer[0] || !strcmp(d->producer, "placeholder");
+    char made[96] = "", mark[512];
+    if (!input) snprintf(made, sizeof made, " made by %s", d->producer);
+    int m = !strcmp(d->op, "DUET_DIM")
+                ? snprintf(mark, sizeof mark, "    <- here DUET_DIM (%s:%d) asks C for a size of "
+                           "%s, %s%s: it is None until the graph runs", base, d->line,
+                           input ? "an input" : "a tensor",
+                           d->read_type[0] ? d->read_type : d->shape, made)
+                : snprintf(mark, sizeof mark, "    <- here %s (%s:%d) asks C for the value of %s, "
+                           "a %s%s: none exists until the graph runs", d->op, base, d->line,
+                           operand[0] ? operand : input ? "an input" : "a tensor",
+                           d->read_type[0] ? d->read_type : d->shape, made);
     put_line(buf, n, mark, m < (int)sizeof mark ? m : (int)sizeof mark - 1);
 }
 
