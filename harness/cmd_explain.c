@@ -402,8 +402,9 @@ static const char *in_short(const duet_result *r, char *buf, size_t n)
 static void summary(FILE *f, const duet_explanation *x)
 {
     char st[96], sp[96], gu[96], lead[1024];
-    int n = snprintf(lead, sizeof lead, "In short: eagerly it %s. As a graph, strict %s, specialize %s, "
-                     "and guard %s.", x->run[DUET_RUN_EAGER].actual == DUET_OUTCOME_OK ? "runs" : "fails",
+    int n = snprintf(lead, sizeof lead, "In short: eagerly it %s. As a graph (traced once, then "
+                     "replayed: section 3), strict (TensorFlow's and JAX's way) %s, specialize "
+                     "(torch.jit.trace's) %s, and guard (torch.compile's) %s.", x->run[DUET_RUN_EAGER].actual == DUET_OUTCOME_OK ? "runs" : "fails",
                      in_short(&x->run[DUET_RUN_STRICT], st, sizeof st),
                      in_short(&x->run[DUET_RUN_SPECIALIZE], sp, sizeof sp),
                      in_short(&x->run[DUET_RUN_GUARD], gu, sizeof gu));
