@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "explain.h"
+#include "report.h"
 #include "localise.h"
 
 /* The harness's default tolerances (duet run): the runs explained use them. */
@@ -854,66 +855,6 @@ static cJSON *view_json(const duet_step_view *v)
 }
 
 /* The diagnostic as duet_diag_print writes it; "" for none. */
-static cJSON *diag_json(const duet_diag *d)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = d->code ? open_memstream(&text, &len) : NULL;
-    if (f) {
-        duet_diag_print(f, d);
-        fclose(f);
-    }
-    cJSON *s = cJSON_CreateString(text ? text : "");
-    free(text);
-    return s;
-}
-
-static cJSON *result_json(const duet_result *r)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "run", duet_run_name(r->run));
-    cJSON_AddStringToObject(o, "expected", duet_outcome_name(r->expected));
-    cJSON_AddStringToObject(o, "actual", duet_outcome_name(r->actual));
-    cJSON_AddBoolToObject(o, "as_expected", r->as_expected);
-    cJSON_AddStringToObject(o, "why", r->why);
-    cJSON_AddItemToObject(o, "diagnostic", diag_json(&r->diag));
-    cJSON_AddNumberToObject(o, "steps", r->steps_run);
-    cJSON_AddNumberToObject(o, "traces", r->traces);
-    cJSON *reasons = cJSON_AddArrayToObject(o, "trace_reasons");
-    for (int i = 0; i < r->traces && i < DUET_MAX_REASONS; i++)
-        cJSON_AddItemToArray(reasons, cJSON_CreateString(r->reasons[i]));
-    cJSON_AddStringToObject(o, "warning", r->warning);
-    cJSON *cmp = cJSON_AddObjectToObject(o, "compare");
-    cJSON_AddNumberToObject(cmp, "max_abs", r->cmp.max_abs);
-    cJSON_AddNumberToObject(cmp, "max_rel", isfinite(r->cmp.max_rel) ? r->cmp.max_rel : -1);
-    cJSON_AddNumberToObject(cmp, "max_ulp", (double)r->cmp.max_ulp);
-    cJSON_AddNumberToObject(cmp, "count", (double)r->cmp.count);
-    cJSON_AddStringToObject(cmp, "first", r->cmp.first);
-    cJSON *t = cJSON_AddObjectToObject(o, "timing_ms");
-    cJSON_AddNumberToObject(t, "trace", r->timing.trace_ms);
-    cJSON_AddNumberToObject(t, "optimise", r->timing.optimise_ms);
-    cJSON_AddNumberToObject(t, "first_call", r->timing.first_ms);
-    cJSON_AddNumberToObject(t, "median", r->timing.median_ms);
-    cJSON_AddNumberToObject(t, "eager_median", r->timing.eager_median_ms);
-    cJSON *fx = cJSON_AddArrayToObject(o, "effects");
-    for (int i = 0; i < r->neffects; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", r->effects[i].name);
-        cJSON_AddNumberToObject(e, "line", r->effects[i].line);
-        cJSON_AddNumberToObject(e, "eager_steps", r->effects[i].eager_steps);
-        cJSON_AddNumberToObject(e, "graph_steps", r->effects[i].graph_steps);
-        cJSON_AddItemToArray(fx, e);
-    }
-    if (r->op_step >= 0) {
-        cJSON *op = cJSON_AddObjectToObject(o, "first_divergent_op");
-        cJSON_AddStringToObject(op, "op", r->op_name);
-        cJSON_AddStringToObject(op, "file", r->op_file);
-        cJSON_AddNumberToObject(op, "line", r->op_line);
-        cJSON_AddNumberToObject(op, "step", r->op_step);
-    }
-    return o;
-}
-
 static void add_text(cJSON *o, const char *key, const char *text)
 {
     if (text) cJSON_AddStringToObject(o, key, text);
@@ -965,21 +906,21 @@ cJSON *duet_explanation_json(const duet_explanation *x)
     cJSON_AddBoolToObject(tracer, "partial", x->ir_is_partial);
     cJSON *runs = cJSON_AddObjectToObject(o, "runs");
     for (int k = 0; k < DUET_RUN_COUNT; k++)
-        cJSON_AddItemToObject(runs, duet_run_name((duet_run_kind)k), result_json(&x->run[k]));
+        cJSON_AddItemToObject(runs, duet_run_name((duet_run_kind)k), duet_result_to_json(&x->run[k]));
     if (x->wrong_shown) {
         cJSON *w = cJSON_AddObjectToObject(o, "specialize_wrong_answer");
         cJSON_AddNumberToObject(w, "step", x->specialize_at_b.step);
         cJSON_AddStringToObject(w, "eager", x->eager[1].out.text);
         cJSON_AddStringToObject(w, "graph", x->specialize_at_b.out.text);
     }
-    if (x->exact_run) cJSON_AddItemToObject(o, "bit_for_bit", result_json(&x->exact));
+    if (x->exact_run) cJSON_AddItemToObject(o, "bit_for_bit", duet_result_to_json(&x->exact));
     cJSON *fix = cJSON_AddObjectToObject(o, "fix");
     add_text(fix, "case", x->twin ? x->twin->name : NULL);
     cJSON_AddItemToObject(fix, "excerpts", excerpts_json(x->fix, x->nfix));
     cJSON_AddStringToObject(fix, "ir", x->ir_fixed);
     cJSON *fixed_runs = cJSON_AddObjectToObject(fix, "runs");
     for (int k = DUET_RUN_STRICT; k < DUET_RUN_COUNT; k++)
-        cJSON_AddItemToObject(fixed_runs, duet_run_name((duet_run_kind)k), result_json(&x->fixed[k]));
+        cJSON_AddItemToObject(fixed_runs, duet_run_name((duet_run_kind)k), duet_result_to_json(&x->fixed[k]));
     cJSON *hatch = cJSON_AddObjectToObject(o, "escape_hatch");
     double eager_ms = x->hatch_eager.timing.median_ms, graph_ms = x->fixed[DUET_RUN_STRICT].timing.median_ms;
     cJSON_AddNumberToObject(hatch, "steps", x->hatch_eager.steps_run);

@@ -10,9 +10,15 @@
 #include "plot.h"
 #include "report.h"
 
-duet_explanation duet_report_explanation(const duet_result *r)
+duet_finding_text duet_finding_text_of(const duet_result *r)
 {
-    return (duet_explanation){r->diag.explanation, r->diag.fix};
+    const duet_case *c = duet_case_find(r->case_name);
+    const duet_case *twin = c && c->twin ? duet_case_find(c->twin) : NULL;
+    duet_finding_text t = {r->diag.explanation, r->diag.fix};
+    if (c && c->why) t.why = c->why;
+    if (twin && twin->fix_why) t.fix = twin->fix_why;
+    else if (c && c->fix_why) t.fix = c->fix_why;
+    return t;
 }
 
 /* ---- what the pages show: a case's runs and its plots ---- */
@@ -573,7 +579,7 @@ static void html_diagnostics(FILE *f, const case_view *v)
             fputs("<pre>", f);
             html(f, text);
             fputs("</pre>\n", f);
-            duet_explanation x = duet_report_explanation(r);
+            duet_finding_text x = duet_finding_text_of(r);
             if (x.why[0] || x.fix[0]) fputs("<div class=\"explain\">", f);
             if (x.why[0]) fputs("<p><b>Why.</b> ", f), html(f, x.why), fputs("</p>", f);
             if (x.fix[0]) fputs("<p><b>Fix.</b> ", f), html(f, x.fix), fputs("</p>", f);
@@ -724,7 +730,7 @@ static void md_case(FILE *f, const case_view *v)
             fprintf(f, "The same as %s's.\n\n", duet_run_name(same->run));
         } else {
             md_block(f, text);
-            duet_explanation x = duet_report_explanation(r);
+            duet_finding_text x = duet_finding_text_of(r);
             if (x.why[0]) fputs("**Why.** ", f), md(f, x.why), fputs("\n\n", f);
             if (x.fix[0]) fputs("**Fix.** ", f), md(f, x.fix), fputs("\n\n", f);
         }

@@ -156,6 +156,16 @@ static void put_result(json_out *w, cJSON *results, const duet_result *r)
     put_series(w, steps, "eager_out0", r->eager_out0, r->steps_run);
 }
 
+cJSON *duet_result_to_json(const duet_result *r)
+{
+    json_out w = {0};
+    cJSON *holder = cJSON_CreateArray();
+    if (holder) put_result(&w, holder, r);
+    cJSON *o = holder && !w.oom ? cJSON_DetachItemFromArray(holder, 0) : NULL;
+    cJSON_Delete(holder);
+    return o;
+}
+
 int duet_write_json(const char *path, const duet_suite *s, char *err, size_t errlen)
 {
     json_out w = {0};

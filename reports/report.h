@@ -44,6 +44,10 @@ int duet_output_check(const char *path, char *err, size_t errlen);
 #define DUET_JSON_SCHEMA_VERSION 1
 /* Each writer: 0, or -1 with a one-line reason (naming path) in err. */
 int duet_write_json(const char *path, const duet_suite *s, char *err, size_t errlen);
+/* One result record as the run document writes it, for other documents to embed
+ * (duet explain --json); NULL when out of memory. */
+struct cJSON;
+struct cJSON *duet_result_to_json(const duet_result *r);
 int duet_write_junit(const char *path, const duet_suite *s, char *err, size_t errlen);
 int duet_write_sarif(const char *path, const duet_suite *s, char *err, size_t errlen);
 /* Reads a run's JSON back: 0, or -1 with "FILE: FIELD: what is wrong" in err (s is
@@ -117,12 +121,13 @@ int duet_suite_merge(const duet_suite *in, const char *const *names, int n, duet
 int duet_prepare_output_dir(const char *dir, char *err, size_t errlen);
 
 /* What a report says a run's finding means and how to fix it: the one place reports
- * ask. For now the diagnostic's own explanation and fix ("" when it has none);
- * `duet explain` text for each bug class will answer here. */
-typedef struct duet_explanation {
+ * ask. The bug class's own words, as `duet explain` tells them (the case's .why and
+ * .fix_why), when the case is registered in this program; else the diagnostic's
+ * explanation and fix ("" when it has none). */
+typedef struct duet_finding_text {
     const char *why, *fix;
-} duet_explanation;
-duet_explanation duet_report_explanation(const duet_result *r);
+} duet_finding_text;
+duet_finding_text duet_finding_text_of(const duet_result *r);
 
 /* The report for people: DIR/index.html and DIR/report.md, a summary table and per
  * case its runs, diagnostics, explanation and fix, and plots drawn by gnuplot into

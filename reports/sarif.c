@@ -20,7 +20,8 @@ typedef enum {
     RULE_COUNT
 } rule_id;
 
-/* Until `duet explain` can give each bug class's explanation, the help is this. */
+/* One rule per kind of finding, with its help; each result also carries its bug
+ * class's own explanation and fix (properties why and fix, from duet_finding_text_of). */
 static const struct {
     const char *id, *level, *summary, *help;
 } rules[RULE_COUNT] = {
@@ -106,6 +107,9 @@ static void add_result(json_out *w, cJSON *results, rule_id rule, const duet_res
     const duet_case *c = duet_case_find(r->case_name);
     if (c && c->category) json_add(w, props, "category", cJSON_CreateString(c->category));
     if (c && c->summary) json_add(w, props, "summary", cJSON_CreateString(c->summary));
+    duet_finding_text t = duet_finding_text_of(r); /* the bug class as duet explain tells it */
+    if (t.why[0]) json_add(w, props, "why", cJSON_CreateString(t.why));
+    if (t.fix[0]) json_add(w, props, "fix", cJSON_CreateString(t.fix));
 }
 
 /* The site in a specialize warning, "specialize: DUET_BOOL at FILE:LINE in ...":
