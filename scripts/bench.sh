@@ -11,7 +11,10 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 python=${PYTHON:-/usr/bin/python3}
-export DUET_PEERS=${DUET_PEERS:-$src/../shared/peers} # torch_ner_infer.py imports the model from here
+peers=${DUET_PEERS:-$src/../shared/peers}
+# torch_ner_infer.py imports the model from here; canonical, so the output names it plainly
+DUET_PEERS=$(cd "$peers" 2>/dev/null && pwd || echo "$peers")
+export DUET_PEERS
 threads=${BENCH_THREADS:-2}
 step_peer=$DUET_PEERS/torch_ner_step.py
 
