@@ -6,7 +6,7 @@ WERROR   ?= OFF
 SANITIZE ?= OFF
 PREFIX   ?= /usr/local
 
-.PHONY: all deps build demo check install clean
+.PHONY: all deps build demo check bench install clean
 
 all: build
 
@@ -24,6 +24,11 @@ demo: build
 
 check: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+
+# The NER step's times in both modes at seq 16, 40 and 128, beside the PyTorch peer's
+# when Debian's python3-torch is installed (scripts/bench.sh says how otherwise).
+bench: build
+	bash scripts/bench.sh $(BUILD)
 
 # Headers, libraries, duet, duet.pc and the CMake package, for cases built out of tree
 # (examples/my-case).

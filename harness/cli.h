@@ -40,5 +40,6 @@ int duet_cmd_baseline(int argc, char **argv);
 int duet_cmd_check(int argc, char **argv);
 int duet_cmd_merge(int argc, char **argv);
 int duet_cmd_explain(int argc, char **argv);
+int duet_cmd_bench(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const duet_command builtin[] = {
      duet_cmd_check},
     {"merge", "join the JSON of shards (run --shard K/N) into the whole run's", duet_cmd_merge},
     {"explain", "a case told step by step: code, eager, tracer, policies, fix, cost", duet_cmd_explain},
+    {"bench", "step times of both modes alternated: median, p10/p90, first call, GFLOP/s, RSS", duet_cmd_bench},
 };
 static const duet_command *extra[DUET_MAX_COMMANDS];
 static int nextra;

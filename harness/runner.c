@@ -191,9 +191,7 @@ static void timings(duet_result *r)
     if (n <= 0) return;
     double v[DUET_MAX_STEPS];
     memcpy(v, r->step_ms + 1, sizeof *v * (size_t)n);
-    r->timing.median_ms = duet_median(v, n); /* sorts v */
-    r->timing.p10_ms = v[n / 10];
-    r->timing.p90_ms = v[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
+    duet_spread(v, n, &r->timing.median_ms, &r->timing.p10_ms, &r->timing.p90_ms);
 }
 
 /* The graph's one-time cost (trace, optimise, a first call slower than the rest)

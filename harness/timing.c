@@ -22,3 +22,10 @@ double duet_median(double *v, int n)
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+void duet_spread(double *v, int n, double *median, double *p10, double *p90)
+{
+    *median = duet_median(v, n);
+    *p10 = v[n / 10];
+    *p90 = v[n * 9 / 10]; /* < n for every n > 0 */
+}

@@ -6,6 +6,7 @@
 #define DUET_REPORT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "result.h"
 
@@ -21,6 +22,8 @@ typedef struct duet_suite {
     char commit[48];    /* the source tree's git commit, or "" */
 } duet_suite;
 
+/* The CPU's model name from /proc/cpuinfo, or "unknown". */
+void duet_cpu_model(char *buf, size_t n);
 /* Fills what was run and where; n = 0. */
 void duet_suite_init(duet_suite *s, const duet_run_opts *o, const char *shard);
 /* Appends a copy of r; -1 when out of memory. */
@@ -38,6 +41,48 @@ int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void 
  * directory. Commands check their outputs before they run, so a mistyped path fails
  * at once, not after the whole run. 0, or -1 with a one-line reason in err. */
 int duet_output_check(const char *path, char *err, size_t errlen);
+
+/* ---- benchmarks: `duet bench` fills a duet_bench, these print and write it ---- */
+
+#define DUET_BENCH_MAX_ROWS 64
+
+/* One (engine, mode, seq, threads): its step times pooled over the rounds. */
+typedef struct duet_bench_row {
+    char engine[8];  /* "duet" or "torch" (the peer) */
+    char mode[8];    /* duet: "eager" or "graph"; torch: "eager" or "trace" */
+    int seq, batch;  /* 0: the case's own inputs */
+    int threads;     /* the threads the engine ran on */
+    int steps;       /* timed steps, over every round */
+    double median_ms, p10_ms, p90_ms; /* NaN: not reported (the peer's p90) */
+    double first_call_ms;  /* duet: the first call (trace, optimise, plan, run); torch
+                            * trace: jit.trace alone; NaN: none */
+    double trace_ms, optimise_ms; /* duet graph; 0 otherwise */
+    double flops;          /* per step, counted analytically; 0: not counted */
+    double gflops;         /* flops over the median time; 0: not counted */
+    double peak_rss_mb;    /* the process's peak resident set, the largest over rounds */
+} duet_bench_row;
+
+typedef struct duet_bench {
+    char case_name[64];
+    bool infer;                 /* forward only */
+    int rounds, warmup, steps;  /* steps: timed per mode, over every round */
+    char machine[128];
+    int cpus;
+    char load_before[64], load_after[64]; /* /proc/loadavg's 1, 5 and 15 minute figures */
+    int threads_asked;          /* --threads */
+    char note[256];             /* what else a reader of the figures should know, or "" */
+    const char *flops_counted;  /* what a row's flops include, or NULL */
+    char peer[256];             /* the peer's script, or "" */
+    char peer_version[32], peer_blas[512];
+    int nrows;
+    duet_bench_row rows[DUET_BENCH_MAX_ROWS];
+} duet_bench;
+
+/* The tables for a terminal: per seq, the modes side by side (and the peer's best,
+ * with the ratio), then every row in full. */
+void duet_bench_print(FILE *f, const duet_bench *b);
+/* `duet bench --json`: the run's description and one object per row. */
+int duet_write_bench_json(const char *path, const duet_bench *b, char *err, size_t errlen);
 
 /* ---- for machines: JSON, JUnit XML, SARIF (docs/report-schema.md) ---- */
 

@@ -12,7 +12,7 @@
 #define DUET_GIT_COMMIT ""
 #endif
 
-static void cpu_model(char *buf, size_t n)
+void duet_cpu_model(char *buf, size_t n)
 {
     snprintf(buf, n, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -33,7 +33,7 @@ void duet_suite_init(duet_suite *s, const duet_run_opts *o, const char *shard)
     memset(s, 0, sizeof *s);
     s->opts = *o;
     snprintf(s->shard, sizeof s->shard, "%s", shard ? shard : "");
-    cpu_model(s->machine, sizeof s->machine);
+    duet_cpu_model(s->machine, sizeof s->machine);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s->threads = cpus > 0 ? (int)cpus : 1;
     snprintf(s->version, sizeof s->version, "%s", DUET_VERSION);

@@ -191,3 +191,18 @@ int ner_load_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen)
     fclose(f);
     return rc;
 }
+
+double ner_flops(const ner_config *cfg, int batch, int seq, bool backward)
+{
+    double tokens = (double)batch * seq, d = cfg->embed, hk = (double)cfg->heads * cfg->embed;
+    double ff = cfg->ff, tags = cfg->num_tags;
+    /* per token: Q, K, V (d -> heads x key_dim, key_dim = d), the output projection back,
+     * the block's FFN (d -> ff -> d), dense_ff (d -> ff) and dense_final (ff -> tags) */
+    double dense = 2 * tokens * (3 * d * hk + hk * d + d * ff + ff * d + d * ff + ff * tags);
+    /* scores Q K^T and the weighted sum A V: (seq x key_dim) by (key_dim x seq) per head */
+    double attention = 2 * 2 * (double)batch * cfg->heads * (double)seq * seq * cfg->embed;
+    double embedding = tokens * d; /* token + position */
+    if (!backward) return dense + attention + embedding;
+    /* token gradient scattered, position gradient summed over the batch */
+    return 3 * (dense + attention) + 3 * embedding;
+}

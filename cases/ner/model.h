@@ -38,6 +38,14 @@ duet_tensor *ner_model_forward_at(duet_site s, duet_ctx *ctx, ner_model *m, duet
 /* sum(xent * (labels > 0)) / sum(labels > 0) */
 duet_tensor *ner_masked_loss(duet_ctx *ctx, duet_tensor *logits, duet_tensor *labels);
 
+/* Floating-point operations of one step on batch x seq tokens, counted from the model's
+ * dimensions: the embedding sum and every matrix product (Q/K/V and output
+ * projections, the attention's two batched products, the feed-forward and output
+ * layers); with backward, each product three times (forward, input and weight
+ * gradients) and the embedding's gradients. Elementwise ops, softmax, layer norm,
+ * the loss and Adam are not counted. */
+double ner_flops(const ner_config *cfg, int batch, int seq, bool backward);
+
 /* duet_fn bodies (user = ner_model *):
  *   train:   in {tokens, labels} -> out {loss}; forward, loss, gradients, Adam
  *   predict: in {tokens, labels} -> out {logits}; labels only mark the real tokens */

@@ -70,10 +70,48 @@ static void ner_inputs(duet_ctx *ctx, void *state, int step, uint64_t seed, duet
     in[1] = duet_constant(ctx, DUET_I32, 2, shape, b->tags);
 }
 
+/* `duet bench`: exactly batch x seq tokens with the last quarter of each row padding,
+ * as the PyTorch peer (torch_ner_step.py) draws them, so both time the same work. */
+static void ner_bench_inputs(duet_ctx *ctx, void *state, int batch, int seq, uint64_t seed,
+                             duet_tensor **in)
+{
+    const ner_config *cfg = &((ner_case_state *)state)->model.cfg;
+    int64_t n = (int64_t)batch * seq, shape[2] = {batch, seq};
+    int32_t *tokens = malloc(sizeof *tokens * (size_t)(2 * n)), *tags = tokens + n;
+    if (!tokens) duet_ctx_fail(ctx, DUET_ERR_OOM, "ner bench: out of memory for the inputs");
+    for (int64_t i = 0; tokens && i < n; i++) {
+        bool pad = i % seq >= seq * 3 / 4;
+        tokens[i] = pad ? 0 : 1 + (int32_t)(ner_splitmix64(&seed) % (uint64_t)(cfg->vocab - 1));
+        tags[i] = pad ? 0 : 1 + (int32_t)(ner_splitmix64(&seed) % (uint64_t)(cfg->num_tags - 1));
+    }
+    in[0] = duet_constant(ctx, DUET_I32, 2, shape, tokens); /* copies; poisoned after a failure */
+    in[1] = duet_constant(ctx, DUET_I32, 2, shape, tags);
+    free(tokens);
+}
+
+static double ner_bench_flops(const void *state, int batch, int seq, bool infer)
+{
+    return ner_flops(&((const ner_case_state *)state)->model.cfg, batch, seq, !infer);
+}
+
+static void ner_case_predict(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *state)
+{
+    ner_predict_step(ctx, in, out, &((ner_case_state *)state)->model);
+}
+
+static const duet_case_bench ner_bench = {
+    .max_seq = NER_MAXLEN,
+    .inputs = ner_bench_inputs,
+    .flops = ner_bench_flops,
+    .flops_counted = "matrix products and the embedding sum, x3 with backward; elementwise ops, "
+                     "softmax, layer norm, loss and Adam not counted",
+    .infer = ner_case_predict,
+};
+
 #define NER_CASE_COMMON                                                                   \
     .category = "ner", .nin = 2, .nout = 1, .relax = "(B,T) (B,T)", .steps = 12,         \
     .body = ner_case_step, .inputs = ner_inputs, .teardown = ner_teardown,               \
-    .train_cli = ner_train_cli
+    .train_cli = ner_train_cli, .bench = &ner_bench
 
 DUET_CASE(ner_case, NER_CASE_COMMON, .name = "ner",
           .summary = "the keras-io Transformer NER training step (the seed bug's fixed twin)",

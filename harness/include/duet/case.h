@@ -69,6 +69,18 @@ typedef struct duet_frameworks {
     const char *tensorflow, *jax, *pytorch;
 } duet_frameworks;
 
+/* How `duet bench` times a case at a chosen size: inputs of exactly batch x seq, the
+ * work of one call counted analytically (for GFLOP/s), and a forward-only body. */
+typedef struct duet_case_bench {
+    int max_seq; /* the longest --seq the case accepts */
+    /* Fills in[0..nin) with batch rows of seq positions, the same for the same seed. */
+    void (*inputs)(duet_ctx *ctx, void *state, int batch, int seq, uint64_t seed, duet_tensor **in);
+    /* Floating-point operations of one call of body (infer: of infer). */
+    double (*flops)(const void *state, int batch, int seq, bool infer);
+    const char *flops_counted; /* what the count includes, one line */
+    duet_fn_body infer;        /* forward only, on the same inputs, nout outputs; or NULL */
+} duet_case_bench;
+
 typedef struct duet_case {
     const char *name;     /* "item-branch" */
     const char *category; /* "host-read", "side-effect", ... */
@@ -97,6 +109,8 @@ typedef struct duet_case {
     duet_frameworks frameworks;
     /* Case-specific training with its own flags (`duet train NAME ...`), or NULL. */
     int (*train_cli)(int argc, char **argv);
+    /* Sized inputs for `duet bench`, or NULL: bench times the case's own inputs. */
+    const duet_case_bench *bench;
     const char *file; /* set by DUET_CASE */
     int line;
 } duet_case;
