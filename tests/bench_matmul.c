@@ -3,11 +3,14 @@
  * its packing and its dispatch. Not a test (ctest does not run it): timings on a
  * shared machine need alternated runs and medians, which a pass/fail test cannot give.
  *
- *   build/bench_matmul [--batch B] [--seq T] [--samples N]
+ *   build/bench_matmul [--batch B] [--seq T] [--samples N] [--threads N]
  *
  * Each shape is timed in rounds: every round runs each shape once (a sample of
  * enough calls to last about 2 ms), so load on the machine spreads over all shapes
- * alike; the median sample is reported. */
+ * alike; the median sample is reported, as wall-clock GFLOP/s and as GFLOP/s per
+ * CPU-second of the process (what the cores did while they ran, which a machine
+ * shared with other work slows down much less). The FMA peak of one core is measured
+ * the same way, so the kernels' share of it comes from one run. */
 #define _GNU_SOURCE /* CLOCK_MONOTONIC under -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,10 @@
 #include <time.h>
 
 #include "duet/duet.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* One product: a (rank ra) times b (rank rb), optionally transposed; sum_to folds
  * a batched result to its last two dims (the weight gradient summed over the batch,
@@ -26,11 +33,68 @@ typedef struct shape {
     bool ta, tb, sum_batch;
 } shape;
 
-static double now_ms(void)
+static double clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* A sample: wall-clock and process CPU milliseconds per call. */
+typedef struct sample {
+    double wall, cpu;
+} sample;
+
+#if defined(__x86_64__)
+/* 2 FMA units x 4 cycles of latency need 8 independent chains; 12 leave slack. */
+__attribute__((target("avx512f"))) static float fma_loop_512(long iters)
+{
+    __m512 acc[12], x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+    for (long n = 0; n < iters; n++)
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+    float s = 0;
+    for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(acc[i]);
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) static float fma_loop_256(long iters)
+{
+    __m256 acc[12], x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+    for (long n = 0; n < iters; n++)
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+    float s = 0;
+    for (int i = 0; i < 12; i++) {
+        float l[8];
+        _mm256_storeu_ps(l, acc[i]);
+        for (int j = 0; j < 8; j++) s += l[j];
+    }
+    return s;
+}
+#endif
+
+/* One core's FMA peak in GFLOP per CPU-second (0 without FMA): the best of a few
+ * runs of independent multiply-add chains. */
+static double fma_peak(void)
+{
+#if defined(__x86_64__)
+    bool w512 = __builtin_cpu_supports("avx512f");
+    if (!w512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
+    long iters = 2000000;
+    double best = 0;
+    volatile float sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+        sink += w512 ? fma_loop_512(iters) : fma_loop_256(iters);
+        double ms = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - t0;
+        double g = 2.0 * 12 * (w512 ? 16 : 8) * (double)iters / ms * 1e-6;
+        if (g > best) best = g;
+    }
+    return best;
+#else
+    return 0;
+#endif
 }
 
 static int64_t numel(int r, const int64_t *s)
@@ -49,22 +113,23 @@ static double flops(const shape *s)
     return 2.0 * (double)(m * n * k * batch);
 }
 
-/* Runs the shape `calls` times; returns ms per call, or -1 with the error printed. */
-static double run(duet_ctx *c, const shape *s, const float *data, int calls)
+/* Runs the shape `calls` times; wall < 0 after an error (printed). The outputs stay
+ * in the context's arena until the caller resets it. */
+static sample run(duet_ctx *c, const shape *s, const float *data, int calls)
 {
     duet_tensor *a = duet_constant(c, DUET_F32, s->ra, s->sa, data);
     duet_tensor *b = duet_constant(c, DUET_F32, s->rb, s->sb, data);
-    double t0 = now_ms();
+    double w0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
     for (int i = 0; i < calls; i++) {
         duet_tensor *y = duet_matmul(c, a, b, s->ta, s->tb);
         if (s->sum_batch) duet_sum_to(c, y, 2, y->shape + y->rank - 2);
     }
-    double t = (now_ms() - t0) / calls;
+    sample t = {(clock_ms(CLOCK_MONOTONIC) - w0) / calls,
+                (clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0) / calls};
     if (duet_ctx_status(c) != DUET_OK) {
         duet_diag_print(stderr, duet_ctx_error(c));
-        return -1;
+        t.wall = -1;
     }
-    duet_ctx_reset(c);
     return t;
 }
 
@@ -76,22 +141,23 @@ static int cmp_double(const void *x, const void *y)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_matmul [--batch B] [--seq T] [--samples N]\n");
+    fprintf(stderr, "usage: bench_matmul [--batch B] [--seq T] [--samples N] [--threads N]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    long batch = 32, seq = 40, samples = 21;
+    long batch = 32, seq = 40, samples = 21, threads = 0;
     for (int i = 1; i < argc; i++) {
         long *dst = !strcmp(argv[i], "--batch")     ? &batch
                     : !strcmp(argv[i], "--seq")     ? &seq
                     : !strcmp(argv[i], "--samples") ? &samples
+                    : !strcmp(argv[i], "--threads") ? &threads
                                                     : NULL;
         char *end;
         if (!dst || i + 1 >= argc) return usage();
         *dst = strtol(argv[++i], &end, 10);
-        if (*end || *dst < 1 || *dst > 100000) return usage();
+        if (*end || *dst < (dst == &threads ? 0 : 1) || *dst > 100000) return usage();
     }
     int64_t B = batch, T = seq;
     const shape shapes[] = {
@@ -115,31 +181,52 @@ int main(int argc, char **argv)
     }
     float *data = malloc(sizeof(float) * (size_t)most);
     duet_ctx *c = duet_ctx_new();
-    double *ms = calloc((size_t)(NSHAPES * samples), sizeof *ms);
+    double *wall = calloc((size_t)(NSHAPES * samples), sizeof *wall);
+    double *cpu = calloc((size_t)(NSHAPES * samples), sizeof *cpu);
     int calls[NSHAPES];
-    if (!data || !c || !ms) {
+    if (!data || !c || !wall || !cpu) {
         fprintf(stderr, "bench_matmul: out of memory\n");
         return 1;
     }
+    if (duet_ctx_set_threads(c, (int)threads) != DUET_OK) return usage();
     for (int64_t i = 0; i < most; i++) data[i] = (float)((i * 7919) % 2003) / 2003.0f - 0.5f;
-    /* calibrate: calls per sample for about 2 ms (and warm caches and the arena) */
+    /* calibrate: calls per sample for about 2 ms (and warm the caches) */
     for (int i = 0; i < NSHAPES; i++) {
-        double t = run(c, &shapes[i], data, 3);
+        double t = run(c, &shapes[i], data, 3).wall;
+        duet_ctx_reset(c);
         if (t < 0) return 1;
         calls[i] = t > 2 ? 1 : (int)(2 / (t > 1e-4 ? t : 1e-4)) + 1;
     }
+    /* one round without resets leaves an arena chunk that holds every sample, so no
+     * sample pays for fresh pages */
+    for (int i = 0; i < NSHAPES; i++)
+        if (run(c, &shapes[i], data, calls[i]).wall < 0) return 1;
+    duet_ctx_reset(c);
     for (long r = 0; r < samples; r++)
-        for (int i = 0; i < NSHAPES; i++)
-            if ((ms[i * samples + r] = run(c, &shapes[i], data, calls[i])) < 0) return 1;
-    printf("batch %ld, seq %ld, median of %ld samples\n", batch, seq, samples);
-    printf("%-32s %10s %10s\n", "product", "ms", "GFLOP/s");
+        for (int i = 0; i < NSHAPES; i++) {
+            sample t = run(c, &shapes[i], data, calls[i]);
+            duet_ctx_reset(c);
+            if (t.wall < 0) return 1;
+            wall[i * samples + r] = t.wall;
+            cpu[i * samples + r] = t.cpu;
+        }
+    double peak = fma_peak();
+    printf("batch %ld, seq %ld, %d threads, %s numerics, median of %ld samples\n", batch, seq,
+           duet_ctx_threads(c), duet_numerics(), samples);
+    printf("one core's FMA peak: %.1f GFLOP per CPU-second\n", peak);
+    printf("%-32s %10s %10s %12s %8s\n", "product", "wall ms", "GFLOP/s", "GFLOP/cpu-s",
+           "of peak");
     for (int i = 0; i < NSHAPES; i++) {
-        double *m = ms + i * samples;
-        qsort(m, (size_t)samples, sizeof *m, cmp_double);
-        double med = m[samples / 2];
-        printf("%-32s %10.4f %10.1f\n", shapes[i].name, med, flops(&shapes[i]) / med * 1e-6);
+        double *w = wall + i * samples, *u = cpu + i * samples;
+        qsort(w, (size_t)samples, sizeof *w, cmp_double);
+        qsort(u, (size_t)samples, sizeof *u, cmp_double);
+        double gw = flops(&shapes[i]) / w[samples / 2] * 1e-6;
+        double gc = flops(&shapes[i]) / u[samples / 2] * 1e-6;
+        printf("%-32s %10.4f %10.1f %12.1f %7.0f%%\n", shapes[i].name, w[samples / 2], gw, gc,
+               peak > 0 ? 100 * gc / peak : 0);
     }
-    free(ms);
+    free(wall);
+    free(cpu);
     free(data);
     duet_ctx_free(c);
     return 0;
