@@ -427,12 +427,26 @@ static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *
     return 0;
 }
 
+/* The gradient of a weight b (no batch dims) that a batched, untransposed a shares:
+ * one product over all batch rows, (batch*M, K) and (batch*M, N) reshaped from a and
+ * G, instead of a product per batch and a sum over them, which is batch times the
+ * calls, each too short to keep the micro-kernel busy, and a (batch, K, N)
+ * intermediate. NN: dB = A^T G; NT: dB = G^T A. */
+static duet_tensor *shared_weight_grad(duet_ctx *c, duet_tensor *a, duet_tensor *gy, bool tb)
+{
+    duet_tensor *a2 = duet_reshape(c, a, 2, (int64_t[]){DUET_DIM_INFER, a->shape[a->rank - 1]});
+    duet_tensor *g2 = duet_reshape(c, gy, 2, (int64_t[]){DUET_DIM_INFER, gy->shape[gy->rank - 1]});
+    return tb ? duet_matmul(c, g2, a2, true, false) : duet_matmul(c, a2, g2, true, false);
+}
+
 /* C = op(A) op(B) with G = dC:
  *   NN: dA = G B^T          dB = A^T G
  *   TN: dA = B G^T          dB = A G       (A stored K x M)
  *   NT: dA = G B            dB = G^T A     (B stored N x K)
  *   TT: dA = B^T G^T        dB = G^T A^T
- * then summed over the batch dims the operand was broadcast along. */
+ * then summed over the batch dims the operand was broadcast along. The portable
+ * numerics keep that per-batch sum for a shared weight too: the one-product form
+ * adds in another order, and portable results stay those of the earlier kernels. */
 static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_tensor **gx,
                        const bool *need)
 {
@@ -448,7 +462,9 @@ static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_t
     }
     if (need[1]) {
         duet_tensor *gb;
-        if (!tb)
+        if (!ta && b->rank == 2 && a->rank > 2 && duet_kernel_isa() != DUET_ISA_PORTABLE)
+            gb = shared_weight_grad(c, a, gy, tb);
+        else if (!tb)
             gb = ta ? duet_matmul(c, a, gy, false, false) : duet_matmul(c, a, gy, true, false);
         else
             gb = ta ? duet_matmul(c, gy, a, true, true) : duet_matmul(c, gy, a, true, false);
