@@ -80,9 +80,8 @@ static void *worker_main(void *arg)
 {
     duet_pool *p = arg;
     in_worker = true;
-    pthread_mutex_lock(&p->mu);
-    uint32_t seen = p->job.gen;
-    pthread_mutex_unlock(&p->mu);
+    uint32_t seen = 0; /* a new pool's generation: a job published before this thread
+                          ran is one to take part in, not one already seen */
     for (;;) {
         for (int i = 0; i < POOL_SPIN && atomic_load(&p->gen) == seen; i++) cpu_pause();
         pthread_mutex_lock(&p->mu);
