@@ -85,13 +85,22 @@ typedef struct gemm_mat {
  * the micro-kernels read them: dst[l * ld + r] = line r at depth l, where line r
  * starts at src + r * sr and steps by sl. pack_lines fills nl lines, the ones from
  * w on with zeros; a whole panel is nl = ld = W. */
-static void pack_lines(float *restrict dst, int64_t ld, int64_t nl, const float *src, int64_t sr,
-                       int64_t sl, int64_t w, int64_t kc)
+/* Inlined, so each caller gets it for its constant panel width and instruction set. */
+static inline __attribute__((always_inline)) void
+pack_lines(float *restrict dst, int64_t ld, int64_t nl, const float *src, int64_t sr, int64_t sl,
+           int64_t w, int64_t kc)
 {
-    if (sr == 1) { /* the lines are contiguous at each depth: copy rows of the panel */
+    if (sr == 1) { /* the lines are contiguous at each depth: copy rows of the panel
+                      (a loop, not memcpy: rows are a few floats, calls would dominate) */
         for (int64_t l = 0; l < kc; l++) {
-            memcpy(dst + l * ld, src + l * sl, sizeof(float) * (size_t)w);
-            memset(dst + l * ld + w, 0, sizeof(float) * (size_t)(nl - w));
+            float *d = dst + l * ld;
+            const float *s = src + l * sl;
+            if (w == nl) { /* a whole panel: nl is the caller's constant, so one vector copy */
+                for (int64_t r = 0; r < nl; r++) d[r] = s[r];
+                continue;
+            }
+            for (int64_t r = 0; r < w; r++) d[r] = s[r];
+            for (int64_t r = w; r < nl; r++) d[r] = 0.0f;
         }
         return;
     }
@@ -105,8 +114,9 @@ static void pack_lines(float *restrict dst, int64_t ld, int64_t nl, const float 
     }
 }
 
-static void pack_panel(float *restrict dst, int W, const float *src, int64_t sr, int64_t sl,
-                       int64_t w, int64_t kc)
+static inline __attribute__((always_inline)) void
+pack_panel(float *restrict dst, int W, const float *src, int64_t sr, int64_t sl, int64_t w,
+           int64_t kc)
 {
     pack_lines(dst, W, W, src, sr, sl, w, kc);
 }
@@ -140,6 +150,8 @@ port_micro(int64_t kc, const float *restrict ap, const float *restrict bp, float
         float *crow = cp + r * ldc;
         if (accumulate)
             for (int64_t j = 0; j < nr; j++) crow[j] += acc[r][j];
+        else if (nr == PORT_NR) /* a constant size: stores, and acc stays in registers */
+            memcpy(crow, acc[r], sizeof acc[r]);
         else
             memcpy(crow, acc[r], sizeof(float) * (size_t)nr);
     }
@@ -364,6 +376,11 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
  * every micro-kernel's MR, so that tasks cut no register tile. */
 #define TASK_FLOPS (1 << 20)
 #define TASK_ROW_ALIGN 8
+/* Each task packs the B it needs, so where B is packed (the portable path, or a
+ * transposed B) a task takes at least this many rows: packing K x N once per 64 rows
+ * costs a small fraction of the 64 * K * N multiply-adds, once per 8 rows it would
+ * cost more than they do. A row-major B read in place imposes no minimum. */
+#define TASK_ROWS_PACKED_B 64
 
 typedef struct matmul_job {
     gemm_mat g;                 /* batch 0 */
@@ -421,7 +438,8 @@ static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *
     double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t rows = (int64_t)(TASK_FLOPS / (flops / (double)m > 1 ? flops / (double)m : 1));
     rows = (rows + TASK_ROW_ALIGN - 1) / TASK_ROW_ALIGN * TASK_ROW_ALIGN;
-    j.rows = rows < TASK_ROW_ALIGN ? TASK_ROW_ALIGN : rows;
+    int64_t least = tb || duet_kernel_isa() == DUET_ISA_PORTABLE ? TASK_ROWS_PACKED_B : TASK_ROW_ALIGN;
+    j.rows = rows < least ? least : rows;
     j.row_tasks = (m + j.rows - 1) / j.rows;
     duet_parallel_for(c, nbatch * j.row_tasks, flops * (double)nbatch, matmul_task, &j);
     return 0;
