@@ -104,14 +104,13 @@ pack_lines(float *restrict dst, int64_t ld, int64_t nl, const float *src, int64_
         }
         return;
     }
-    for (int64_t r = 0; r < nl; r++) {
-        if (r < w) {
-            const float *line = src + r * sr;
-            for (int64_t l = 0; l < kc; l++) dst[l * ld + r] = line[l * sl];
-        } else {
-            for (int64_t l = 0; l < kc; l++) dst[l * ld + r] = 0.0f;
-        }
+    for (int64_t r = 0; r < w; r++) {
+        const float *line = src + r * sr;
+        for (int64_t l = 0; l < kc; l++) dst[l * ld + r] = line[l * sl];
     }
+    if (w < nl) /* the zero lines, written along each depth's contiguous run */
+        for (int64_t l = 0; l < kc; l++)
+            for (int64_t r = w; r < nl; r++) dst[l * ld + r] = 0.0f;
 }
 
 static inline __attribute__((always_inline)) void
@@ -318,8 +317,11 @@ static void fma_pack(float *dst, int W, const float *src, int64_t sr, int64_t sl
         pack_panel(dst, W, src, sr, sl, w, kc);
 }
 
-/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR. */
-static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR)
+/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR; one that also serves strips
+ * of at most `narrow` columns reads a partial strip packed that wide, which saves
+ * packing zeros it would not read. */
+static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR,
+                     int narrow)
 {
     _Alignas(64) float bp[FMA_KC * FMA_NC];
     _Alignas(64) float ap[FMA_KC * FMA_MR];
@@ -332,8 +334,8 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
              * transposed B, is packed */
             for (int64_t s = 0; s < nc; s += NR)
                 if (g->bcs != 1 || nc - s < NR)
-                    fma_pack(bp + s * kc, NR, b + s * g->bcs, g->bcs, g->brs,
-                             nc - s < NR ? nc - s : NR, kc);
+                    fma_pack(bp + s * kc, nc - s <= narrow ? narrow : NR, b + s * g->bcs, g->bcs,
+                             g->brs, nc - s < NR ? nc - s : NR, kc);
             for (int64_t i = i0; i < i1; i += FMA_MR) {
                 int64_t mr = i1 - i < FMA_MR ? i1 - i : FMA_MR;
                 const float *a = g->a + i * g->ars + k0 * g->acs;
@@ -344,7 +346,8 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
                 }
                 for (int64_t s = 0; s < nc; s += NR) {
                     bool in_place = g->bcs == 1 && nc - s >= NR;
-                    micro(kc, a, as, in_place ? b + s : bp + s * kc, in_place ? g->brs : NR,
+                    micro(kc, a, as, in_place ? b + s : bp + s * kc,
+                          in_place ? g->brs : nc - s <= narrow ? narrow : NR,
                           g->c + i * g->ldc + j0 + s, g->ldc, mr, nc - s < NR ? nc - s : NR, k0 > 0);
                 }
             }
@@ -362,8 +365,8 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
     }
     switch (duet_kernel_isa()) {
 #if defined(__x86_64__)
-    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, micro_avx512, 32); return;
-    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, micro_avx2, 8); return;
+    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, micro_avx512, 32, 16); return;
+    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, micro_avx2, 8, 8); return;
 #endif
     default: port_rows(g, i0, i1); return;
     }
