@@ -84,8 +84,8 @@ typedef struct gemm_mat {
 /* A panel holds W lines (rows of A, or columns of B) interleaved along the depth, as
  * the micro-kernels read them: dst[l * ld + r] = line r at depth l, where line r
  * starts at src + r * sr and steps by sl. pack_lines fills nl lines, the ones from
- * w on with zeros; a whole panel is nl = ld = W. */
-/* Inlined, so each caller gets it for its constant panel width and instruction set. */
+ * w on with zeros; a whole panel is nl = ld = W. Inlined, so that each caller gets
+ * it for its constant panel width and its instruction set. */
 static inline __attribute__((always_inline)) void
 pack_lines(float *restrict dst, int64_t ld, int64_t nl, const float *src, int64_t sr, int64_t sl,
            int64_t w, int64_t kc)
@@ -317,9 +317,16 @@ static void fma_pack(float *dst, int W, const float *src, int64_t sr, int64_t sl
         pack_panel(dst, W, src, sr, sl, w, kc);
 }
 
-/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR; one that also serves strips
- * of at most `narrow` columns reads a partial strip packed that wide, which saves
- * packing zeros it would not read. */
+/* The width a strip of B with `left` columns to go is packed at: NR, or `narrow` when
+ * the micro-kernel reads only that many columns of it, which saves packing zeros it
+ * would not read. */
+static inline int packed_width(int64_t left, int NR, int narrow)
+{
+    return left <= narrow ? narrow : NR;
+}
+
+/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR that serves strips of at most
+ * `narrow` columns with fewer accumulators. */
 static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR,
                      int narrow)
 {
@@ -334,8 +341,8 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
              * transposed B, is packed */
             for (int64_t s = 0; s < nc; s += NR)
                 if (g->bcs != 1 || nc - s < NR)
-                    fma_pack(bp + s * kc, nc - s <= narrow ? narrow : NR, b + s * g->bcs, g->bcs,
-                             g->brs, nc - s < NR ? nc - s : NR, kc);
+                    fma_pack(bp + s * kc, packed_width(nc - s, NR, narrow), b + s * g->bcs,
+                             g->bcs, g->brs, nc - s < NR ? nc - s : NR, kc);
             for (int64_t i = i0; i < i1; i += FMA_MR) {
                 int64_t mr = i1 - i < FMA_MR ? i1 - i : FMA_MR;
                 const float *a = g->a + i * g->ars + k0 * g->acs;
@@ -347,7 +354,7 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
                 for (int64_t s = 0; s < nc; s += NR) {
                     bool in_place = g->bcs == 1 && nc - s >= NR;
                     micro(kc, a, as, in_place ? b + s : bp + s * kc,
-                          in_place ? g->brs : nc - s <= narrow ? narrow : NR,
+                          in_place ? g->brs : packed_width(nc - s, NR, narrow),
                           g->c + i * g->ldc + j0 + s, g->ldc, mr, nc - s < NR ? nc - s : NR, k0 > 0);
                 }
             }
