@@ -19,6 +19,7 @@ static void usage(FILE *f)
             "  --seed S          inputs' seed (default 42)\n"
             "  --rtol R --atol A allclose tolerances for graph vs eager (default 1e-5, 1e-8)\n"
             "  --timeout S       seconds per run before it is killed (default 120)\n"
+            "  --threads N       threads for the kernels of each run (default: the CPUs)\n"
             "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
             "  --verbose         print what was found for every run, not only unexpected ones\n"
@@ -69,7 +70,8 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
     if (!strcmp(f, "--no-fork")) return a->o.fork = false, 0;
     if (!strcmp(f, "--verbose")) return a->verbose = true, 0;
     static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
-                                         "--atol", "--timeout", "--shard", "--report"};
+                                         "--atol", "--timeout", "--shard", "--report",
+                                         "--threads"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
     for (size_t k = 0; k < NOUTPUTS; k++) known |= !strcmp(f, outputs[k].flag);
@@ -113,6 +115,9 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
         a->o.profile = true; /* it plots kernel time by op kind */
     } else if (!strcmp(f, "--timeout")) {
         if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
+    } else if (!strcmp(f, "--threads")) {
+        if (duet_arg_int("run", f, v, 1, DUET_MAX_THREADS, &n)) return 2;
+        a->o.threads = (int)n;
     } else {
         return parse_shard(v, a);
     }

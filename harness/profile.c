@@ -21,6 +21,7 @@ int duet_profile_case(const duet_case *c, duet_run_kind run, const duet_run_opts
         return -1;
     }
     duet_ctx_set_profiler(ss.ctx, h->op, h->user); /* after the case's set-up */
+    duet_ctx_set_threads(ss.ctx, o->threads);      /* in range: duet run checked it */
     duet_tensor *out[16];
     int steps = duet_case_steps(c, o), rc = 0;
     for (int s = 0; s < steps && !rc; s++) {

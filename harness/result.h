@@ -104,6 +104,7 @@ typedef struct duet_run_opts {
     double timeout_s;  /* isolated runs only; 0: none */
     bool fork;         /* run in a child process */
     bool profile;      /* time every op kernel, per op kind (op_time) */
+    int threads;       /* kernels' threads per context (duet_ctx_set_threads); 0: the CPUs */
 } duet_run_opts;
 
 /* A case set up for one run: its context, its state and its function. */

@@ -148,6 +148,7 @@ static void run_mode(const duet_case *c, duet_run_kind run, const duet_run_opts 
     duet_ctx *ctx = ss.ctx;
     void *state = ss.state;
     duet_fn *fn = ss.fn;
+    duet_ctx_set_threads(ctx, o->threads); /* in range: duet run checked it */
     if (c->observe && !rc) c->observe(state, t->obs0);
     if (o->profile) duet_ctx_set_profiler(ctx, add_op_time, r); /* after the case's set-up */
     duet_tensor *in[16], *out[16];

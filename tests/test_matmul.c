@@ -251,6 +251,70 @@ static void test_grad_batched(void **state)
     }
 }
 
+/* ---- threads ---- */
+
+/* The product of random a (rank ra) and b (rank rb), computed with `threads` threads,
+ * into out (numel of the result). */
+static void product_with_threads(int ra, const int64_t *sa, int rb, const int64_t *sb, bool ta,
+                                 bool tb, int threads, float *out, int64_t cap)
+{
+    int64_t na = 1, nb = 1;
+    for (int i = 0; i < ra; i++) na *= sa[i];
+    for (int i = 0; i < rb; i++) nb *= sb[i];
+    float *a = malloc(sizeof(float) * (size_t)na), *b = malloc(sizeof(float) * (size_t)nb);
+    tu_fill(a, (int)na, 11, -1, 1);
+    tu_fill(b, (int)nb, 12, -1, 1);
+    duet_ctx *c = duet_ctx_new();
+    assert_int_equal(duet_ctx_set_threads(c, threads), DUET_OK);
+    duet_tensor *z = duet_matmul(c, duet_constant(c, DUET_F32, ra, sa, a),
+                                 duet_constant(c, DUET_F32, rb, sb, b), ta, tb);
+    assert_int_equal(duet_ctx_status(c), DUET_OK);
+    assert_int_equal(duet_numel(z), cap);
+    memcpy(out, z->data, sizeof(float) * (size_t)cap);
+    duet_ctx_free(c);
+    free(a);
+    free(b);
+}
+
+/* Every element is computed by one task in a fixed order, so 1, 2 and 3 threads give
+ * the same bits: shapes with edges in every dimension, depths over one packed block,
+ * batches and broadcasting, all four transpositions; each long enough (a fraction of
+ * a millisecond) that the workers, not only the calling thread, take tasks. */
+static void test_threads_same_bits(void **state)
+{
+    (void)state;
+    static const struct { int ra, rb; int64_t sa[3], sb[3]; } shapes[] = {
+        {2, 2, {1501, 70}, {70, 93}},    /* M, N edges; one depth block */
+        {2, 2, {157, 600}, {600, 45}},   /* depth over a block: C accumulates */
+        {3, 2, {33, 40, 32}, {32, 128}}, /* (B, T, D) x (D, F): one product over B*T */
+        {3, 3, {48, 40, 32}, {48, 32, 40}}, /* attention-like batches */
+        {3, 3, {1, 64, 50}, {27, 50, 61}},  /* a broadcast along the batch */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int t = 0; t < 4; t++) {
+            bool ta = t & 1, tb = t & 2;
+            int ra = shapes[i].ra, rb = shapes[i].rb;
+            int64_t sa[3], sb[3];
+            memcpy(sa, shapes[i].sa, sizeof sa);
+            memcpy(sb, shapes[i].sb, sizeof sb);
+            if (ta) sa[ra - 2] = shapes[i].sa[ra - 1], sa[ra - 1] = shapes[i].sa[ra - 2];
+            if (tb) sb[rb - 2] = shapes[i].sb[rb - 1], sb[rb - 1] = shapes[i].sb[rb - 2];
+            int64_t m = shapes[i].sa[ra - 2], n = shapes[i].sb[rb - 1];
+            int64_t batch = ra == 3 ? (shapes[i].sa[0] > 1 ? shapes[i].sa[0] : shapes[i].sb[0]) : 1;
+            int64_t numel = batch * m * n;
+            float *one = malloc(sizeof(float) * (size_t)numel);
+            float *more = malloc(sizeof(float) * (size_t)numel);
+            product_with_threads(ra, sa, rb, sb, ta, tb, 1, one, numel);
+            for (int threads = 2; threads <= 3; threads++) {
+                product_with_threads(ra, sa, rb, sb, ta, tb, threads, more, numel);
+                if (memcmp(one, more, sizeof(float) * (size_t)numel))
+                    fail_msg("shape %zu ta %d tb %d: %d threads differ from 1", i, ta, tb, threads);
+            }
+            free(one);
+            free(more);
+        }
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -322,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_random_batched),
         cmocka_unit_test(test_grad_2d),
         cmocka_unit_test(test_grad_batched),
+        cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,6 +217,11 @@ static ner_run_status setup(const ner_run_opts *o, run_state *s, ner_run_result 
     r->valid_sentences = s->valid.n_sentences;
     r->vocab_size = s->vocab.size;
     if (!(s->ctx = duet_ctx_new())) return fail(r, NER_RUN_INTERNAL, "out of memory");
+    if (duet_ctx_set_threads(s->ctx, o->threads)) {
+        snprintf(err, sizeof err, "threads: %d is not between 0 and %d", o->threads,
+                 DUET_MAX_THREADS);
+        return fail(r, NER_RUN_INPUT, err);
+    }
     ner_config cfg = ner_config_default();
     cfg.seed = o->seed;
     cfg.buggy_softmax = o->buggy_softmax;

@@ -24,6 +24,7 @@ typedef struct ner_run_opts {
     uint64_t seed;
     bool shuffle;
     bool evaluate;         /* run the validation set at the end */
+    int threads;           /* kernels' threads (duet_ctx_set_threads); 0: the CPUs */
     const char *load_path, *save_path;
     void (*on_step)(void *user, const ner_step_info *info);
     void (*on_epoch)(void *user, int epoch, double mean_loss);

@@ -64,6 +64,8 @@ static void usage(FILE *f)
                "  --batch N          sentences per batch (default 32)\n"
                "  --steps N          stop after N training steps\n"
                "  --seed S           initial weights, dropout and shuffling (default 42)\n"
+               "  --threads N        threads for the kernels (default: the CPUs; results are\n"
+               "                     the same bits for any N)\n"
                "  --shuffle          shuffle the training sentences every epoch\n"
                "  --log FILE         one JSON object per step: step, epoch, loss, ms\n"
                "  --save FILE        write the weights after training\n"
@@ -115,6 +117,9 @@ static int value_flag(const char *f, const char *v, train_args *a)
     } else if (!strcmp(f, "--seed")) {
         if (duet_arg_int("train", f, v, 0, 1LL << 53, &n)) return 2;
         r->seed = (uint64_t)n;
+    } else if (!strcmp(f, "--threads")) {
+        if (duet_arg_int("train", f, v, 1, DUET_MAX_THREADS, &n)) return 2;
+        r->threads = (int)n;
     } else {
         return -1;
     }
@@ -124,7 +129,8 @@ static int value_flag(const char *f, const char *v, train_args *a)
 static bool takes_value(const char *f)
 {
     static const char *const flags[] = {"--data",  "--log",    "--save",  "--load",  "--mode",
-                                        "--policy", "--epochs", "--batch", "--steps", "--seed"};
+                                        "--policy", "--epochs", "--batch", "--steps", "--seed",
+                                        "--threads"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         if (!strcmp(f, flags[i])) return true;
     return false;

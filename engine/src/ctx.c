@@ -13,6 +13,7 @@ duet_ctx *duet_ctx_new(void)
     ctx->poison.flags = DUET_TENSOR_POISON;
     ctx->poison.dtype = DUET_F32;
     ctx->print_sink = stdout;
+    ctx->threads = duet_online_cpus();
     return ctx;
 }
 
@@ -62,6 +63,7 @@ void duet_ctx_free(duet_ctx *ctx)
     for (uint32_t i = 0; i < ctx->ntraces; i++) free(ctx->trace_names[i]);
     free(ctx->trace_names);
     duet_arena_free(ctx, &ctx->graveyard);
+    duet_pool_free(ctx->pool);
     free(ctx);
 }
 

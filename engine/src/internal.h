@@ -258,6 +258,9 @@ struct duet_ctx {
     const int64_t *sym_value;
     int nsym;
     int exec_depth; /* plans running: a loop node's kernel runs its body's plan inside */
+    /* threads kernels may use (duet_ctx_set_threads) and their pool, started on use */
+    int threads;
+    struct duet_pool *pool;
     /* per-op profiling (duet_ctx_set_profiler); NULL when off */
     void (*profiler)(const struct duet_op_event *e, void *user);
     void *profiler_user;
@@ -269,6 +272,25 @@ struct duet_ctx {
  * eager allocation, the executor and trace-time evaluation all size through it. */
 int duet_checked_bytes(duet_ctx *ctx, duet_dtype dtype, int rank, const int64_t *shape,
                        size_t *bytes);
+
+/* ---- numerics (numerics.c): the arithmetic kernels use, fixed once per process ----
+ * Portable: multiplies and adds rounded separately, the same bits on every x86-64
+ * CPU. The FMA paths round once per multiply-add: same binary and same CPU features
+ * give the same bits; another instruction set may differ in the last bits. */
+typedef enum { DUET_ISA_PORTABLE, DUET_ISA_AVX2_FMA, DUET_ISA_AVX512_FMA } duet_isa;
+duet_isa duet_kernel_isa(void);
+
+/* ---- threads (pool.c) ---- */
+typedef struct duet_pool duet_pool;
+typedef void (*duet_task_fn)(void *arg, int64_t task);
+/* Runs fn(arg, t) for every t in [0, ntasks), spread over the context's threads, and
+ * returns when all are done. Tasks must write disjoint outputs, each computed by one
+ * task in a fixed order, so that results do not depend on the thread count. work is
+ * the loop's cost in floating-point operations (roughly): a small loop runs on the
+ * calling thread, as does a loop started inside a task. */
+void duet_parallel_for(duet_ctx *ctx, int64_t ntasks, double work, duet_task_fn fn, void *arg);
+void duet_pool_free(duet_pool *p); /* stops and joins the workers */
+int duet_online_cpus(void);        /* at least 1, at most DUET_MAX_THREADS */
 
 /* ---- profiling ---- */
 double duet_clock_ms(void); /* CLOCK_MONOTONIC */

@@ -107,6 +107,20 @@ void duet_ctx_reset(duet_ctx *ctx);
 void duet_ctx_set_mem_limit(duet_ctx *ctx, size_t bytes);
 size_t duet_ctx_mem_used(const duet_ctx *ctx);
 
+/* Threads the kernels of this context may use: n >= 1, or 0 for the online CPUs
+ * (the default). Big kernels (matrix products) split their outputs over the threads,
+ * each output element computed by one thread in a fixed order, so results are the
+ * same bits for every thread count. DUET_ERR_ARG for n < 0 or n > DUET_MAX_THREADS
+ * (the setting is then unchanged). */
+#define DUET_MAX_THREADS 256
+duet_status duet_ctx_set_threads(duet_ctx *ctx, int n);
+int duet_ctx_threads(const duet_ctx *ctx);
+/* The arithmetic the kernels use in this process: "avx512-fma" or "avx2-fma" (fused
+ * multiply-add: the same bits on machines with the same CPU features), or "portable"
+ * (no FMA: the same bits on every x86-64 CPU; forced by building with
+ * -DDUET_PORTABLE_NUMERICS=ON or by the environment variable DUET_PORTABLE_NUMERICS=1). */
+const char *duet_numerics(void);
+
 duet_status duet_ctx_status(const duet_ctx *ctx);
 const duet_diag *duet_ctx_error(const duet_ctx *ctx); /* NULL when status is OK */
 void duet_ctx_clear_error(duet_ctx *ctx);

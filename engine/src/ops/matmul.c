@@ -1,19 +1,13 @@
 /* Matrix product with NumPy-style batch broadcasting: a (..., M, K) x b (..., K, N),
  * either operand optionally transposed in its last two axes.
  *
- * The kernel is a small packed GEMM: B is packed into KC x NR strips, A into MR x KC
- * panels (both zero-padded at the edges), and a fixed-size MR x NR micro-kernel keeps
- * its accumulators in registers while the inner loop runs over NR contiguous columns,
- * which GCC and Clang vectorise at -O2. Packing also turns the transposed cases into
- * the plain one, so there is one inner loop for all four. */
+ * The kernel is a packed GEMM with a register-tiled micro-kernel, in two numerics
+ * (duet_kernel_isa): fused multiply-add micro-kernels for AVX-512 or AVX2, and the
+ * portable mul-then-add kernel whose rounding is the same on every x86-64 CPU.
+ * Batches and blocks of rows are tasks for the context's threads; every element of
+ * C is computed by one task in one fixed order, so the thread count never changes a
+ * bit. Eager and graph mode call this same kernel. */
 #include "../internal.h"
-
-/* attrs: i[0] = trans_a, i[1] = trans_b */
-
-#define MM_MR 4   /* rows of the register tile */
-#define MM_NR 16  /* columns of the register tile */
-#define MM_KC 128 /* depth of a packed block */
-#define MM_NC 128 /* columns of a packed block of B (multiple of MM_NR) */
 
 static bool dim_match(int64_t x, int64_t y)
 {
@@ -75,153 +69,402 @@ static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 }
 
 /* ---- packed GEMM: C (M x N, row stride ldc) = A (M x K) B (K x N) ----
- * A(i, k) = A[i * ars + k * acs] and B(k, j) = B[k * brs + j * bcs], so a transposed
+ * A(i, l) = a[i * ars + l * acs] and B(l, j) = b[l * brs + j * bcs], so a transposed
  * operand is just a different pair of strides. */
+typedef struct gemm_mat {
+    int64_t m, n, k;
+    const float *a;
+    int64_t ars, acs;
+    const float *b;
+    int64_t brs, bcs;
+    float *c;
+    int64_t ldc;
+} gemm_mat;
 
-/* Bp holds ceil(nc / NR) strips, each kc x NR row-major, zero beyond column nc. */
-static void pack_b(float *restrict bp, const float *b, int64_t brs, int64_t bcs, int64_t kc,
-                   int64_t nc)
+/* A panel holds W lines (rows of A, or columns of B) interleaved along the depth, as
+ * the micro-kernels read them: dst[l * ld + r] = line r at depth l, where line r
+ * starts at src + r * sr and steps by sl. pack_lines fills nl lines, the ones from
+ * w on with zeros; a whole panel is nl = ld = W. Inlined, so that each caller gets
+ * it for its constant panel width and its instruction set. */
+static inline __attribute__((always_inline)) void
+pack_lines(float *restrict dst, int64_t ld, int64_t nl, const float *src, int64_t sr, int64_t sl,
+           int64_t w, int64_t kc)
 {
-    for (int64_t j0 = 0; j0 < nc; j0 += MM_NR) {
-        int64_t w = nc - j0 < MM_NR ? nc - j0 : MM_NR;
-        float *restrict dst = bp + j0 * kc;
-        if (bcs == 1) { /* rows of B are contiguous */
-            for (int64_t k = 0; k < kc; k++) {
-                const float *src = b + k * brs + j0;
-                float *d = dst + k * MM_NR;
-                if (w == MM_NR) {
-                    memcpy(d, src, sizeof(float) * MM_NR);
-                } else {
-                    memcpy(d, src, sizeof(float) * (size_t)w);
-                    memset(d + w, 0, sizeof(float) * (size_t)(MM_NR - w));
-                }
+    if (sr == 1) { /* the lines are contiguous at each depth: copy rows of the panel
+                      (a loop, not memcpy: rows are a few floats, calls would dominate) */
+        for (int64_t l = 0; l < kc; l++) {
+            float *d = dst + l * ld;
+            const float *s = src + l * sl;
+            if (w == nl) { /* a whole panel: nl is the caller's constant, so one vector copy */
+                for (int64_t r = 0; r < nl; r++) d[r] = s[r];
+                continue;
             }
-        } else { /* transposed B: columns of B are contiguous */
-            for (int64_t jj = 0; jj < MM_NR; jj++) {
-                if (jj < w) {
-                    const float *src = b + (j0 + jj) * bcs;
-                    for (int64_t k = 0; k < kc; k++) dst[k * MM_NR + jj] = src[k * brs];
-                } else {
-                    for (int64_t k = 0; k < kc; k++) dst[k * MM_NR + jj] = 0.0f;
-                }
-            }
+            for (int64_t r = 0; r < w; r++) d[r] = s[r];
+            for (int64_t r = w; r < nl; r++) d[r] = 0.0f;
         }
+        return;
     }
+    for (int64_t r = 0; r < w; r++) {
+        const float *line = src + r * sr;
+        for (int64_t l = 0; l < kc; l++) dst[l * ld + r] = line[l * sl];
+    }
+    if (w < nl) /* the zero lines, written along each depth's contiguous run */
+        for (int64_t l = 0; l < kc; l++)
+            for (int64_t r = w; r < nl; r++) dst[l * ld + r] = 0.0f;
 }
 
-/* Ap is kc x MR (k-major), zero beyond row mr. */
-static void pack_a(float *restrict ap, const float *a, int64_t ars, int64_t acs, int64_t mr,
-                   int64_t kc)
+static inline __attribute__((always_inline)) void
+pack_panel(float *restrict dst, int W, const float *src, int64_t sr, int64_t sl, int64_t w,
+           int64_t kc)
 {
-    for (int64_t r = 0; r < MM_MR; r++) {
-        if (r < mr) {
-            const float *src = a + r * ars;
-            for (int64_t k = 0; k < kc; k++) ap[k * MM_MR + r] = src[k * acs];
-        } else {
-            for (int64_t k = 0; k < kc; k++) ap[k * MM_MR + r] = 0.0f;
-        }
-    }
+    pack_lines(dst, W, W, src, sr, sl, w, kc);
 }
 
-/* The register tile: acc = Ap^T Bp over kc, then C = acc (first block) or C += acc,
- * writing only the mr x nr valid corner. */
-static inline __attribute__((always_inline)) void micro(int64_t kc, const float *restrict ap, const float *restrict bp,
-                  float *restrict cp, int64_t ldc, int64_t mr, int64_t nr, bool accumulate)
+/* ---- portable path: no FMA, the same bits on every x86-64 CPU ----
+ * A is packed into MR x KC panels and B into KC x NR strips; the micro-kernel sums
+ * each KC block from zero in an array the compiler keeps in vector registers, then
+ * stores or adds it to C. These blocks fix the rounding order: kept as they were
+ * before the FMA path, so DUET_PORTABLE_NUMERICS reproduces the older results. */
+#define PORT_MR 4
+#define PORT_NR 16
+#define PORT_KC 128
+#define PORT_NC 128 /* a multiple of PORT_NR */
+
+static inline __attribute__((always_inline)) void
+port_micro(int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict cp,
+           int64_t ldc, int64_t mr, int64_t nr, bool accumulate)
 {
-    float acc[MM_MR][MM_NR] = {{0}};
-    for (int64_t k = 0; k < kc; k++) {
-        const float *restrict av = ap + k * MM_MR;
-        const float *restrict bv = bp + k * MM_NR;
-        /* fully unrolled, so acc lives in vector registers */
+    float acc[PORT_MR][PORT_NR] = {{0}};
+    for (int64_t l = 0; l < kc; l++) {
+        const float *restrict av = ap + l * PORT_MR;
+        const float *restrict bv = bp + l * PORT_NR;
 #pragma GCC unroll 16
-        for (int r = 0; r < MM_MR; r++) {
+        for (int r = 0; r < PORT_MR; r++) {
             float s = av[r];
 #pragma GCC unroll 16
-            for (int j = 0; j < MM_NR; j++) acc[r][j] += s * bv[j];
+            for (int j = 0; j < PORT_NR; j++) acc[r][j] += s * bv[j];
         }
     }
     for (int64_t r = 0; r < mr; r++) {
         float *crow = cp + r * ldc;
-        if (accumulate) {
+        if (accumulate)
             for (int64_t j = 0; j < nr; j++) crow[j] += acc[r][j];
-        } else if (nr == MM_NR) {
+        else if (nr == PORT_NR) /* a constant size: stores, and acc stays in registers */
             memcpy(crow, acc[r], sizeof acc[r]);
-        } else {
+        else
             memcpy(crow, acc[r], sizeof(float) * (size_t)nr);
+    }
+}
+
+/* Rows [i0, i1) of C. Built for AVX2 and baseline x86-64 and picked at load time:
+ * without FMA both do the same multiplies and adds in the same order. */
+__attribute__((target_clones("avx2", "default"))) static void
+port_rows(const gemm_mat *g, int64_t i0, int64_t i1)
+{
+    _Alignas(64) float bp[PORT_KC * PORT_NC];
+    _Alignas(64) float ap[PORT_KC * PORT_MR];
+    for (int64_t j0 = 0; j0 < g->n; j0 += PORT_NC) {
+        int64_t nc = g->n - j0 < PORT_NC ? g->n - j0 : PORT_NC;
+        for (int64_t k0 = 0; k0 < g->k; k0 += PORT_KC) {
+            int64_t kc = g->k - k0 < PORT_KC ? g->k - k0 : PORT_KC;
+            for (int64_t s = 0; s < nc; s += PORT_NR)
+                pack_panel(bp + s * kc, PORT_NR, g->b + k0 * g->brs + (j0 + s) * g->bcs, g->bcs,
+                           g->brs, nc - s < PORT_NR ? nc - s : PORT_NR, kc);
+            for (int64_t i = i0; i < i1; i += PORT_MR) {
+                int64_t mr = i1 - i < PORT_MR ? i1 - i : PORT_MR;
+                pack_panel(ap, PORT_MR, g->a + i * g->ars + k0 * g->acs, g->ars, g->acs, mr, kc);
+                for (int64_t s = 0; s < nc; s += PORT_NR)
+                    port_micro(kc, ap, bp + s * kc, g->c + i * g->ldc + j0 + s, g->ldc, mr,
+                               nc - s < PORT_NR ? nc - s : PORT_NR, k0 > 0);
+            }
         }
     }
 }
 
-/* Built twice, for AVX2 and for baseline x86-64, and picked once at load time (an
- * ifunc): AVX2 doubles the register tile's width. No FMA, so both versions do the
- * same multiplies and adds in the same order and give the same bits. */
-__attribute__((target_clones("avx2", "default")))
-static void gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, int64_t acs,
-                 const float *b, int64_t brs, int64_t bcs, float *cm, int64_t ldc)
+/* ---- FMA path: AVX-512 or AVX2 micro-kernels, chosen by duet_kernel_isa ----
+ * The micro-kernel reads an MR-row panel of A as a[l * as + r] and an NR-column
+ * strip of B as b[l * bs + j], so an operand already laid out that way (a
+ * transposed A, a row-major B) is read in place and only the others are packed.
+ * Its accumulators start from zero, or from C when a later depth block adds to it,
+ * and end in C: each element of C is a chain of fused multiply-adds in depth order,
+ * whatever tile, task or thread computes it. */
+#define FMA_MR 8
+#define FMA_KC 256
+#define FMA_NC 128 /* a multiple of every FMA kernel's NR */
+
+typedef void (*fma_micro_fn)(int64_t kc, const float *a, int64_t as, const float *b, int64_t bs,
+                             float *c, int64_t ldc, int64_t mr, int64_t nr, bool load_c);
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Panel lines that are contiguous along the depth (rows of a row-major A, columns
+ * of a transposed B) are interleaved by 8 x 8 transposes in registers. */
+__attribute__((target("avx2"))) static void pack_panel_t8(float *restrict dst, int W,
+                                                          const float *src, int64_t sr,
+                                                          int64_t w, int64_t kc)
 {
-    _Alignas(64) float bp[MM_KC * MM_NC];
-    _Alignas(64) float ap[MM_KC * MM_MR];
-    if (k == 0) {
-        for (int64_t i = 0; i < m; i++) memset(cm + i * ldc, 0, sizeof(float) * (size_t)n);
-        return;
+    int64_t r0 = 0;
+    for (; r0 + 8 <= w; r0 += 8) {
+        const float *s = src + r0 * sr;
+        int64_t l0 = 0;
+        for (; l0 + 8 <= kc; l0 += 8) {
+            __m256 x[8], t[8], u[8];
+            for (int i = 0; i < 8; i++) x[i] = _mm256_loadu_ps(s + i * sr + l0);
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+            }
+            /* u[0..3] hold depths (0, 4), (1, 5), (2, 6), (3, 7) of lines 0-3; u[4..7]
+             * the same of lines 4-7 */
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(dst + (l0 + i) * W + r0, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+                _mm256_storeu_ps(dst + (l0 + i + 4) * W + r0,
+                                 _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+            }
+        }
+        for (; l0 < kc; l0++)
+            for (int i = 0; i < 8; i++) dst[l0 * W + r0 + i] = s[i * sr + l0];
     }
-    for (int64_t j0 = 0; j0 < n; j0 += MM_NC) {
-        int64_t nc = n - j0 < MM_NC ? n - j0 : MM_NC;
-        for (int64_t k0 = 0; k0 < k; k0 += MM_KC) {
-            int64_t kc = k - k0 < MM_KC ? k - k0 : MM_KC;
-            pack_b(bp, b + k0 * brs + j0 * bcs, brs, bcs, kc, nc);
-            for (int64_t i0 = 0; i0 < m; i0 += MM_MR) {
-                int64_t mr = m - i0 < MM_MR ? m - i0 : MM_MR;
-                pack_a(ap, a + i0 * ars + k0 * acs, ars, acs, mr, kc);
-                for (int64_t s = 0; s < nc; s += MM_NR)
-                    micro(kc, ap, bp + s * kc, cm + i0 * ldc + j0 + s, ldc, mr,
-                          nc - s < MM_NR ? nc - s : MM_NR, k0 > 0);
+    pack_lines(dst + r0, W, W - r0, src + r0 * sr, sr, 1, w - r0, kc); /* the rest, and zeros */
+}
+
+static inline __mmask16 mask16(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
+/* 8 x (16 * NV): 16 zmm accumulators for NV = 2, two loads of B and 8 broadcasts of
+ * A per depth, so the FMA units, not the loads, bound it. NV = 1 serves strips of
+ * at most 16 columns (the edge of C, as T = 40 leaves) at no cost in FMA per
+ * useful column. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+micro_avx512_nv(int NV, int64_t kc, const float *a, int64_t as, const float *b, int64_t bs,
+                float *c, int64_t ldc, int64_t mr, int64_t nr, bool load_c)
+{
+    __mmask16 mask[2] = {mask16(nr), mask16(nr - 16)};
+    __m512 acc[FMA_MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = load_c && r < mr ? _mm512_maskz_loadu_ps(mask[v], c + r * ldc + 16 * v)
+                                         : _mm512_setzero_ps();
+    for (int64_t l = 0; l < kc; l++, a += as, b += bs) {
+        __m512 bv[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < FMA_MR; r++) {
+            __m512 ar = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+        if (r < mr)
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask[v], acc[r][v]);
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void
+micro_avx512(int64_t kc, const float *a, int64_t as, const float *b, int64_t bs, float *c,
+             int64_t ldc, int64_t mr, int64_t nr, bool load_c)
+{
+    if (nr > 16)
+        micro_avx512_nv(2, kc, a, as, b, bs, c, ldc, mr, nr, load_c);
+    else
+        micro_avx512_nv(1, kc, a, as, b, bs, c, ldc, mr, nr, load_c);
+}
+
+/* 8 x 8: AVX2 has 16 ymm registers, so 8 accumulators, B and a broadcast. */
+__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a, int64_t as,
+                                                           const float *b, int64_t bs, float *c,
+                                                           int64_t ldc, int64_t mr, int64_t nr,
+                                                           bool load_c)
+{
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(nr < 8 ? nr : 8)),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc[FMA_MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+        acc[r] = load_c && r < mr ? _mm256_maskload_ps(c + r * ldc, mask) : _mm256_setzero_ps();
+    for (int64_t l = 0; l < kc; l++, a += as, b += bs) {
+        __m256 b0 = _mm256_loadu_ps(b);
+#pragma GCC unroll 8
+        for (int r = 0; r < FMA_MR; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r]), b0, acc[r]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+        if (r < mr) _mm256_maskstore_ps(c + r * ldc, mask, acc[r]);
+}
+
+/* Packs a panel for the FMA kernels (see pack_panel). */
+static void fma_pack(float *dst, int W, const float *src, int64_t sr, int64_t sl, int64_t w,
+                     int64_t kc)
+{
+    if (sl == 1 && sr != 1)
+        pack_panel_t8(dst, W, src, sr, w, kc);
+    else
+        pack_panel(dst, W, src, sr, sl, w, kc);
+}
+
+/* The width a strip of B with `left` columns to go is packed at: NR, or `narrow` when
+ * the micro-kernel reads only that many columns of it, which saves packing zeros it
+ * would not read. */
+static inline int packed_width(int64_t left, int NR, int narrow)
+{
+    return left <= narrow ? narrow : NR;
+}
+
+/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR that serves strips of at most
+ * `narrow` columns with fewer accumulators. */
+static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR,
+                     int narrow)
+{
+    _Alignas(64) float bp[FMA_KC * FMA_NC];
+    _Alignas(64) float ap[FMA_KC * FMA_MR];
+    for (int64_t j0 = 0; j0 < g->n; j0 += FMA_NC) {
+        int64_t nc = g->n - j0 < FMA_NC ? g->n - j0 : FMA_NC;
+        for (int64_t k0 = 0; k0 < g->k; k0 += FMA_KC) {
+            int64_t kc = g->k - k0 < FMA_KC ? g->k - k0 : FMA_KC;
+            const float *b = g->b + k0 * g->brs + j0 * g->bcs;
+            /* strips of a row-major B are read in place; a partial one, or a
+             * transposed B, is packed */
+            for (int64_t s = 0; s < nc; s += NR)
+                if (g->bcs != 1 || nc - s < NR)
+                    fma_pack(bp + s * kc, packed_width(nc - s, NR, narrow), b + s * g->bcs,
+                             g->bcs, g->brs, nc - s < NR ? nc - s : NR, kc);
+            for (int64_t i = i0; i < i1; i += FMA_MR) {
+                int64_t mr = i1 - i < FMA_MR ? i1 - i : FMA_MR;
+                const float *a = g->a + i * g->ars + k0 * g->acs;
+                int64_t as = g->acs;
+                if (g->ars != 1 || mr < FMA_MR) { /* a transposed A's whole panel is read in place */
+                    fma_pack(ap, FMA_MR, a, g->ars, g->acs, mr, kc);
+                    a = ap, as = FMA_MR;
+                }
+                for (int64_t s = 0; s < nc; s += NR) {
+                    bool in_place = g->bcs == 1 && nc - s >= NR;
+                    micro(kc, a, as, in_place ? b + s : bp + s * kc,
+                          in_place ? g->brs : packed_width(nc - s, NR, narrow),
+                          g->c + i * g->ldc + j0 + s, g->ldc, mr, nc - s < NR ? nc - s : NR, k0 > 0);
+                }
             }
         }
     }
+}
+#endif
+
+/* Rows [i0, i1) of C, with the arithmetic duet_kernel_isa chose. */
+static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
+{
+    if (g->k == 0) {
+        for (int64_t i = i0; i < i1; i++) memset(g->c + i * g->ldc, 0, sizeof(float) * (size_t)g->n);
+        return;
+    }
+    switch (duet_kernel_isa()) {
+#if defined(__x86_64__)
+    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, micro_avx512, 32, 16); return;
+    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, micro_avx2, 8, 8); return;
+#endif
+    default: port_rows(g, i0, i1); return;
+    }
+}
+
+/* ---- the op's kernel: batches and row blocks as tasks over the context's threads ---- */
+
+/* Rows per task: about this many flops each, so that small products stay one task
+ * (a task costs a claim, a B pack and its share of waking a worker). A multiple of
+ * every micro-kernel's MR, so that tasks cut no register tile. */
+#define TASK_FLOPS (1 << 20)
+#define TASK_ROW_ALIGN 8
+/* Each task packs the B it needs, so where B is packed (the portable path, or a
+ * transposed B) a task takes at least this many rows: packing K x N once per 64 rows
+ * costs a small fraction of the 64 * K * N multiply-adds, once per 8 rows it would
+ * cost more than they do. A row-major B read in place imposes no minimum. */
+#define TASK_ROWS_PACKED_B 64
+
+typedef struct matmul_job {
+    gemm_mat g;                 /* batch 0 */
+    int64_t msz_a, msz_b, msz_c; /* elements per matrix */
+    int rb;                     /* batch dims of the output */
+    const int64_t *oshape;
+    int64_t sa[DUET_MAX_RANK], sb[DUET_MAX_RANK]; /* batch strides in matrices, 0 if broadcast */
+    int64_t rows, row_tasks;    /* rows per task, tasks per batch */
+} matmul_job;
+
+static void matmul_task(void *arg, int64_t t)
+{
+    const matmul_job *j = arg;
+    int64_t bi = t / j->row_tasks, i0 = t % j->row_tasks * j->rows;
+    int64_t rem = bi, oa = 0, ob = 0;
+    for (int d = j->rb - 1; d >= 0; d--) {
+        int64_t idx = rem % j->oshape[d];
+        rem /= j->oshape[d];
+        oa += idx * j->sa[d], ob += idx * j->sb[d];
+    }
+    gemm_mat g = j->g;
+    g.a += oa * j->msz_a, g.b += ob * j->msz_b, g.c += bi * j->msz_c;
+    gemm_rows(&g, i0, i0 + j->rows < g.m ? i0 + j->rows : g.m);
 }
 
 static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *in, int nin,
                          duet_tensor *out)
 {
-    (void)c, (void)nin;
+    (void)nin;
     const duet_tensor *x = in[0], *y = in[1];
     bool ta = at->i[MATMUL_TRANS_A] != 0, tb = at->i[MATMUL_TRANS_B] != 0;
     int rx = x->rank, ry = y->rank, rb = out->rank - 2;
     int64_t m = out->shape[rb], n = out->shape[rb + 1];
     int64_t k = x->shape[rx - (ta ? 2 : 1)];
-    /* strides of the matrices: A(i, k) and B(k, j) */
-    int64_t ars = ta ? 1 : k, acs = ta ? m : 1;
-    int64_t brs = tb ? 1 : n, bcs = tb ? k : 1;
-    int64_t msz_a = m * k, msz_b = k * n, msz_c = m * n;
-    /* batch strides in matrices (0 along broadcast dims) */
-    int64_t sa[DUET_MAX_RANK], sb[DUET_MAX_RANK], nbatch = 1, na = 1, nb = 1;
+    matmul_job j = {.g = {m, n, k, x->data, ta ? 1 : k, ta ? m : 1, y->data, tb ? 1 : n, tb ? k : 1,
+                          out->data, n},
+                    .msz_a = m * k, .msz_b = k * n, .msz_c = m * n, .rb = rb,
+                    .oshape = out->shape};
+    int64_t nbatch = 1, na = 1, nb = 1;
     for (int d = rb - 1; d >= 0; d--) {
         int ix = d - (rb - (rx - 2)), iy = d - (rb - (ry - 2));
         int64_t dx = ix >= 0 ? x->shape[ix] : 1, dy = iy >= 0 ? y->shape[iy] : 1;
-        sa[d] = dx == 1 ? 0 : na;
-        sb[d] = dy == 1 ? 0 : nb;
+        j.sa[d] = dx == 1 ? 0 : na;
+        j.sb[d] = dy == 1 ? 0 : nb;
         na *= dx, nb *= dy, nbatch *= out->shape[d];
     }
     if (nbatch == 0 || m == 0 || n == 0) return 0;
-    const float *pa = x->data, *pb = y->data;
-    float *po = out->data;
     /* One shared B and a row-major A whose batch matches the output's: a single
      * (batch * M, K) x (K, N) product, e.g. (B, T, D) x (D, F). */
     if (!ta && nb == 1 && na == nbatch) {
-        gemm(nbatch * m, n, k, pa, ars, acs, pb, brs, bcs, po, n);
-        return 0;
+        j.g.m = m *= nbatch;
+        j.rb = 0;
+        nbatch = 1;
     }
-    for (int64_t bi = 0; bi < nbatch; bi++) {
-        int64_t rem = bi, oa = 0, ob = 0;
-        for (int d = rb - 1; d >= 0; d--) {
-            int64_t idx = rem % out->shape[d];
-            rem /= out->shape[d];
-            oa += idx * sa[d], ob += idx * sb[d];
-        }
-        gemm(m, n, k, pa + oa * msz_a, ars, acs, pb + ob * msz_b, brs, bcs, po + bi * msz_c, n);
-    }
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    int64_t rows = (int64_t)(TASK_FLOPS / (flops / (double)m > 1 ? flops / (double)m : 1));
+    rows = (rows + TASK_ROW_ALIGN - 1) / TASK_ROW_ALIGN * TASK_ROW_ALIGN;
+    int64_t least = tb || duet_kernel_isa() == DUET_ISA_PORTABLE ? TASK_ROWS_PACKED_B : TASK_ROW_ALIGN;
+    j.rows = rows < least ? least : rows;
+    j.row_tasks = (m + j.rows - 1) / j.rows;
+    duet_parallel_for(c, nbatch * j.row_tasks, flops * (double)nbatch, matmul_task, &j);
     return 0;
+}
+
+/* The gradient of a weight b (no batch dims) that a batched, untransposed a shares:
+ * one product over all batch rows, (batch*M, K) and (batch*M, N) reshaped from a and
+ * G, instead of a product per batch and a sum over them, which is batch times the
+ * calls, each too short to keep the micro-kernel busy, and a (batch, K, N)
+ * intermediate. NN: dB = A^T G; NT: dB = G^T A. */
+static duet_tensor *shared_weight_grad(duet_ctx *c, duet_tensor *a, duet_tensor *gy, bool tb)
+{
+    duet_tensor *a2 = duet_reshape(c, a, 2, (int64_t[]){DUET_DIM_INFER, a->shape[a->rank - 1]});
+    duet_tensor *g2 = duet_reshape(c, gy, 2, (int64_t[]){DUET_DIM_INFER, gy->shape[gy->rank - 1]});
+    return tb ? duet_matmul(c, g2, a2, true, false) : duet_matmul(c, a2, g2, true, false);
 }
 
 /* C = op(A) op(B) with G = dC:
@@ -229,7 +472,9 @@ static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *
  *   TN: dA = B G^T          dB = A G       (A stored K x M)
  *   NT: dA = G B            dB = G^T A     (B stored N x K)
  *   TT: dA = B^T G^T        dB = G^T A^T
- * then summed over the batch dims the operand was broadcast along. */
+ * then summed over the batch dims the operand was broadcast along. The portable
+ * numerics keep that per-batch sum for a shared weight too: the one-product form
+ * adds in another order, and portable results stay those of the earlier kernels. */
 static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_tensor **gx,
                        const bool *need)
 {
@@ -245,7 +490,9 @@ static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_t
     }
     if (need[1]) {
         duet_tensor *gb;
-        if (!tb)
+        if (!ta && b->rank == 2 && a->rank > 2 && duet_kernel_isa() != DUET_ISA_PORTABLE)
+            gb = shared_weight_grad(c, a, gy, tb);
+        else if (!tb)
             gb = ta ? duet_matmul(c, a, gy, false, false) : duet_matmul(c, a, gy, true, false);
         else
             gb = ta ? duet_matmul(c, gy, a, true, true) : duet_matmul(c, gy, a, true, false);
