@@ -33,8 +33,8 @@ static void usage(FILE *f)
             "                   cases run on their own inputs\n"
             "  --seq L,...      sequence lengths, each timed in turn (default 40)\n"
             "  --batch B        rows per batch (default 32); the last quarter of a row is padding\n"
-            "  --threads N      threads (default: the online cores); duet's engine runs on one\n"
-            "                   today, the peer on N\n"
+            "  --threads N      threads for duet's engine and the peer (default: the online\n"
+            "                   cores)\n"
             "  --steps S        timed steps per mode, shared out over the rounds (default 120)\n"
             "  --warmup W       untimed steps after the first call, in every round (default 20,\n"
             "                   as the peer's: its first steps are slow)\n"
@@ -264,6 +264,7 @@ static void duet_child(int fd, void *user)
     memset(s, 0, sizeof *s);
     duet_session ss;
     if (!duet_session_open(&ss, &c, j->graph ? DUET_RUN_STRICT : DUET_RUN_EAGER, (uint64_t)a->seed)) {
+        duet_ctx_set_threads(ss.ctx, (int)a->threads);
         if (c.bench) s->flops = c.bench->flops(ss.state, (int)a->batch, j->seq, a->infer);
         time_steps(j, &ss);
     }
@@ -485,7 +486,7 @@ static int bench_seq(const bench_args *a, int seq, sample *s, tally *t, duet_ben
         snprintf(row->mode, sizeof row->mode, "%s", kinds[k].mode);
         row->seq = seq;
         row->batch = a->c->bench ? (int)a->batch : 0;
-        row->threads = k >= 2 ? (int)a->threads : 1; /* duet's engine runs on one thread */
+        row->threads = (int)a->threads;
         t[k].flops = t[0].flops; /* the peer's step is the same model's: the same work */
         tally_to_row(&t[k], k >= 2, row);
     }
@@ -509,9 +510,6 @@ static int bench(const bench_args *a)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     b->cpus = cpus > 0 ? (int)cpus : 1;
     b->threads_asked = (int)a->threads;
-    snprintf(b->note, sizeof b->note,
-             "duet's engine is single-threaded: its rows ran on 1 thread%s",
-             a->peer ? "; --threads applies to the peer" : "");
     b->flops_counted = a->c->bench ? a->c->bench->flops_counted : NULL;
     if (a->peer) snprintf(b->peer, sizeof b->peer, "%s", a->peer);
     load_average(b->load_before, sizeof b->load_before);

@@ -78,7 +78,6 @@ void duet_bench_print(FILE *f, const duet_bench *b)
             b->warmup, b->steps);
     fprintf(f, "machine: %s, %d cores; load average %s before, %s after\n", b->machine, b->cpus,
             b->load_before, b->load_after);
-    if (b->note[0]) fprintf(f, "%s\n", b->note);
     if (b->peer[0])
         fprintf(f, "peer: %s, torch %s, BLAS %s\n", b->peer, b->peer_version,
                 b->peer_blas[0] ? b->peer_blas : "(none mapped)");

@@ -70,7 +70,6 @@ typedef struct duet_bench {
     int cpus;
     char load_before[64], load_after[64]; /* /proc/loadavg's 1, 5 and 15 minute figures */
     int threads_asked;          /* --threads */
-    char note[256];             /* what else a reader of the figures should know, or "" */
     const char *flops_counted;  /* what a row's flops include, or NULL */
     char peer[256];             /* the peer's script, or "" */
     char peer_version[32], peer_blas[512];
