@@ -125,7 +125,6 @@ static const json_field bench_fields[] = {
     BENCH(load_before, "load_before", JSON_STRING),
     BENCH(load_after, "load_after", JSON_STRING),
     BENCH(threads_asked, "threads_asked", JSON_INT),
-    BENCH(note, "note", JSON_STRING),
     BENCH(peer, "peer", JSON_STRING),
     BENCH(peer_version, "peer_version", JSON_STRING),
     BENCH(peer_blas, "peer_blas", JSON_STRING),
