@@ -60,6 +60,12 @@ typedef struct duet_type {
     int64_t shape[DUET_MAX_RANK];
 } duet_type;
 
+/* Kernels whose loops the compiler vectorises are built for AVX-512, AVX2 and
+ * baseline x86-64 and picked at load time. ISO C mode (-std=c11) keeps floating-point
+ * contraction off, so no clone fuses a multiply and an add: every clone computes the
+ * same bits, only wider. */
+#define DUET_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 /* Elementwise ops also expose a 1-D map over contiguous f32 runs (stride 0 or 1 per
  * input) so the broadcasting kernel and the fusion pass share one definition. */
 typedef void (*duet_map1_fn)(float *out, const float *x, int64_t n, const duet_attrs *a);

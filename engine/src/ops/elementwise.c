@@ -7,24 +7,36 @@
 
 /* ---- binary ---- */
 
-/* Maps are built for AVX2 and baseline x86-64 and picked at load time; without FMA
- * both compute the same bits. */
-#define DUET_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-
+/* A stride-0 operand is a broadcast scalar (an optimiser's constants, a scale, a
+ * mask's fill): it gets its own loop with the value hoisted, so the loop stays a
+ * plain vector loop; only a general strided walk is left to the last branch. */
 #define DEFINE_MAP2(name, expr)                                                               \
-    DUET_SIMD_CLONES static void name##_map2(float *o, const float *x, int64_t sx, const float *y, int64_t sy, \
-                            int64_t n)                                                       \
+    DUET_SIMD_CLONES static void name##_map2(float *o, const float *x, int64_t sx,            \
+                                             const float *y, int64_t sy, int64_t n)           \
     {                                                                                        \
-        if (sx == 1 && sy == 1)                                                              \
+        if (sx == 1 && sy == 1) {                                                            \
             for (int64_t i = 0; i < n; i++) {                                                \
                 float a = x[i], b = y[i];                                                    \
                 o[i] = (expr);                                                               \
             }                                                                                \
-        else                                                                                 \
+        } else if (sx == 1 && sy == 0) {                                                     \
+            const float b = y[0];                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                float a = x[i];                                                              \
+                o[i] = (expr);                                                               \
+            }                                                                                \
+        } else if (sx == 0 && sy == 1) {                                                     \
+            const float a = x[0];                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                float b = y[i];                                                              \
+                o[i] = (expr);                                                               \
+            }                                                                                \
+        } else {                                                                             \
             for (int64_t i = 0; i < n; i++) {                                                \
                 float a = x[i * sx], b = y[i * sy];                                          \
                 o[i] = (expr);                                                               \
             }                                                                                \
+        }                                                                                    \
     }
 DEFINE_MAP2(add, a + b)
 DEFINE_MAP2(sub, a - b)
