@@ -482,7 +482,7 @@ static void test_debug_records_match_tape(void **state)
         matched += !strcmp(gr[i].op, "matmul") && !gr[i].grad;
     }
     assert_int_equal(matched, 2); /* the two forward matmuls among them */
-    assert_true(ng > 100);
+    assert_true(ng > 60);
     free(twin);
     free(er);
     free(gr);
@@ -554,7 +554,8 @@ static void test_print_and_dot(void **state)
     assert_non_null(strstr(text, "var=dense_1/kernel"));
     assert_non_null(strstr(text, "# mlp/dense_1 mlp.c:"));
     assert_non_null(strstr(text, "# grad of mlp/dense_2"));
-    assert_int_equal(count(text, "= assign"), 4 * 3 + 1); /* params, m, v, iterations */
+    assert_int_equal(count(text, "= adam_update"), 4); /* one per parameter: var, m, v */
+    assert_int_equal(count(text, "= assign"), 1);      /* the iteration count */
     free(text);
     char *dot = NULL;
     size_t len = 0;

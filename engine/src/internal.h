@@ -42,6 +42,17 @@ void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *
 /* var_read, assign: the variable */
 static inline duet_var *duet_attrs_var(const duet_attrs *a) { return a->p; }
 
+/* adam_update (ops/adam.c): the variables one parameter's Adam step writes (attrs.p,
+ * in the arena of the graph that holds the node) */
+typedef struct duet_adam_vars {
+    duet_var *var, *m, *v;
+} duet_adam_vars;
+/* Adds one parameter's Adam step (duet_adam_apply's loop body); the result aliases
+ * the variable's new value. */
+duet_tensor *duet_adam_update_at(duet_site s, duet_ctx *c, const duet_adam_vars *vars,
+                                 duet_tensor *grad, duet_tensor *alpha, float one_minus_beta1,
+                                 float one_minus_beta2, float epsilon);
+
 /* Text built by appending, truncated at its capacity: what attr_text writes to. */
 typedef struct duet_text {
     char *buf;
@@ -121,7 +132,7 @@ typedef struct duet_op_def {
     X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SPARSE_XENT, sparse_xent)            \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
-    X(GUARD, guard) X(FUSED, fused)      \
+    X(GUARD, guard) X(FUSED, fused) X(ADAM_UPDATE, adam_update)      \
     X(WHILE, while) X(LOOP_OUT, loop_out) X(LOOP_RESULT, loop_result) X(PRINT, print)
 
 typedef enum {
@@ -195,6 +206,10 @@ typedef struct duet_retired {
  * when it has run to the end, so a call that stops (an error, a failed guard that
  * retraces) or an evaluation at trace time changes no variable. */
 int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src);
+/* The same for a kernel that computes the new value in place: the buffer (v's size,
+ * contents undefined, never one a read of v aliases) that is staged as v's value;
+ * NULL with the error set. */
+void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v);
 const void *duet_var_current(const duet_var *v); /* staged, else committed */
 /* Printed lines (duet_print) stage the same way, so a call prints what it computed
  * exactly once: the line (without its newline) waits for the commit that makes the

@@ -265,10 +265,18 @@ static void dump(duet_fn *fn, duet_plan *p, unsigned pass) { duet_fn_dump(fn, &p
 
 /* ---- guards first: a guard and what it needs run before everything else ---- */
 
+static bool writes_var(const duet_node *n, const duet_var *v)
+{
+    if (n->op == DUET_OP_ASSIGN) return duet_attrs_var(&n->attr) == v;
+    if (n->op != DUET_OP_ADAM_UPDATE) return false;
+    const duet_adam_vars *vars = n->attr.p;
+    return vars->var == v || vars->m == v || vars->v == v;
+}
+
 /* Whether moving the guards' ancestors (need) ahead of the other nodes keeps what
  * every node reads and what the host sees: nothing needed may write a variable, print
  * (lines keep their order) or run a loop (whose body reads variables), and no needed
- * var_read may overtake an assign to its variable. */
+ * var_read may overtake a write of its variable (an assign, an adam_update). */
 static bool can_hoist(const duet_graph *g, const bool *need)
 {
     for (int i = 0; i < g->n; i++) {
@@ -278,7 +286,7 @@ static bool can_hoist(const duet_graph *g, const bool *need)
             return false;
         if (n->op != DUET_OP_VAR_READ) continue;
         for (int j = 0; j < i; j++)
-            if (!need[j] && g->nodes[j]->op == DUET_OP_ASSIGN && g->nodes[j]->attr.p == n->attr.p)
+            if (!need[j] && writes_var(g->nodes[j], duet_attrs_var(&n->attr)))
                 return false;
     }
     return true;
