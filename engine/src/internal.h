@@ -39,6 +39,9 @@ typedef struct duet_attrs {
 /* constant, full, placeholder: the output type, as the shape rule reads it; constant
  * folding writes it too (creation.c) */
 void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape);
+/* Whether node n (of a graph) is an f32 full, or an f32 constant whose elements are all
+ * one value: that value. */
+bool duet_node_uniform_f32(const duet_node *n, float *v);
 /* var_read, assign: the variable */
 static inline duet_var *duet_attrs_var(const duet_attrs *a) { return a->p; }
 
@@ -52,6 +55,14 @@ typedef struct duet_adam_vars {
 duet_tensor *duet_adam_update_at(duet_site s, duet_ctx *c, const duet_adam_vars *vars,
                                  duet_tensor *grad, duet_tensor *alpha, float one_minus_beta1,
                                  float one_minus_beta2, float epsilon);
+
+/* The softmax family's exp (ops/softmax.c): o = exp(d) for d <= 0, vectorised, at most
+ * 0.99 ULP off over [-87.5, 0] and +0 below; o may be d. */
+void duet_exp_nonpos(float *o, const float *d, int64_t n);
+/* Turns softmax's attributes (a) into masked_softmax's: softmax over the same axis of
+ * (mask ? x : x + fill) when !select (Keras's additive mask), of (mask ? x : fill) when
+ * select (duet_where's). */
+void duet_masked_softmax_attrs(duet_attrs *a, bool select, float fill);
 
 /* Text built by appending, truncated at its capacity: what attr_text writes to. */
 typedef struct duet_text {
@@ -129,7 +140,8 @@ typedef struct duet_op_def {
     X(RESHAPE, reshape) X(TRANSPOSE, transpose) X(SLICE, slice) X(PAD, pad)                \
     X(CONCAT, concat) X(SUM_TO, sum_to) X(BROADCAST_TO, broadcast_to) X(SUM, sum) X(MAX, max)   \
     X(ANY, any) X(SIZE, size)                 \
-    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SPARSE_XENT, sparse_xent)            \
+    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SOFTMAX_GRAD, softmax_grad)          \
+    X(MASKED_SOFTMAX, masked_softmax) X(SPARSE_XENT, sparse_xent)                           \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
     X(GUARD, guard) X(FUSED, fused) X(ADAM_UPDATE, adam_update)      \

@@ -351,7 +351,11 @@ void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
         if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* inputs of folded nodes are now dead */
         dump(fn, p, DUET_PASS_FOLD);
     }
-    if (on & DUET_PASS_FUSE) duet_fuse_pass(ctx, p), dump(fn, p, DUET_PASS_FUSE);
+    if (on & DUET_PASS_FUSE) {
+        duet_fuse_pass(ctx, p);
+        if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* what only a rewritten chain read */
+        dump(fn, p, DUET_PASS_FUSE);
+    }
     if (on & DUET_PASS_GUARDS) pass_guards_first(ctx, p), dump(fn, p, DUET_PASS_GUARDS);
     if (!ctx->err.code) pass_plan(ctx, p, on & DUET_PASS_PLAN), dump(fn, p, DUET_PASS_PLAN);
 }
