@@ -133,7 +133,7 @@ typedef struct duet_op_def {
 #define DUET_OP_LIST(X)                                                                   \
     X(CONST, constant) X(FULL, full) X(ARANGE, arange) X(VAR_READ, var_read)                  \
     X(ASSIGN, assign) X(PLACEHOLDER, placeholder) X(ADD, add) X(SUB, sub) X(MUL, mul)        \
-    X(DIV, div) X(NEG, neg) X(EXP, exp) X(LOG, log) X(SQRT, sqrt) X(RSQRT, rsqrt)           \
+    X(DIV, div) X(RELU_GRAD, relu_grad) X(NEG, neg) X(EXP, exp) X(LOG, log) X(SQRT, sqrt) X(RSQRT, rsqrt)           \
     X(RELU, relu) X(TANH, tanh) X(POW_SCALAR, pow_scalar)          \
     X(GREATER, greater) X(EQUAL, equal) X(LOGICAL_AND, logical_and)                         \
     X(LOGICAL_NOT, logical_not) X(WHERE, where) X(CAST, cast) X(MATMUL, matmul)            \
@@ -375,6 +375,9 @@ void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *
                        duet_map2_fn f);
 
 /* ---- helpers for VJPs ---- */
+/* relu's gradient, g where x > 0 and +0 elsewhere: one fusible elementwise op */
+duet_tensor *duet_relu_grad_at(duet_site s, duet_ctx *c, duet_tensor *x, duet_tensor *g);
+#define duet_relu_grad(...) duet_relu_grad_at(DUET_HERE, __VA_ARGS__)
 duet_tensor *duet_unbroadcast(duet_ctx *ctx, duet_tensor *g, const duet_tensor *like);
 duet_tensor *duet_ones_like(duet_ctx *ctx, duet_tensor *x);
 /* A concrete copy of src in the step arena, with no tape node. */
