@@ -48,8 +48,13 @@ static int public_axis(duet_ctx *c, duet_site s, duet_op op, const duet_tensor *
 /* Cephes's expf: d = k ln2 + r with |r| <= ln2/2 (ln2 in two parts, so k ln2 is exact
  * to f32), exp(r) by a degree-7 polynomial, then 2^k from the exponent bits. Every
  * operation rounds on its own (no contraction), so every clone gives these bits. */
-SOFTMAX_INLINE float exp_nonpos(float x)
+SOFTMAX_INLINE float exp_nonpos(float d)
 {
+    /* a flushed input (a masked score, -1e9) is computed as 0: the polynomial of -1e9
+     * would make subnormal or garbage intermediates, which cost a microcode assist
+     * each even though the result is then dropped */
+    bool flush = d < -87.5f;
+    float x = flush ? 0.0f : d;
     float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */
     float r = x - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
@@ -63,7 +68,7 @@ SOFTMAX_INLINE float exp_nonpos(float x)
     int32_t bits = ((int32_t)k + 127) << 23; /* k in [-126, 0] here: a normal 2^k */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return x < -87.5f ? 0.0f : y * scale;
+    return flush ? 0.0f : y * scale;
 }
 
 /* The same over an array: what the error test measures. */
@@ -97,8 +102,9 @@ SOFTMAX_INLINE void block(lanes *v, const float *x, int64_t st, int64_t len, flo
         memcpy(v, x, sizeof *v);
         return;
     }
-    lanes_fill(v, pad);
-    for (int64_t j = 0; j < len; j++) (*v)[j] = x[j * st];
+    float t[LANES]; /* filled as an array: inserting lane by lane is slower */
+    for (int64_t j = 0; j < LANES; j++) t[j] = j < len ? x[j * st] : pad;
+    memcpy(v, t, sizeof *v);
 }
 
 /* The lanes added pairwise: 8 + 8, 4 + 4, 2 + 2, 1 + 1. */
@@ -396,18 +402,24 @@ static int masked_softmax_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *c
 }
 
 /* One row of the last axis: the masked scores, m stepping by sm (0 or 1). */
-SOFTMAX_INLINE void mask_row_at(float *o, const float *x, const uint8_t *m, int64_t sm,
-                                int64_t n, float fill, bool select)
+SOFTMAX_INLINE void mask_row_at(float *restrict o, const float *restrict x,
+                                const uint8_t *restrict m, int64_t sm, int64_t n, float fill,
+                                bool select)
 {
-    if (select)
+    if (select) {
         for (int64_t k = 0; k < n; k++) o[k] = m[k * sm] ? x[k] : fill;
-    else
-        for (int64_t k = 0; k < n; k++) o[k] = m[k * sm] ? x[k] : x[k] + fill;
+        return;
+    }
+    /* Keras's own form, x + (mask ? -0 : fill): x + -0 is x, and an add of a selected
+     * constant vectorises where an add under a condition stays scalar */
+    for (int64_t k = 0; k < n; k++) o[k] = x[k] + (m[k * sm] ? -0.0f : fill);
 }
 
-/* A mask along the row (sm 1), the common case, gets its own vector loop. */
-DUET_SIMD_CLONES static void mask_row(float *o, const float *x, const uint8_t *m, int64_t sm,
-                                      int64_t n, float fill, bool select)
+/* A mask along the row (sm 1), the common case, gets its own vector loop. o is never
+ * x (the output is a buffer of its own), which lets the loops vectorise unchecked. */
+DUET_SIMD_CLONES static void mask_row(float *restrict o, const float *restrict x,
+                                      const uint8_t *restrict m, int64_t sm, int64_t n,
+                                      float fill, bool select)
 {
     if (sm == 1)
         mask_row_at(o, x, m, 1, n, fill, select);
