@@ -184,6 +184,15 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
 }
 
 /* ---- memory planning: buffers reused once their last reader has run ---- */
+
+/* An elementwise node (a fused one too) reads element k of a full-size input only to
+ * write element k of its output, so it may write over an input whose last reader it
+ * is: the buffer stays hot in cache and the plan needs one buffer fewer. */
+static bool may_write_over(const duet_node *n, const duet_tensor *in)
+{
+    return (flags_of(n) & DUET_OPF_ELEMENTWISE || n->op == DUET_OP_FUSED) &&
+           in->dtype == n->out->dtype && duet_same_shape(in, n->out);
+}
 static int buffer_root(const duet_graph *g, const int *root, const duet_node *n)
 {
     (void)g;
@@ -219,10 +228,18 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
     }
     p->nslots = 0;
     for (int i = 0; i < n; i++) {
-        p->slot[i] = -1;
-        if (root[i] == i) p->slot[i] = reuse && nfree ? free_slots[--nfree] : p->nslots++;
-        if (!reuse) continue;
         const duet_node *nd = g->nodes[i];
+        p->slot[i] = -1;
+        for (int j = 0; reuse && root[i] == i && j < nd->nin && p->slot[i] < 0; j++) {
+            int r = root[producer(nd->in[j])->id];
+            if (r >= 0 && last[r] == i && may_write_over(nd, nd->in[j])) {
+                p->slot[i] = p->slot[r]; /* in place: the input's buffer is the output's */
+                last[r] = -2;
+            }
+        }
+        if (root[i] == i && p->slot[i] < 0)
+            p->slot[i] = reuse && nfree ? free_slots[--nfree] : p->nslots++;
+        if (!reuse) continue;
         for (int j = 0; j < nd->nin; j++) { /* inputs whose last reader was this node */
             int r = root[producer(nd->in[j])->id];
             if (r >= 0 && last[r] == i) {
