@@ -534,6 +534,13 @@ static int sparse_xent_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
     return 0;
 }
 
+/* logsumexp(row) - row[l], with the numerics above, for each clone's instruction set */
+DUET_SIMD_CLONES static float xent_row(const float *row, int64_t C, int32_t l)
+{
+    float m = line_max(row, C, 1);
+    return (m - row[l]) + logf(exp_sum(NULL, row, C, 1, m));
+}
+
 static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
@@ -549,9 +556,7 @@ static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
             return duet_fail(c, DUET_ERR_INDEX,
                              "label %d at position %lld is out of range [0, %lld)", (int)l,
                              (long long)r, (long long)C);
-        const float *row = x + r * C;
-        float m = line_max(row, C, 1);
-        o[r] = (m - row[l]) + logf(exp_sum(NULL, row, C, 1, m));
+        o[r] = xent_row(x + r * C, C, l);
     }
     return 0;
 }
