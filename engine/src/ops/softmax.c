@@ -50,11 +50,12 @@ static int public_axis(duet_ctx *c, duet_site s, duet_op op, const duet_tensor *
  * operation rounds on its own (no contraction), so every clone gives these bits. */
 SOFTMAX_INLINE float exp_nonpos(float d)
 {
-    /* a flushed input (a masked score, -1e9) is computed as 0: the polynomial of -1e9
-     * would make subnormal or garbage intermediates, which cost a microcode assist
-     * each even though the result is then dropped */
-    bool flush = d < -87.5f;
-    float x = flush ? 0.0f : d;
+    /* Only [-87.5, 0] runs the polynomial; a flushed input (a masked score, -1e9) or a
+     * NaN is computed as 0 and then dropped: -1e9 would make subnormal or garbage
+     * intermediates, each a microcode assist, and converting a NaN k to an integer is
+     * undefined. */
+    bool flush = d < -87.5f, nan = d != d;
+    float x = flush || nan ? 0.0f : d;
     float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */
     float r = x - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
@@ -65,10 +66,10 @@ SOFTMAX_INLINE float exp_nonpos(float d)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23; /* k in [-126, 0] here: a normal 2^k */
+    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23; /* k in [-126, 0]: a normal 2^k */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return flush ? 0.0f : y * scale;
+    return nan ? d : flush ? 0.0f : y * scale;
 }
 
 /* The same over an array: what the error test measures. */
