@@ -325,6 +325,101 @@ static void test_traced_step_matches_eager(void **state)
         if (wg[i] != we[i]) fail_msg("w[%d]: graph %.9g, eager %.9g", i, wg[i], we[i]);
 }
 
+/* The fused update gives the bits of Keras 3's formula written as separate f32 ops
+ * (the optimiser's form before adam_update), over several steps of varied gradients. */
+static void test_update_matches_ops_bitwise(void **state)
+{
+    (void)state;
+    enum { N = 1000, STEPS = 4 };
+    const duet_adam_config k = duet_adam_defaults();
+    duet_ctx *c = duet_ctx_new();
+    duet_var *w = duet_var_new(c, "w", DUET_F32, 1, (int64_t[]){N});
+    duet_adam *opt = duet_adam_new(c, &w, 1, k);
+    float ref_w[N], ref_m[N] = {0}, ref_v[N] = {0}, g[N];
+    tu_fill(duet_var_f32(w), N, 3, -1.0f, 1.0f);
+    memcpy(ref_w, duet_var_f32(w), sizeof ref_w);
+    for (int s = 1; s <= STEPS; s++) {
+        tu_fill(g, N, 10 + (unsigned)s, -2.0f, 2.0f);
+        duet_tensor *gt = duet_constant(c, DUET_F32, 1, (int64_t[]){N}, g);
+        assert_int_equal(duet_adam_apply(c, opt, &gt), 0);
+        /* the same ops on the reference state, in the order duet_adam_apply used them */
+        duet_tensor *t = duet_scalar(c, (float)s);
+        duet_tensor *one = duet_scalar(c, 1.0f);
+        duet_tensor *b1p = duet_exp(c, duet_mul(c, t, duet_log(c, duet_scalar(c, k.beta1))));
+        duet_tensor *b2p = duet_exp(c, duet_mul(c, t, duet_log(c, duet_scalar(c, k.beta2))));
+        duet_tensor *alpha = duet_div(
+            c, duet_mul(c, duet_scalar(c, k.lr), duet_sqrt(c, duet_sub(c, one, b2p))),
+            duet_sub(c, one, b1p));
+        duet_tensor *m = duet_constant(c, DUET_F32, 1, (int64_t[]){N}, ref_m);
+        duet_tensor *v = duet_constant(c, DUET_F32, 1, (int64_t[]){N}, ref_v);
+        duet_tensor *wt = duet_constant(c, DUET_F32, 1, (int64_t[]){N}, ref_w);
+        m = duet_add(c, m, duet_mul(c, duet_sub(c, gt, m), duet_scalar(c, 1.0f - k.beta1)));
+        v = duet_add(c, v, duet_mul(c, duet_sub(c, duet_mul(c, gt, gt), v),
+                                    duet_scalar(c, 1.0f - k.beta2)));
+        duet_tensor *step = duet_div(c, duet_mul(c, m, alpha),
+                                     duet_add(c, duet_sqrt(c, v), duet_scalar(c, k.epsilon)));
+        wt = duet_sub(c, wt, step);
+        assert_int_equal(duet_ctx_status(c), DUET_OK);
+        memcpy(ref_m, m->data, sizeof ref_m);
+        memcpy(ref_v, v->data, sizeof ref_v);
+        memcpy(ref_w, wt->data, sizeof ref_w);
+        duet_ctx_reset(c);
+        assert_memory_equal(duet_var_f32(find_var(c, "w/m")), ref_m, sizeof ref_m);
+        assert_memory_equal(duet_var_f32(find_var(c, "w/v")), ref_v, sizeof ref_v);
+        assert_memory_equal(duet_var_f32(w), ref_w, sizeof ref_w);
+    }
+    duet_adam_free(opt);
+    duet_ctx_free(c);
+}
+
+/* A plan that stops after its Adam updates (a guard that fails) changes no variable:
+ * adam_update writes through the staged writes, as assign does. */
+static void guarded_adam_body(duet_ctx *c, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    step_state *st = user;
+    duet_tensor *g = duet_mul(c, duet_var_read(c, st->w), duet_scalar(c, 2.0f));
+    duet_adam_apply(c, st->opt, &g);
+    /* the read depends on the updated variable, so the guard runs after the update */
+    duet_tensor *w = duet_var_read(c, st->w);
+    duet_tensor *x = duet_add(c, in[0], duet_mul(c, w, duet_scalar(c, 0.0f)));
+    out[0] = DUET_BOOL(c, duet_greater(c, duet_sum(c, x, 0, false), duet_scalar(c, 0.0f)))
+                 ? w
+                 : duet_neg(c, w);
+}
+
+static void test_failed_guard_keeps_adam_state(void **state)
+{
+    (void)state;
+    duet_ctx *c = duet_ctx_new();
+    step_state st = {duet_var_new(c, "w", DUET_F32, 1, (int64_t[]){3}), NULL, NULL};
+    for (int i = 0; i < 3; i++) duet_var_f32(st.w)[i] = 1.0f + (float)i;
+    st.opt = duet_adam_new(c, &st.w, 1, duet_adam_defaults());
+    duet_fn *fn = duet_fn_new(c, "guarded_adam", guarded_adam_body, 1, 1, &st);
+    duet_fn_set_mode(fn, DUET_GRAPH);
+    duet_fn_set_policy(fn, DUET_POLICY_GUARD);
+    duet_fn_set_trace_limit(fn, 1); /* the failing guard cannot retrace: the call stops */
+    duet_tensor *x = duet_full(c, DUET_F32, 1, (int64_t[]){3}, 1.0f), *out = NULL;
+    assert_int_equal(duet_fn_call(fn, &x, &out), 0);
+    duet_ctx_reset(c);
+    float w1[3], m1[3], v1[3];
+    memcpy(w1, duet_var_f32(st.w), sizeof w1);
+    memcpy(m1, duet_var_f32(find_var(c, "w/m")), sizeof m1);
+    memcpy(v1, duet_var_f32(find_var(c, "w/v")), sizeof v1);
+    assert_true(w1[0] != 1.0f); /* the first call applied its update */
+    x = duet_full(c, DUET_F32, 1, (int64_t[]){3}, -1.0f);
+    assert_int_not_equal(duet_fn_call(fn, &x, &out), 0);
+    assert_int_equal(duet_ctx_status(c), DUET_ERR_RETRACE_STORM);
+    duet_ctx_clear_error(c);
+    duet_ctx_reset(c);
+    assert_memory_equal(duet_var_f32(st.w), w1, sizeof w1);
+    assert_memory_equal(duet_var_f32(find_var(c, "w/m")), m1, sizeof m1);
+    assert_memory_equal(duet_var_f32(find_var(c, "w/v")), v1, sizeof v1);
+    assert_int_equal(duet_get_i32(duet_var_value(duet_adam_iterations(st.opt)), 0), 1);
+    duet_fn_free(fn);
+    duet_adam_free(st.opt);
+    duet_ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_slots_and_iterations),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_traced_step_matches_eager),
+        cmocka_unit_test(test_update_matches_ops_bitwise),
+        cmocka_unit_test(test_failed_guard_keeps_adam_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

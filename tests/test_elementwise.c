@@ -14,6 +14,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "../engine/src/internal.h"
+
 #define FWD_TOL 4e-6f
 #define GRAD_H 1e-2
 #define GRAD_ATOL 1e-3
@@ -431,6 +433,37 @@ static void test_grad_reuse_and_chain(void **state)
     tu_check_grad(body_chain, NULL, in2, 2, GRAD_H, GRAD_ATOL, GRAD_RTOL);
 }
 
+/* relu's VJP is one relu_grad op with the bits of where(x > 0, g, 0) (also for -0, NaN
+ * and a broadcast scalar gradient), and relu_grad's own gradient in g is checked by
+ * finite differences (second derivatives of relu). */
+static duet_tensor *body_relu_grad(duet_ctx *c, duet_tensor **x, void *u)
+{
+    (void)u;
+    return duet_relu_grad(c, x[0], x[1]);
+}
+
+static void test_relu_grad(void **state)
+{
+    (void)state;
+    duet_ctx *c = duet_ctx_new();
+    float xv[37], gv[37];
+    tu_fill(xv, 37, 4, -2, 2);
+    tu_fill(gv, 37, 5, -3, 3);
+    xv[0] = -0.0f, xv[1] = 0.0f, xv[2] = NAN, gv[3] = -0.0f;
+    duet_tensor *x = duet_constant(c, DUET_F32, 1, (int64_t[]){37}, xv);
+    duet_tensor *gs[2] = {duet_constant(c, DUET_F32, 1, (int64_t[]){37}, gv), duet_scalar(c, -1.5f)};
+    for (int k = 0; k < 2; k++) {
+        duet_tensor *fused = duet_relu_grad(c, x, gs[k]);
+        duet_tensor *zero = duet_scalar(c, 0.0f);
+        duet_tensor *chain = duet_where(c, duet_greater(c, x, zero), gs[k], zero);
+        assert_int_equal(duet_ctx_status(c), DUET_OK);
+        assert_memory_equal(fused->data, chain->data, sizeof xv);
+    }
+    duet_ctx_free(c);
+    tu_input in[2] = {{DUET_F32, 1, {34}, xv + 3, false}, {DUET_F32, 1, {34}, gv, true}}; /* no NaN */
+    tu_check_grad(body_relu_grad, NULL, in, 2, 1e-2, 1e-3, 1e-2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_unary_grad),
         cmocka_unit_test(test_pow_scalar_grad),
         cmocka_unit_test(test_grad_reuse_and_chain),
+        cmocka_unit_test(test_relu_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -363,6 +363,46 @@ static void test_memory_plan(void **state)
     duet_ctx_free(ctx);
 }
 
+/* Elementwise nodes that cannot fuse (their inputs are read twice) write over the
+ * input they read last: the chain runs in one (n,) buffer, with the bits of a plan
+ * that reuses nothing. */
+static void in_place_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *x = duet_exp(ctx, in[0]);
+    for (int k = 0; k < 6; k++) {
+        duet_tensor *s = duet_sum(ctx, x, 0, false);
+        x = duet_sub(ctx, duet_mul(ctx, x, duet_scalar(ctx, 1.5f)), s);
+    }
+    out[0] = duet_sum(ctx, x, 0, false);
+}
+
+static void test_memory_plan_in_place(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    float xs[N];
+    tu_fill(xs, N, 3, -1, 1);
+    float y[2];
+    size_t planned[2];
+    for (int k = 0; k < 2; k++) {
+        duet_ctx *ctx = duet_ctx_new();
+        duet_fn *fn = duet_fn_new(ctx, "in_place", in_place_body, 1, 1, NULL);
+        duet_fn_set_passes(fn, k ? DUET_PASS_ALL : DUET_PASS_ALL & ~DUET_PASS_PLAN);
+        duet_tensor *x = duet_constant(ctx, DUET_F32, 1, (int64_t[]){N}, xs), *out;
+        assert_int_equal(duet_fn_call(fn, &x, &out), 0);
+        y[k] = duet_get_f32(out, 0);
+        planned[k] = duet_fn_planned_bytes(fn);
+        duet_fn_free(fn);
+        duet_ctx_free(ctx);
+    }
+    assert_memory_equal(&y[0], &y[1], sizeof y[0]);
+    /* one (N,) buffer for exp and every fused mul-sub after it, and the scalar sums
+     * (without in-place writes, two buffers would alternate) */
+    assert_true(planned[1] < 2 * N * sizeof(float));
+    assert_true(planned[0] >= 7 * N * sizeof(float)); /* exp and six fused mul-subs */
+}
+
 /* ---- lint, the escape hatch, cond, debug runs, printing ---- */
 
 static void test_eager_lint(void **state)
@@ -482,7 +522,7 @@ static void test_debug_records_match_tape(void **state)
         matched += !strcmp(gr[i].op, "matmul") && !gr[i].grad;
     }
     assert_int_equal(matched, 2); /* the two forward matmuls among them */
-    assert_true(ng > 100);
+    assert_true(ng > 60);
     free(twin);
     free(er);
     free(gr);
@@ -554,7 +594,8 @@ static void test_print_and_dot(void **state)
     assert_non_null(strstr(text, "var=dense_1/kernel"));
     assert_non_null(strstr(text, "# mlp/dense_1 mlp.c:"));
     assert_non_null(strstr(text, "# grad of mlp/dense_2"));
-    assert_int_equal(count(text, "= assign"), 4 * 3 + 1); /* params, m, v, iterations */
+    assert_int_equal(count(text, "= adam_update"), 4); /* one per parameter: var, m, v */
+    assert_int_equal(count(text, "= assign"), 1);      /* the iteration count */
     free(text);
     char *dot = NULL;
     size_t len = 0;
@@ -715,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_retrace_reasons),
         cmocka_unit_test(test_passes),
         cmocka_unit_test(test_memory_plan),
+        cmocka_unit_test(test_memory_plan_in_place),
         cmocka_unit_test(test_eager_lint),
         cmocka_unit_test(test_run_functions_eagerly),
         cmocka_unit_test(test_cond),

@@ -3,7 +3,11 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "duet/fn.h"
+#include "../engine/src/internal.h"
 
 /* ---- bodies: user points at an int axis ---- */
 static duet_tensor *body_softmax(duet_ctx *c, duet_tensor **x, void *u)
@@ -265,6 +269,197 @@ static void test_sparse_xent_grad(void **state)
     tu_check_grad(body_xent, NULL, in1, 2, 1e-2, 1e-3, 1e-2);
 }
 
+/* ---- the shared numerics ---- */
+
+/* ULPs between got and the double want, counting in the f32 grid at want. */
+static double ulps(float got, double want)
+{
+    int e;
+    frexp(want, &e);
+    double ulp = ldexp(1.0, e - 24 < -149 ? -149 : e - 24);
+    return fabs((double)got - want) / ulp;
+}
+
+/* duet_exp_nonpos: <= 0.99 ULP over [-87.5, 0] (measured over every float there; here
+ * every 997th bit pattern, a million of them), exactly 1 at 0, +0 below -87.5, NaN
+ * for NaN. */
+static void test_exp_nonpos_error(void **state)
+{
+    (void)state;
+    enum { CH = 4096 };
+    float x[CH], y[CH];
+    double worst = 0;
+    uint32_t lo = 0x80000000u, hi = 0xC2AF0000u; /* -0 .. -87.5 */
+    for (uint64_t b = lo; b <= hi;) {
+        int n = 0;
+        for (; n < CH && b <= hi; n++, b += 997) {
+            uint32_t u = (uint32_t)b;
+            memcpy(&x[n], &u, sizeof u);
+        }
+        duet_exp_nonpos(y, x, n);
+        for (int i = 0; i < n; i++) {
+            double e = ulps(y[i], exp((double)x[i]));
+            if (e > worst) worst = e;
+        }
+    }
+    if (worst > 0.99) fail_msg("max error %.3f ULP", worst);
+    float special[5] = {0.0f, -0.0f, -87.6f, -1e9f, NAN}, out[5];
+    duet_exp_nonpos(out, special, 5);
+    assert_true(out[0] == 1.0f && out[1] == 1.0f);
+    assert_true(out[2] == 0.0f && !signbit(out[2]) && out[3] == 0.0f);
+    assert_true(isnan(out[4]));
+}
+
+/* Sums run in f32 lanes in one fixed order: a row longer than the kernels' chunk still
+ * matches the double reference, and a softmax over axis 0 of x gives the bits of a
+ * softmax over the last axis of x transposed. */
+static void test_softmax_long_rows_and_order(void **state)
+{
+    (void)state;
+    enum { N = 300, R = 3 };
+    float *x = malloc(sizeof(float) * N * R), *xt = malloc(sizeof(float) * N * R);
+    float *e = malloc(sizeof(float) * N * R);
+    tu_fill(x, N * R, 21, -8, 8);
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < N; k++) xt[k * R + r] = x[r * N + k];
+    ref_softmax(x, e, R, N, 1, false);
+    tu_input in[1] = {{DUET_F32, 2, {R, N}, x, false}};
+    int axis = -1;
+    tu_check_forward(body_softmax, &axis, in, 1, 2, (int64_t[]){R, N}, e, 1e-6f);
+    duet_ctx *c = duet_ctx_new();
+    duet_tensor *a = duet_softmax(c, duet_constant(c, DUET_F32, 2, (int64_t[]){R, N}, x), -1, NULL);
+    duet_tensor *b = duet_softmax(c, duet_constant(c, DUET_F32, 2, (int64_t[]){N, R}, xt), 0, NULL);
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < N; k++)
+            assert_true(duet_get_f32(a, r * N + k) == duet_get_f32(b, k * R + r));
+    duet_ctx_free(c);
+    free(x), free(xt), free(e);
+}
+
+/* The masked op gives the bits of Keras's chain, x + (1 - cast(mask)) * -1e9 then a
+ * softmax, for a full mask, a broadcast one and another axis. */
+static void check_masked_matches_chain(int rank, const int64_t *xs, int mrank, const int64_t *ms,
+                                       int axis)
+{
+    duet_ctx *c = duet_ctx_new();
+    int64_t nx = 1, nm = 1;
+    for (int i = 0; i < rank; i++) nx *= xs[i];
+    for (int i = 0; i < mrank; i++) nm *= ms[i];
+    float *xv = malloc(sizeof(float) * (size_t)nx);
+    uint8_t *mv = malloc((size_t)nm);
+    tu_fill(xv, (int)nx, 5, -4, 4);
+    xv[0] = -0.0f;
+    for (int64_t i = 0; i < nm; i++) mv[i] = (uint8_t)((i * 7 + 3) % 5 != 0);
+    duet_tensor *x = duet_constant(c, DUET_F32, rank, xs, xv);
+    duet_tensor *m = duet_constant(c, DUET_BOOL8, mrank, ms, mv);
+    duet_tensor *fused = duet_softmax(c, x, axis, m);
+    duet_tensor *drop = duet_sub(c, duet_scalar(c, 1.0f), duet_cast(c, m, DUET_F32));
+    duet_tensor *chain =
+        duet_softmax(c, duet_add(c, x, duet_mul(c, drop, duet_scalar(c, -1e9f))), axis, NULL);
+    assert_int_equal(duet_ctx_status(c), DUET_OK);
+    assert_memory_equal(fused->data, chain->data, sizeof(float) * (size_t)nx);
+    duet_ctx_free(c);
+    free(xv), free(mv);
+}
+
+static void test_masked_softmax_matches_chain(void **state)
+{
+    (void)state;
+    check_masked_matches_chain(4, (int64_t[]){2, 3, 5, 37}, 4, (int64_t[]){2, 3, 5, 37}, -1);
+    check_masked_matches_chain(4, (int64_t[]){2, 3, 5, 37}, 4, (int64_t[]){2, 1, 1, 37}, -1);
+    check_masked_matches_chain(3, (int64_t[]){4, 6, 5}, 1, (int64_t[]){5}, 1);
+    check_masked_matches_chain(3, (int64_t[]){4, 6, 5}, 3, (int64_t[]){4, 6, 1}, 0);
+}
+
+/* ---- pattern fusion: the masking chains written by hand become masked_softmax in a
+ * graph, with eager's bits, and the mask is read from under its broadcast_to ---- */
+
+typedef struct chain_form {
+    const char *name;
+    bool fused; /* the graph must hold masked_softmax and none of the chain's ops */
+} chain_form;
+
+static void chain_body(duet_ctx *c, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    const char *form = user;
+    duet_tensor *x = in[0], *m = duet_broadcast_to(c, duet_reshape(c, in[1], 3, (int64_t[]){
+                                                       in[1]->shape[0], 1, in[1]->shape[1]}),
+                                                   3, x->shape);
+    if (!strcmp(form, "keras")) {
+        duet_tensor *drop = duet_sub(c, duet_scalar(c, 1.0f), duet_cast(c, m, DUET_F32));
+        out[0] = duet_softmax(c, duet_add(c, duet_mul(c, drop, duet_scalar(c, -1e9f)), x), -1, NULL);
+    } else if (!strcmp(form, "where")) {
+        out[0] = duet_softmax(c, duet_where(c, m, x, duet_full_like(c, x, -1e4f)), -1, NULL);
+    } else if (!strcmp(form, "layer")) {
+        out[0] = duet_softmax(c, x, -1, m);
+    } else { /* an infinite fill is no masked_softmax: 0 * inf is NaN where kept */
+        duet_tensor *drop = duet_sub(c, duet_scalar(c, 1.0f), duet_cast(c, m, DUET_F32));
+        out[0] = duet_softmax(c, duet_add(c, x, duet_mul(c, drop, duet_scalar(c, -INFINITY))), -1,
+                              NULL);
+    }
+}
+
+static void test_masked_softmax_pattern(void **state)
+{
+    (void)state;
+    const chain_form forms[] = {{"keras", true}, {"where", true}, {"layer", true}, {"inf", false}};
+    enum { B = 3, T = 7, H = 2 };
+    float xv[B * H * T];
+    int32_t lab[B * T];
+    tu_fill(xv, B * H * T, 8, -3, 3);
+    for (int i = 0; i < B * T; i++) lab[i] = i % T < T - i / T; /* ragged lengths */
+    for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+        duet_ctx *c = duet_ctx_new();
+        duet_tensor *out[2];
+        for (int mode = 0; mode < 2; mode++) {
+            duet_fn *fn = duet_fn_new(c, forms[f].name, chain_body, 2, 1, (void *)forms[f].name);
+            duet_fn_set_mode(fn, mode ? DUET_GRAPH : DUET_EAGER);
+            duet_tensor *in[2] = {
+                duet_constant(c, DUET_F32, 3, (int64_t[]){B, H, T}, xv),
+                duet_greater(c, duet_constant(c, DUET_I32, 2, (int64_t[]){B, T}, lab),
+                             duet_scalar_i32(c, 0))};
+            assert_int_equal(duet_fn_call(fn, in, &out[mode]), 0);
+            if (mode) {
+                char *text = NULL;
+                size_t len = 0;
+                FILE *tf = open_memstream(&text, &len);
+                duet_graph_print(tf, duet_fn_graph(fn));
+                fclose(tf);
+                bool has = strstr(text, "masked_softmax") != NULL;
+                if (has != forms[f].fused) fail_msg("%s:\n%s", forms[f].name, text);
+                const char *gone[] = {"= cast", "= where", "= broadcast_to"};
+                for (int k = 0; k < 3 && forms[f].fused; k++)
+                    if (strstr(text, gone[k])) fail_msg("%s keeps %s:\n%s", forms[f].name, gone[k], text);
+                free(text);
+            }
+            duet_fn_free(fn);
+        }
+        assert_memory_equal(out[0]->data, out[1]->data, sizeof xv);
+        duet_ctx_free(c);
+    }
+}
+
+/* softmax_grad's own gradient (for second derivatives), with respect to y and gy. */
+static duet_tensor *body_softmax_grad(duet_ctx *c, duet_tensor **x, void *u)
+{
+    duet_attrs a = {0};
+    a.i[0] = *(int *)u; /* the axis */
+    return duet_apply(c, DUET_HERE, DUET_OP_SOFTMAX_GRAD, (duet_tensor *[]){x[0], x[1]}, 2, &a);
+}
+
+static void test_softmax_grad_op_grad(void **state)
+{
+    (void)state;
+    float y[12], gy[12];
+    tu_fill(y, 12, 13, 0.05f, 0.6f);
+    tu_fill(gy, 12, 14, -1, 1);
+    tu_input in[2] = {{DUET_F32, 2, {3, 4}, y, true}, {DUET_F32, 2, {3, 4}, gy, true}};
+    int axis = 1;
+    tu_check_grad(body_softmax_grad, &axis, in, 2, 1e-2, 1e-3, 1e-2);
+    axis = 0;
+    tu_check_grad(body_softmax_grad, &axis, in, 2, 1e-2, 1e-3, 1e-2);
+}
+
 /* ---- errors ---- */
 
 static void test_sparse_xent_bad_label(void **state)
@@ -367,6 +562,11 @@ int main(void)
         cmocka_unit_test(test_sparse_xent_grad),
         cmocka_unit_test(test_sparse_xent_bad_label),
         cmocka_unit_test(test_shape_and_dtype_errors),
+        cmocka_unit_test(test_exp_nonpos_error),
+        cmocka_unit_test(test_softmax_long_rows_and_order),
+        cmocka_unit_test(test_masked_softmax_matches_chain),
+        cmocka_unit_test(test_masked_softmax_pattern),
+        cmocka_unit_test(test_softmax_grad_op_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

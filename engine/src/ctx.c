@@ -389,25 +389,38 @@ static void retire(duet_ctx *ctx, duet_var *v, void *data)
     ctx->retired = r;
 }
 
-int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src)
+void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v)
 {
     size_t bytes = (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);
     if (!v->staged && ctx->nstaged == ctx->cap_staged) {
         int cap = ctx->cap_staged ? 2 * ctx->cap_staged : 16;
         duet_var **l = realloc(ctx->staged, sizeof *l * (size_t)cap);
-        if (!l) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+        if (!l) {
+            duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+            return NULL;
+        }
         ctx->staged = l;
         ctx->cap_staged = cap;
     }
     void *fresh = v->spare ? v->spare : var_buf_alloc(ctx, bytes);
-    if (!fresh) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+    if (!fresh) {
+        duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+        return NULL;
+    }
     v->spare = NULL;
-    memcpy(fresh, src, bytes);
     if (v->staged) /* a second assign in one plan: reads between them alias the first */
         retire(ctx, v, v->staged);
     else
         ctx->staged[ctx->nstaged++] = v;
     v->staged = fresh;
+    return fresh;
+}
+
+int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src)
+{
+    void *dst = duet_var_stage_buffer(ctx, v);
+    if (!dst) return -1;
+    memcpy(dst, src, (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype));
     return 0;
 }
 

@@ -1,8 +1,18 @@
-/* Elementwise fusion: a tree of same-shape f32 elementwise ops whose inner results
+/* The fusion pass, in two steps, each bit-identical to the graph it rewrites:
+ *
+ * Pattern fusion: a softmax of masked scores, in either form model code writes it,
+ * becomes one masked_softmax node that reads the bool mask itself:
+ *   softmax(add(x, mul(sub(1, cast(mask)), fill)))  Keras's Softmax (fill finite)
+ *   softmax(where(mask, x, fill))                   the select form (fill a full or scalar)
+ * and a masked_softmax reads the mask from under a broadcast_to (its kernel
+ * broadcasts), so neither the (B, heads, T, T) mask nor its f32 copies are made.
+ *
+ * Elementwise fusion: a tree of same-shape f32 elementwise ops whose inner results
  * have no other reader becomes one FUSED node. Its kernel walks the output in tiles
  * and applies each op's own map function (the same one its eager kernel uses) to
  * the tile, so intermediates stay in cache and results are bit-identical: nothing
  * is reordered. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "graph_internal.h"
@@ -83,7 +93,91 @@ const duet_op_def duet_opdef_fused = {.name = "fused",
                                       .kernel = fused_kernel,
                                       .attr_text = fused_attr_text};
 
+/* ---- pattern fusion: masked softmax ---- */
+
+/* t's producer when it is an op node read only here, else NULL */
+static duet_node *sole(const duet_tensor *t, duet_op op, const int *uses)
+{
+    duet_node *p = t->node;
+    return p->op == op && uses[p->id] == 1 ? p : NULL;
+}
+
+static bool uniform(const duet_tensor *t, float *v) { return duet_node_uniform_f32(t->node, v); }
+
+/* add(x, mul(sub(1, cast(mask)), fill)), the bias on either side: x + fill where the
+ * mask is false and x + -0 (or +0, which softmax cannot tell apart) = x where it is
+ * true; a fill that is not finite would make 0 * fill NaN, so it is left alone. */
+static bool keras_bias(duet_node *add, const int *uses, duet_tensor **x, duet_tensor **mask,
+                       float *fill, duet_node **chain)
+{
+    for (int k = 0; k < 2; k++) {
+        duet_node *mul = sole(add->in[1 - k], DUET_OP_MUL, uses);
+        if (!mul) continue;
+        for (int j = 0; j < 2; j++) {
+            duet_node *sub = sole(mul->in[j], DUET_OP_SUB, uses);
+            float one, f;
+            if (!sub || !uniform(mul->in[1 - j], &f) || !isfinite(f) || !uniform(sub->in[0], &one) ||
+                one != 1.0f)
+                continue;
+            duet_node *cast = sole(sub->in[1], DUET_OP_CAST, uses);
+            if (!cast || cast->in[0]->dtype != DUET_BOOL8 || cast->out->dtype != DUET_F32) continue;
+            *x = add->in[k], *mask = cast->in[0], *fill = f;
+            chain[0] = add, chain[1] = mul, chain[2] = sub, chain[3] = cast;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Rewrites node n, a softmax, when its input is a masking chain read only by it. */
+static void masked_softmax_pattern(duet_ctx *ctx, duet_graph *g, duet_node *n, const int *uses,
+                                   bool *dead)
+{
+    duet_tensor *x = NULL, *mask = NULL;
+    float fill;
+    duet_node *chain[4] = {0};
+    duet_node *w = sole(n->in[0], DUET_OP_WHERE, uses), *add = sole(n->in[0], DUET_OP_ADD, uses);
+    bool select = w && w->in[0]->dtype == DUET_BOOL8 && uniform(w->in[2], &fill);
+    if (select)
+        x = w->in[1], mask = w->in[0], chain[0] = w;
+    else if (!add || !keras_bias(add, uses, &x, &mask, &fill, chain))
+        return;
+    if (x->dtype != DUET_F32 || !duet_same_shape(x, n->out)) return;
+    duet_tensor **in = duet_arena_alloc(ctx, &g->arena, sizeof *in * 2);
+    if (!in) {
+        duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+        return;
+    }
+    in[0] = x, in[1] = mask;
+    duet_masked_softmax_attrs(&n->attr, select, fill);
+    n->op = DUET_OP_MASKED_SOFTMAX;
+    n->in = in;
+    n->nin = 2;
+    for (int k = 0; k < 4 && chain[k]; k++) dead[chain[k]->id] = true;
+}
+
+static void fuse_patterns(duet_ctx *ctx, duet_graph *g, const int *uses, bool *dead)
+{
+    for (int i = 0; i < g->n && !ctx->err.code; i++) {
+        duet_node *n = g->nodes[i];
+        if (n->op == DUET_OP_SOFTMAX) masked_softmax_pattern(ctx, g, n, uses, dead);
+        /* the kernel broadcasts the mask itself */
+        if (n->op == DUET_OP_MASKED_SOFTMAX && n->in[1]->node->op == DUET_OP_BROADCAST_TO)
+            n->in[1] = n->in[1]->node->in[0];
+    }
+}
+
 /* ---- the pass ---- */
+
+static int *count_uses(const duet_graph *g)
+{
+    int *uses = calloc((size_t)g->n + 1, sizeof *uses);
+    if (!uses) return NULL;
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->nin; j++) uses[g->nodes[i]->in[j]->node->id]++;
+    for (int k = 0; k < g->nout; k++) uses[g->outputs[k]->node->id] += 2; /* never absorbed */
+    return uses;
+}
 
 static bool fusible(const duet_node *n)
 {
@@ -180,16 +274,14 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
 {
     duet_graph *g = &p->graph;
-    int *uses = calloc((size_t)g->n + 1, sizeof *uses);
+    int *uses = count_uses(g);
     bool *taken = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
-    if (!uses || !taken || !dead) {
-        free(uses), free(taken), free(dead);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
-        return;
-    }
-    for (int i = 0; i < g->n; i++)
-        for (int j = 0; j < g->nodes[i]->nin; j++) uses[g->nodes[i]->in[j]->node->id]++;
-    for (int k = 0; k < g->nout; k++) uses[g->outputs[k]->node->id] += 2; /* never absorbed */
+    if (!uses || !taken || !dead) goto oom;
+    fuse_patterns(ctx, g, uses, dead);
+    duet_graph_compact(g, dead);
+    free(uses);
+    memset(dead, 0, (size_t)g->n + 1);
+    if (!(uses = count_uses(g))) goto oom;
     for (int i = g->n - 1; i >= 0 && !ctx->err.code; i--) {
         duet_node *root = g->nodes[i];
         if (taken[i] || !fusible(root)) continue;
@@ -200,4 +292,8 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     }
     duet_graph_compact(g, dead);
     free(uses), free(taken), free(dead);
+    return;
+oom:
+    free(uses), free(taken), free(dead);
+    duet_ctx_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
 }

@@ -39,8 +39,30 @@ typedef struct duet_attrs {
 /* constant, full, placeholder: the output type, as the shape rule reads it; constant
  * folding writes it too (creation.c) */
 void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape);
+/* Whether node n (of a graph) is an f32 full, or an f32 constant whose elements are all
+ * one value: that value. */
+bool duet_node_uniform_f32(const duet_node *n, float *v);
 /* var_read, assign: the variable */
 static inline duet_var *duet_attrs_var(const duet_attrs *a) { return a->p; }
+
+/* adam_update (ops/adam.c): the variables one parameter's Adam step writes (attrs.p,
+ * in the arena of the graph that holds the node) */
+typedef struct duet_adam_vars {
+    duet_var *var, *m, *v;
+} duet_adam_vars;
+/* Adds one parameter's Adam step (duet_adam_apply's loop body); the result aliases
+ * the variable's new value. */
+duet_tensor *duet_adam_update_at(duet_site s, duet_ctx *c, const duet_adam_vars *vars,
+                                 duet_tensor *grad, duet_tensor *alpha, float one_minus_beta1,
+                                 float one_minus_beta2, float epsilon);
+
+/* The softmax family's exp (ops/softmax.c): o = exp(d) for d <= 0, vectorised, at most
+ * 0.99 ULP off over [-87.5, 0] and +0 below; o may be d. */
+void duet_exp_nonpos(float *o, const float *d, int64_t n);
+/* Turns softmax's attributes (a) into masked_softmax's: softmax over the same axis of
+ * (mask ? x : x + fill) when !select (Keras's additive mask), of (mask ? x : fill) when
+ * select (duet_where's). */
+void duet_masked_softmax_attrs(duet_attrs *a, bool select, float fill);
 
 /* Text built by appending, truncated at its capacity: what attr_text writes to. */
 typedef struct duet_text {
@@ -59,6 +81,12 @@ typedef struct duet_type {
     int rank;
     int64_t shape[DUET_MAX_RANK];
 } duet_type;
+
+/* Kernels whose loops the compiler vectorises are built for AVX-512, AVX2 and
+ * baseline x86-64 and picked at load time. ISO C mode (-std=c11) keeps floating-point
+ * contraction off, so no clone fuses a multiply and an add: every clone computes the
+ * same bits, only wider. */
+#define DUET_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 /* Elementwise ops also expose a 1-D map over contiguous f32 runs (stride 0 or 1 per
  * input) so the broadcasting kernel and the fusion pass share one definition. */
@@ -105,17 +133,18 @@ typedef struct duet_op_def {
 #define DUET_OP_LIST(X)                                                                   \
     X(CONST, constant) X(FULL, full) X(ARANGE, arange) X(VAR_READ, var_read)                  \
     X(ASSIGN, assign) X(PLACEHOLDER, placeholder) X(ADD, add) X(SUB, sub) X(MUL, mul)        \
-    X(DIV, div) X(NEG, neg) X(EXP, exp) X(LOG, log) X(SQRT, sqrt) X(RSQRT, rsqrt)           \
+    X(DIV, div) X(RELU_GRAD, relu_grad) X(NEG, neg) X(EXP, exp) X(LOG, log) X(SQRT, sqrt) X(RSQRT, rsqrt)           \
     X(RELU, relu) X(TANH, tanh) X(POW_SCALAR, pow_scalar)          \
     X(GREATER, greater) X(EQUAL, equal) X(LOGICAL_AND, logical_and)                         \
     X(LOGICAL_NOT, logical_not) X(WHERE, where) X(CAST, cast) X(MATMUL, matmul)            \
     X(RESHAPE, reshape) X(TRANSPOSE, transpose) X(SLICE, slice) X(PAD, pad)                \
     X(CONCAT, concat) X(SUM_TO, sum_to) X(BROADCAST_TO, broadcast_to) X(SUM, sum) X(MAX, max)   \
     X(ANY, any) X(SIZE, size)                 \
-    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SPARSE_XENT, sparse_xent)            \
+    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SOFTMAX_GRAD, softmax_grad)          \
+    X(MASKED_SOFTMAX, masked_softmax) X(SPARSE_XENT, sparse_xent)                           \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
-    X(GUARD, guard) X(FUSED, fused)      \
+    X(GUARD, guard) X(FUSED, fused) X(ADAM_UPDATE, adam_update)      \
     X(WHILE, while) X(LOOP_OUT, loop_out) X(LOOP_RESULT, loop_result) X(PRINT, print)
 
 typedef enum {
@@ -189,6 +218,10 @@ typedef struct duet_retired {
  * when it has run to the end, so a call that stops (an error, a failed guard that
  * retraces) or an evaluation at trace time changes no variable. */
 int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src);
+/* The same for a kernel that computes the new value in place: the buffer (v's size,
+ * contents undefined, never one a read of v aliases) that is staged as v's value;
+ * NULL with the error set. */
+void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v);
 const void *duet_var_current(const duet_var *v); /* staged, else committed */
 /* Printed lines (duet_print) stage the same way, so a call prints what it computed
  * exactly once: the line (without its newline) waits for the commit that makes the
@@ -364,6 +397,9 @@ void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *
                        duet_map2_fn f);
 
 /* ---- helpers for VJPs ---- */
+/* relu's gradient, g where x > 0 and +0 elsewhere: one fusible elementwise op */
+duet_tensor *duet_relu_grad_at(duet_site s, duet_ctx *c, duet_tensor *x, duet_tensor *g);
+#define duet_relu_grad(...) duet_relu_grad_at(DUET_HERE, __VA_ARGS__)
 duet_tensor *duet_unbroadcast(duet_ctx *ctx, duet_tensor *g, const duet_tensor *like);
 duet_tensor *duet_ones_like(duet_ctx *ctx, duet_tensor *x);
 /* A concrete copy of src in the step arena, with no tape node. */

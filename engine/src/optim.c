@@ -1,13 +1,17 @@
-/* Adam with Keras 3 semantics. The update is written with ops only, so the same
- * code runs eagerly and traces into a train-step graph; every state change goes
- * through duet_assign.
+/* Adam with Keras 3 semantics, in both modes from the same code:
  *
  *   t     = cast(iterations + 1, f32)
  *   alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)        (beta^t = exp(t log beta))
  *   m     = m + (g - m) * (1 - beta1)
  *   v     = v + (g^2 - v) * (1 - beta2)
  *   var   = var - m * alpha / (sqrt(v) + epsilon)
- *   iterations = iterations + 1 */
+ *   iterations = iterations + 1
+ *
+ * alpha and the iteration count are scalar ops; the three updates of each parameter
+ * are one adam_update op (ops/adam.c), one pass over the parameter that writes var,
+ * m and v through the variables' staged writes, as TensorFlow's eager and graph Keras
+ * both apply ResourceApplyAdam. Its bits are those of the same formula as separate
+ * ops. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,7 +21,7 @@
 struct duet_adam {
     duet_adam_config cfg;
     int n;
-    duet_var **vars, **m, **v;
+    duet_adam_vars *slots; /* per parameter: the variable and its m and v */
     duet_var *iterations;
 };
 
@@ -44,9 +48,7 @@ static duet_var *slot_new(duet_ctx *ctx, const duet_var *var, const char *suffix
 void duet_adam_free(duet_adam *opt)
 {
     if (!opt) return;
-    free(opt->vars);
-    free(opt->m);
-    free(opt->v);
+    free(opt->slots);
     free(opt);
 }
 
@@ -78,12 +80,8 @@ duet_adam *duet_adam_new(duet_ctx *ctx, duet_var *const *vars, int n, duet_adam_
     }
     duet_adam *opt = calloc(1, sizeof *opt);
     size_t cnt = (size_t)(n ? n : 1);
-    if (opt) {
-        opt->vars = calloc(cnt, sizeof *opt->vars);
-        opt->m = calloc(cnt, sizeof *opt->m);
-        opt->v = calloc(cnt, sizeof *opt->v);
-    }
-    if (!opt || !opt->vars || !opt->m || !opt->v) {
+    if (opt) opt->slots = calloc(cnt, sizeof *opt->slots);
+    if (!opt || !opt->slots) {
         duet_adam_free(opt);
         duet_ctx_fail(ctx, DUET_ERR_OOM, "adam: out of memory");
         return NULL;
@@ -91,10 +89,11 @@ duet_adam *duet_adam_new(duet_ctx *ctx, duet_var *const *vars, int n, duet_adam_
     opt->cfg = cfg;
     opt->n = n;
     for (int i = 0; i < n; i++) {
-        opt->vars[i] = vars[i];
-        opt->m[i] = slot_new(ctx, vars[i], "m");
-        opt->v[i] = slot_new(ctx, vars[i], "v");
-        if (!opt->m[i] || !opt->v[i]) goto fail;
+        duet_adam_vars *s = &opt->slots[i];
+        s->var = vars[i];
+        s->m = slot_new(ctx, vars[i], "m");
+        s->v = slot_new(ctx, vars[i], "v");
+        if (!s->m || !s->v) goto fail;
     }
     opt->iterations = duet_var_new(ctx, "adam/iterations", DUET_I32, 0, NULL);
     if (!opt->iterations) goto fail;
@@ -125,7 +124,7 @@ int duet_adam_apply(duet_ctx *ctx, duet_adam *opt, duet_tensor *const *grads)
     /* Check everything before the first assign, so a bad call changes nothing. */
     for (int i = 0; i < opt->n; i++) {
         const duet_tensor *g = grads[i];
-        const duet_var *var = opt->vars[i];
+        const duet_var *var = opt->slots[i].var;
         if (!g) {
             duet_ctx_fail(ctx, DUET_ERR_ARG, "adam: gradient %d (of '%s') is NULL", i, var->name);
             return -1;
@@ -160,23 +159,9 @@ int duet_adam_apply(duet_ctx *ctx, duet_adam *opt, duet_tensor *const *grads)
     duet_tensor *alpha =
         duet_div(ctx, duet_mul(ctx, duet_scalar(ctx, k->lr), duet_sqrt(ctx, duet_sub(ctx, one, b2p))),
                  duet_sub(ctx, one, b1p));
-    duet_tensor *one_m_b1 = duet_scalar(ctx, 1.0f - k->beta1);
-    duet_tensor *one_m_b2 = duet_scalar(ctx, 1.0f - k->beta2);
-    duet_tensor *eps = duet_scalar(ctx, k->epsilon);
-
-    for (int i = 0; i < opt->n && !ctx->err.code; i++) {
-        duet_tensor *g = grads[i];
-        duet_tensor *m = duet_var_read(ctx, opt->m[i]);
-        duet_tensor *v = duet_var_read(ctx, opt->v[i]);
-        duet_tensor *w = duet_var_read(ctx, opt->vars[i]);
-        m = duet_add(ctx, m, duet_mul(ctx, duet_sub(ctx, g, m), one_m_b1));
-        v = duet_add(ctx, v, duet_mul(ctx, duet_sub(ctx, duet_mul(ctx, g, g), v), one_m_b2));
-        duet_tensor *step =
-            duet_div(ctx, duet_mul(ctx, m, alpha), duet_add(ctx, duet_sqrt(ctx, v), eps));
-        duet_assign(ctx, opt->m[i], m);
-        duet_assign(ctx, opt->v[i], v);
-        duet_assign(ctx, opt->vars[i], duet_sub(ctx, w, step));
-    }
+    for (int i = 0; i < opt->n && !ctx->err.code; i++)
+        duet_adam_update_at(DUET_HERE, ctx, &opt->slots[i], grads[i], alpha, 1.0f - k->beta1,
+                            1.0f - k->beta2, k->epsilon);
     duet_assign(ctx, opt->iterations, it1);
     return ctx->err.code ? -1 : 0;
 }

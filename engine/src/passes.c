@@ -184,6 +184,15 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
 }
 
 /* ---- memory planning: buffers reused once their last reader has run ---- */
+
+/* An elementwise node (a fused one too) reads element k of a full-size input only to
+ * write element k of its output, so it may write over an input whose last reader it
+ * is: the buffer stays hot in cache and the plan needs one buffer fewer. */
+static bool may_write_over(const duet_node *n, const duet_tensor *in)
+{
+    return (flags_of(n) & DUET_OPF_ELEMENTWISE || n->op == DUET_OP_FUSED) &&
+           in->dtype == n->out->dtype && duet_same_shape(in, n->out);
+}
 static int buffer_root(const duet_graph *g, const int *root, const duet_node *n)
 {
     (void)g;
@@ -219,10 +228,18 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
     }
     p->nslots = 0;
     for (int i = 0; i < n; i++) {
-        p->slot[i] = -1;
-        if (root[i] == i) p->slot[i] = reuse && nfree ? free_slots[--nfree] : p->nslots++;
-        if (!reuse) continue;
         const duet_node *nd = g->nodes[i];
+        p->slot[i] = -1;
+        for (int j = 0; reuse && root[i] == i && j < nd->nin && p->slot[i] < 0; j++) {
+            int r = root[producer(nd->in[j])->id];
+            if (r >= 0 && last[r] == i && may_write_over(nd, nd->in[j])) {
+                p->slot[i] = p->slot[r]; /* in place: the input's buffer is the output's */
+                last[r] = -2;
+            }
+        }
+        if (root[i] == i && p->slot[i] < 0)
+            p->slot[i] = reuse && nfree ? free_slots[--nfree] : p->nslots++;
+        if (!reuse) continue;
         for (int j = 0; j < nd->nin; j++) { /* inputs whose last reader was this node */
             int r = root[producer(nd->in[j])->id];
             if (r >= 0 && last[r] == i) {
@@ -265,10 +282,18 @@ static void dump(duet_fn *fn, duet_plan *p, unsigned pass) { duet_fn_dump(fn, &p
 
 /* ---- guards first: a guard and what it needs run before everything else ---- */
 
+static bool writes_var(const duet_node *n, const duet_var *v)
+{
+    if (n->op == DUET_OP_ASSIGN) return duet_attrs_var(&n->attr) == v;
+    if (n->op != DUET_OP_ADAM_UPDATE) return false;
+    const duet_adam_vars *vars = n->attr.p;
+    return vars->var == v || vars->m == v || vars->v == v;
+}
+
 /* Whether moving the guards' ancestors (need) ahead of the other nodes keeps what
  * every node reads and what the host sees: nothing needed may write a variable, print
  * (lines keep their order) or run a loop (whose body reads variables), and no needed
- * var_read may overtake an assign to its variable. */
+ * var_read may overtake a write of its variable (an assign, an adam_update). */
 static bool can_hoist(const duet_graph *g, const bool *need)
 {
     for (int i = 0; i < g->n; i++) {
@@ -278,7 +303,7 @@ static bool can_hoist(const duet_graph *g, const bool *need)
             return false;
         if (n->op != DUET_OP_VAR_READ) continue;
         for (int j = 0; j < i; j++)
-            if (!need[j] && g->nodes[j]->op == DUET_OP_ASSIGN && g->nodes[j]->attr.p == n->attr.p)
+            if (!need[j] && writes_var(g->nodes[j], duet_attrs_var(&n->attr)))
                 return false;
     }
     return true;
@@ -343,7 +368,11 @@ void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
         if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* inputs of folded nodes are now dead */
         dump(fn, p, DUET_PASS_FOLD);
     }
-    if (on & DUET_PASS_FUSE) duet_fuse_pass(ctx, p), dump(fn, p, DUET_PASS_FUSE);
+    if (on & DUET_PASS_FUSE) {
+        duet_fuse_pass(ctx, p);
+        if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* what only a rewritten chain read */
+        dump(fn, p, DUET_PASS_FUSE);
+    }
     if (on & DUET_PASS_GUARDS) pass_guards_first(ctx, p), dump(fn, p, DUET_PASS_GUARDS);
     if (!ctx->err.code) pass_plan(ctx, p, on & DUET_PASS_PLAN), dump(fn, p, DUET_PASS_PLAN);
 }

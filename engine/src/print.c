@@ -200,7 +200,7 @@ static void dot_node(FILE *f, const duet_graph *g, const duet_node *nd, const ch
     snprintf(label, sizeof label, "%%%d %s%s\n%s\n%s:%d", nd->id, duet_op_table[nd->op]->name, at,
              ty, base_name(nd->site.file), nd->site.line);
     const char *style = nd->op == DUET_OP_PLACEHOLDER ? ", style=filled, fillcolor=lightblue"
-                        : nd->op == DUET_OP_ASSIGN   ? ", style=filled, fillcolor=orange"
+                        : duet_op_table[nd->op]->flags & DUET_OPF_WRITES_VAR ? ", style=filled, fillcolor=orange"
                         : nd->op == DUET_OP_GUARD    ? ", style=filled, fillcolor=yellow"
                         : nd->grad_of                ? ", color=gray50"
                                                      : "";

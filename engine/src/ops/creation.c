@@ -114,6 +114,22 @@ static int full_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
         memset(out->data, v != 0.0f, (size_t)n);
     return 0;
 }
+bool duet_node_uniform_f32(const duet_node *n, float *v)
+{
+    if (n->out->dtype != DUET_F32) return false;
+    if (n->op == DUET_OP_FULL) {
+        *v = n->attr.f[FULL_VALUE];
+        return true;
+    }
+    int64_t count = duet_numel(n->out);
+    if (n->op != DUET_OP_CONST || count < 1) return false;
+    const float *x = n->attr.p; /* a folded full is a constant of one value repeated */
+    for (int64_t i = 1; i < count; i++)
+        if (memcmp(&x[i], &x[0], sizeof *x)) return false;
+    *v = x[0];
+    return true;
+}
+
 static void full_attr_text(const duet_attrs *a, duet_text *t)
 {
     duet_text_put(t, " value=%g", (double)a->f[FULL_VALUE]);

@@ -1,4 +1,4 @@
-/* Elementwise arithmetic: add, sub, mul, div (NumPy broadcasting), and the unary
+/* Elementwise arithmetic: add, sub, mul, div, relu_grad (NumPy broadcasting), and the unary
  * maps neg, exp, log, sqrt, rsqrt, relu, tanh, pow_scalar. Each op's scalar work is
  * one map function, used by the broadcasting kernel here and by the fusion pass. */
 #include <math.h>
@@ -7,29 +7,43 @@
 
 /* ---- binary ---- */
 
-/* Maps are built for AVX2 and baseline x86-64 and picked at load time; without FMA
- * both compute the same bits. */
-#define DUET_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-
+/* A stride-0 operand is a broadcast scalar (an optimiser's constants, a scale, a
+ * mask's fill): it gets its own loop with the value hoisted, so the loop stays a
+ * plain vector loop; only a general strided walk is left to the last branch. */
 #define DEFINE_MAP2(name, expr)                                                               \
-    DUET_SIMD_CLONES static void name##_map2(float *o, const float *x, int64_t sx, const float *y, int64_t sy, \
-                            int64_t n)                                                       \
+    DUET_SIMD_CLONES static void name##_map2(float *o, const float *x, int64_t sx,            \
+                                             const float *y, int64_t sy, int64_t n)           \
     {                                                                                        \
-        if (sx == 1 && sy == 1)                                                              \
+        if (sx == 1 && sy == 1) {                                                            \
             for (int64_t i = 0; i < n; i++) {                                                \
                 float a = x[i], b = y[i];                                                    \
                 o[i] = (expr);                                                               \
             }                                                                                \
-        else                                                                                 \
+        } else if (sx == 1 && sy == 0) {                                                     \
+            const float b = y[0];                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                float a = x[i];                                                              \
+                o[i] = (expr);                                                               \
+            }                                                                                \
+        } else if (sx == 0 && sy == 1) {                                                     \
+            const float a = x[0];                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                float b = y[i];                                                              \
+                o[i] = (expr);                                                               \
+            }                                                                                \
+        } else {                                                                             \
             for (int64_t i = 0; i < n; i++) {                                                \
                 float a = x[i * sx], b = y[i * sy];                                          \
                 o[i] = (expr);                                                               \
             }                                                                                \
+        }                                                                                    \
     }
 DEFINE_MAP2(add, a + b)
 DEFINE_MAP2(sub, a - b)
 DEFINE_MAP2(mul, a *b)
 DEFINE_MAP2(div, a / b)
+/* relu's gradient: g where x > 0, else +0 (what where(x > 0, g, 0) selects) */
+DEFINE_MAP2(relu_grad, a > 0.0f ? b : 0.0f)
 
 static int arith_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_type *out)
@@ -118,10 +132,43 @@ static void div_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tenso
         return duet_apply(c, s, DUET_OP_##ID, (duet_tensor *[]){a, b}, 2, &at);          \
     }
 
+/* relu_grad(x, g) is linear in g with the same mask; its derivative in x is 0 where
+ * it exists, so x gets none. */
+static void relu_grad_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
+                          const bool *need)
+{
+    if (need[1]) gx[1] = duet_unbroadcast(c, duet_relu_grad(c, n->in[0], gy), n->in[1]);
+}
+
 BINARY_DEF(add, ADD, add_vjp)
 BINARY_DEF(sub, SUB, sub_vjp)
 BINARY_DEF(mul, MUL, mul_vjp)
 BINARY_DEF(div, DIV, div_vjp)
+
+static int relu_grad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                           duet_type *out)
+{
+    (void)a;
+    if (in[0]->dtype != DUET_F32 || in[1]->dtype != DUET_F32)
+        return duet_fail(c, DUET_ERR_DTYPE, "operands are %s and %s; need two f32",
+                         duet_dtype_name(in[0]->dtype), duet_dtype_name(in[1]->dtype));
+    out->dtype = DUET_F32;
+    return duet_broadcast_shapes(c, in, nin, out);
+}
+
+const duet_op_def duet_opdef_relu_grad = {.name = "relu_grad",
+                                          .nin = 2,
+                                          .flags = DUET_OPF_ELEMENTWISE,
+                                          .infer = relu_grad_infer,
+                                          .kernel = arith_kernel,
+                                          .vjp = relu_grad_vjp,
+                                          .map2 = relu_grad_map2};
+
+duet_tensor *duet_relu_grad_at(duet_site s, duet_ctx *c, duet_tensor *x, duet_tensor *g)
+{
+    duet_attrs at = {0};
+    return duet_apply(c, s, DUET_OP_RELU_GRAD, (duet_tensor *[]){x, g}, 2, &at);
+}
 
 /* ---- unary f32 maps ---- */
 
@@ -201,12 +248,12 @@ static void rsqrt_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_ten
     gx[0] = duet_mul(c, gy, duet_mul(c, cube, duet_scalar(c, -0.5f)));
 }
 
+/* one elementwise op rather than a bool tensor and a select, in both modes */
 static void relu_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
                      const bool *need)
 {
     (void)need;
-    duet_tensor *pos = duet_greater(c, n->in[0], duet_scalar(c, 0.0f));
-    gx[0] = duet_where(c, pos, gy, duet_scalar(c, 0.0f));
+    gx[0] = duet_relu_grad(c, n->in[0], gy);
 }
 
 /* d tanh = 1 - tanh^2 */

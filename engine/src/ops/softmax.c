@@ -1,6 +1,21 @@
 /* Softmax family: softmax and log_softmax over one axis (numerically stable: the
- * row max is subtracted first), the sparse softmax cross-entropy loss and one_hot.
- * Masked softmax (Keras semantics) is a composite built in duet_softmax_at. */
+ * row max is subtracted first), softmax with a bool mask as one op, the softmax
+ * gradient as one op, the sparse softmax cross-entropy loss and one_hot.
+ *
+ * Numerics, the same in both modes (one kernel per op) and for any thread count (no
+ * reduction depends on how work is split):
+ *   - exp is duet_exp_nonpos, a polynomial for the shifted scores (<= 0) that the
+ *     compiler vectorises: at most 0.99 ULP from exp over every float in
+ *     [-87.5, 0] (checked exhaustively against double exp; tests sample it), and +0
+ *     below -87.5, where exp is under 1e-38 (a flush below f32's normal range; a
+ *     masked score, -1e9, lands there).
+ *   - sums and dot products accumulate in f32 in 16 lanes, element k into lane
+ *     k mod 16 in order (from -0, the exact additive identity, which also pads a
+ *     short last block), and the lanes are added pairwise (8+8, 4+4, 2+2, 1+1): one
+ *     fixed order, whatever the vector width of the machine's clone. The row max is
+ *     taken lane by lane too (any order gives the same maximum).
+ * Before, exp was glibc's expf per element and sums ran in order in double; results
+ * moved by a few ULP (docs/ner.md). */
 #include <math.h>
 
 #include "../internal.h"
@@ -24,6 +39,146 @@ static int public_axis(duet_ctx *c, duet_site s, duet_op op, const duet_tensor *
     return duet_norm_axis(c, axis, x->rank);
 }
 
+/* ---- the shared numerics ---- */
+
+/* The helpers below are inlined into each clone of the kernels that use them, so each
+ * is compiled (and vectorised) for that clone's instruction set. */
+#define SOFTMAX_INLINE static inline __attribute__((always_inline))
+
+/* Cephes's expf: d = k ln2 + r with |r| <= ln2/2 (ln2 in two parts, so k ln2 is exact
+ * to f32), exp(r) by a degree-7 polynomial, then 2^k from the exponent bits. Every
+ * operation rounds on its own (no contraction), so every clone gives these bits. */
+SOFTMAX_INLINE float exp_nonpos(float d)
+{
+    /* Only [-87.5, 0] runs the polynomial; a flushed input (a masked score, -1e9) or a
+     * NaN is computed as 0 and then dropped: -1e9 would make subnormal or garbage
+     * intermediates, each a microcode assist, and converting a NaN k to an integer is
+     * undefined. */
+    bool flush = d < -87.5f, nan = d != d;
+    float x = flush || nan ? 0.0f : d;
+    float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */
+    float r = x - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23; /* k in [-126, 0]: a normal 2^k */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return nan ? d : flush ? 0.0f : y * scale;
+}
+
+/* The same over an array: what the error test measures. */
+DUET_SIMD_CLONES void duet_exp_nonpos(float *o, const float *d, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) o[i] = exp_nonpos(d[i]);
+}
+
+/* 16 f32 lanes as a GCC vector: the lanes stay in registers, and a narrower clone
+ * splits the same element-wise operations, so the order is the same everywhere. */
+#define LANES 16
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t lane_mask __attribute__((vector_size(LANES * sizeof(float))));
+/* Big enough for a vector loop, small enough for the stack and L1; a multiple of
+ * LANES, so chunking a line keeps every element in its lane. */
+#define CHUNK 256
+
+/* (Vectors pass by pointer: by value they would make these functions' ABI depend on
+ * the clone, which GCC warns about even for functions that are always inlined.) */
+SOFTMAX_INLINE void lanes_fill(lanes *v, float x)
+{
+    lanes t = {0}; /* (lanes){0} + x would turn -0 into +0 */
+    for (int j = 0; j < LANES; j++) t[j] = x;
+    *v = t;
+}
+
+/* Elements 0 .. len - 1 (len <= 16) of a line at stride st, the missing lanes pad. */
+SOFTMAX_INLINE void block(lanes *v, const float *x, int64_t st, int64_t len, float pad)
+{
+    if (st == 1 && len == LANES) {
+        memcpy(v, x, sizeof *v);
+        return;
+    }
+    float t[LANES]; /* filled as an array: inserting lane by lane is slower */
+    for (int64_t j = 0; j < LANES; j++) t[j] = j < len ? x[j * st] : pad;
+    memcpy(v, t, sizeof *v);
+}
+
+/* The lanes added pairwise: 8 + 8, 4 + 4, 2 + 2, 1 + 1. */
+SOFTMAX_INLINE float lanes_total(lanes *v)
+{
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) (*v)[j] += (*v)[j + w];
+    return (*v)[0];
+}
+
+/* Adds element k of x (contiguous, its first element in lane 0) into lane k mod 16; a
+ * short last block is padded with -0, which adds nothing to any value. */
+SOFTMAX_INLINE void lanes_add(lanes *acc, const float *x, int64_t n)
+{
+    for (int64_t k = 0; k < n; k += LANES) {
+        lanes b;
+        block(&b, x + k, 1, n - k < LANES ? n - k : LANES, -0.0f);
+        *acc += b;
+    }
+}
+
+/* The largest of n elements at stride st, lane by lane as the sums go. A NaN in the
+ * line may or may not win; its exp (NaN) makes the row NaN either way. */
+SOFTMAX_INLINE float line_max(const float *x, int64_t n, int64_t st)
+{
+    lanes mx, b;
+    lanes_fill(&mx, -INFINITY);
+    for (int64_t k = 0; k < n; k += LANES) {
+        block(&b, x + k * st, st, n - k < LANES ? n - k : LANES, -INFINITY);
+        lane_mask gt = b > mx;
+        mx = (lanes)(((lane_mask)b & gt) | ((lane_mask)mx & ~gt));
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) mx[j] = mx[j + w] > mx[j] ? mx[j + w] : mx[j];
+    return mx[0];
+}
+
+/* sum_k exp(x[k st] - m); also stores each exp at o[k st] unless o is NULL. A
+ * contiguous output is its own scratch; otherwise chunks go through the stack. */
+SOFTMAX_INLINE float exp_sum(float *o, const float *x, int64_t n, int64_t st, float m)
+{
+    lanes acc;
+    lanes_fill(&acc, -0.0f);
+    if (o && st == 1) {
+        for (int64_t k = 0; k < n; k++) o[k] = exp_nonpos(x[k] - m);
+        lanes_add(&acc, o, n);
+        return lanes_total(&acc);
+    }
+    float buf[CHUNK];
+    for (int64_t c = 0; c < n; c += CHUNK) {
+        int64_t len = n - c < CHUNK ? n - c : CHUNK;
+        for (int64_t k = 0; k < len; k++) buf[k] = exp_nonpos(x[(c + k) * st] - m);
+        lanes_add(&acc, buf, len);
+        if (o)
+            for (int64_t k = 0; k < len; k++) o[(c + k) * st] = buf[k];
+    }
+    return lanes_total(&acc);
+}
+
+/* sum_k a[k st] * b[k st], each product rounded to f32 first. */
+SOFTMAX_INLINE float line_dot(const float *a, const float *b, int64_t n, int64_t st)
+{
+    lanes acc, va, vb;
+    lanes_fill(&acc, -0.0f);
+    for (int64_t k = 0; k < n; k += LANES) {
+        int64_t len = n - k < LANES ? n - k : LANES;
+        block(&va, a + k * st, st, len, -0.0f);
+        block(&vb, b + k * st, st, len, 1.0f);
+        acc += va * vb;
+    }
+    return lanes_total(&acc);
+}
+
 /* ---- softmax / log_softmax: attribute: the axis, normalised (>= 0) ---- */
 
 enum { SOFTMAX_AXIS = 0 };
@@ -44,94 +199,66 @@ static int axis_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     return 0;
 }
 
-/* expf of a shifted score (d <= 0). Below -104 expf is exactly +0 in f32, but glibc
- * gets there through its slow underflow path: masked scores (-1e9) hit it for every
- * padded position, so answer those directly. Same bits either way. */
-static inline float exp_shifted(float d) { return d < -104.0f ? 0.0f : expf(d); }
-
-/* One contiguous row (the last-axis fast path). */
-static void softmax_row(float *o, const float *x, int64_t n, bool take_log)
+/* One line of n elements at stride st; o may be x (each element is read before its
+ * own position is written). */
+SOFTMAX_INLINE void softmax_line_at(float *o, const float *x, int64_t n, int64_t st, bool take_log)
 {
-    float m = x[0];
-    for (int64_t k = 1; k < n; k++) m = x[k] > m ? x[k] : m;
-    double s = 0;
+    float m = line_max(x, n, st);
     if (take_log) {
-        for (int64_t k = 0; k < n; k++) s += exp_shifted(x[k] - m);
-        float ls = (float)log(s);
-        for (int64_t k = 0; k < n; k++) o[k] = (x[k] - m) - ls;
-    } else {
-        for (int64_t k = 0; k < n; k++) {
-            float e = exp_shifted(x[k] - m);
-            o[k] = e;
-            s += e;
-        }
-        float inv = (float)(1.0 / s);
-        for (int64_t k = 0; k < n; k++) o[k] *= inv;
-    }
-}
-
-/* One line of n elements with a stride (any other axis). */
-static void softmax_line(float *o, const float *x, int64_t n, int64_t st, bool take_log)
-{
-    float m = x[0];
-    for (int64_t k = 1; k < n; k++) m = x[k * st] > m ? x[k * st] : m;
-    double s = 0;
-    if (take_log) {
-        for (int64_t k = 0; k < n; k++) s += exp_shifted(x[k * st] - m);
-        float ls = (float)log(s);
+        float ls = logf(exp_sum(NULL, x, n, st, m));
         for (int64_t k = 0; k < n; k++) o[k * st] = (x[k * st] - m) - ls;
     } else {
-        for (int64_t k = 0; k < n; k++) {
-            float e = exp_shifted(x[k * st] - m);
-            o[k * st] = e;
-            s += e;
-        }
-        float inv = (float)(1.0 / s);
+        float inv = 1.0f / exp_sum(o, x, n, st, m);
         for (int64_t k = 0; k < n; k++) o[k * st] *= inv;
     }
 }
 
-static int softmax_kernel_common(const duet_attrs *a, duet_tensor *const *in, duet_tensor *out,
-                                 bool take_log)
+/* Rows of the last axis (st 1) get their own copy, which the clones vectorise. */
+DUET_SIMD_CLONES static void softmax_line(float *o, const float *x, int64_t n, int64_t st,
+                                          bool take_log)
+{
+    if (st == 1)
+        softmax_line_at(o, x, n, 1, take_log);
+    else
+        softmax_line_at(o, x, n, st, take_log);
+}
+
+/* Runs softmax_line over every line of x along the axis (x may be o). */
+static void softmax_lines(const float *x, float *o, const duet_tensor *shape, int axis,
+                          bool take_log)
 {
     int64_t outer, n, inner;
-    split_axis(in[0], (int)a->i[SOFTMAX_AXIS], &outer, &n, &inner);
-    if (n == 0) return 0;
-    const float *x = in[0]->data;
-    float *o = out->data;
-    if (inner == 1) {
-        for (int64_t r = 0; r < outer; r++) softmax_row(o + r * n, x + r * n, n, take_log);
-        return 0;
-    }
+    split_axis(shape, axis, &outer, &n, &inner);
+    if (n == 0) return;
     for (int64_t r = 0; r < outer; r++)
         for (int64_t j = 0; j < inner; j++)
             softmax_line(o + r * n * inner + j, x + r * n * inner + j, n, inner, take_log);
-    return 0;
 }
 
 static int softmax_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                           duet_tensor *out)
 {
     (void)c, (void)nin;
-    return softmax_kernel_common(a, in, out, false);
+    softmax_lines(in[0]->data, out->data, in[0], (int)a->i[SOFTMAX_AXIS], false);
+    return 0;
 }
 
 static int log_softmax_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
     (void)c, (void)nin;
-    return softmax_kernel_common(a, in, out, true);
+    softmax_lines(in[0]->data, out->data, in[0], (int)a->i[SOFTMAX_AXIS], true);
+    return 0;
 }
 
-/* gx = y * (gy - sum(gy * y, axis, keepdims)) */
+/* gx = softmax_grad(y, gy): the gradient of every softmax, masked or not */
 static void softmax_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
                         const bool *need)
 {
     if (!need[0]) return;
-    unsigned ax = DUET_AXIS((int)n->attr.i[SOFTMAX_AXIS]);
-    duet_tensor *y = n->out;
-    duet_tensor *dot = duet_sum(c, duet_mul(c, gy, y), ax, true);
-    gx[0] = duet_mul(c, y, duet_sub(c, gy, dot));
+    duet_attrs a = {0};
+    a.i[SOFTMAX_AXIS] = n->attr.i[SOFTMAX_AXIS];
+    gx[0] = duet_apply(c, n->site, DUET_OP_SOFTMAX_GRAD, (duet_tensor *[]){n->out, gy}, 2, &a);
 }
 
 /* gx = gy - exp(out) * sum(gy, axis, keepdims) */
@@ -163,6 +290,87 @@ const duet_op_def duet_opdef_log_softmax = {.name = "log_softmax",
                                             .vjp = log_softmax_vjp,
                                             .attr_text = axis_attr_text};
 
+/* ---- softmax_grad: y (the softmax's output) and gy -> y * (gy - sum(gy * y, axis)).
+ * One pass per line instead of four ops over the (B, heads, T, T) scores. ---- */
+
+static int softmax_grad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                              duet_type *out)
+{
+    if (axis_infer(c, a, in, nin, out)) return -1;
+    if (in[1]->dtype != DUET_F32 || !duet_same_shape(in[0], in[1])) {
+        char s0[96], s1[96];
+        return duet_fail(c, DUET_ERR_SHAPE, "y is f32 %s and gy %s %s; need the same f32 shape",
+                         duet_shape_str(in[0], s0, sizeof s0), duet_dtype_name(in[1]->dtype),
+                         duet_shape_str(in[1], s1, sizeof s1));
+    }
+    return 0;
+}
+
+SOFTMAX_INLINE void softmax_grad_line_at(float *o, const float *y, const float *gy, int64_t n,
+                                        int64_t st)
+{
+    float dot = line_dot(gy, y, n, st);
+    for (int64_t k = 0; k < n; k++) o[k * st] = y[k * st] * (gy[k * st] - dot);
+}
+
+DUET_SIMD_CLONES static void softmax_grad_line(float *o, const float *y, const float *gy,
+                                               int64_t n, int64_t st)
+{
+    if (st == 1)
+        softmax_grad_line_at(o, y, gy, n, 1);
+    else
+        softmax_grad_line_at(o, y, gy, n, st);
+}
+
+static int softmax_grad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                               duet_tensor *out)
+{
+    (void)c, (void)nin;
+    int64_t outer, n, inner;
+    split_axis(in[0], (int)a->i[SOFTMAX_AXIS], &outer, &n, &inner);
+    const float *y = in[0]->data, *gy = in[1]->data;
+    float *o = out->data;
+    for (int64_t r = 0; r < outer; r++)
+        for (int64_t j = 0; j < inner; j++) {
+            int64_t off = r * n * inner + j;
+            softmax_grad_line(o + off, y + off, gy + off, n, inner);
+        }
+    return 0;
+}
+
+/* Linear in gy, with a symmetric Jacobian: d/dgy is softmax_grad(y, g) itself, and
+ * d/dy_j = g_j (gy_j - s) - gy_j sum(g * y), s = sum(gy * y). */
+static void softmax_grad_vjp(duet_ctx *c, const duet_node *n, duet_tensor *g, duet_tensor **gx,
+                             const bool *need)
+{
+    duet_tensor *y = n->in[0], *gy = n->in[1];
+    if (need[1]) {
+        duet_attrs a = {0};
+        a.i[SOFTMAX_AXIS] = n->attr.i[SOFTMAX_AXIS];
+        gx[1] = duet_apply(c, n->site, DUET_OP_SOFTMAX_GRAD, (duet_tensor *[]){y, g}, 2, &a);
+    }
+    if (need[0]) {
+        unsigned ax = DUET_AXIS((int)n->attr.i[SOFTMAX_AXIS]);
+        duet_tensor *s = duet_sum(c, duet_mul(c, gy, y), ax, true);
+        duet_tensor *gs = duet_sum(c, duet_mul(c, g, y), ax, true);
+        gx[0] = duet_sub(c, duet_mul(c, g, duet_sub(c, gy, s)), duet_mul(c, gy, gs));
+    }
+}
+
+const duet_op_def duet_opdef_softmax_grad = {.name = "softmax_grad",
+                                             .nin = 2,
+                                             .infer = softmax_grad_infer,
+                                             .kernel = softmax_grad_kernel,
+                                             .vjp = softmax_grad_vjp,
+                                             .attr_text = axis_attr_text};
+
+/* ---- masked_softmax: scores x (f32) and a bool mask (true = keep) that broadcasts
+ * to x, in one pass: no broadcast, cast or arithmetic tensors. Keras's Softmax adds
+ * (1 - cast(mask)) * fill to the scores, which is x + fill where the mask is false and
+ * exactly x where it is true (x + -0); the select form (duet_where(mask, x, fill), the
+ * seed bug's fix) puts fill there instead. Each gives the bits of its op chain, which
+ * the fusion pass rewrites into this op. Attributes: the axis, the form, the fill. ---- */
+
 /* Checks that mask broadcasts to x without changing x's shape. */
 static int check_mask(duet_ctx *c, const duet_tensor *x, const duet_tensor *mask)
 {
@@ -181,6 +389,94 @@ static int check_mask(duet_ctx *c, const duet_tensor *x, const duet_tensor *mask
     return 0;
 }
 
+enum { MASK_AXIS = SOFTMAX_AXIS, MASK_SELECT = 1 };
+enum { MASK_FILL = 0 }; /* a float slot */
+
+static int masked_softmax_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                                duet_type *out)
+{
+    (void)nin;
+    if (axis_infer(c, a, in, 1, out)) return -1;
+    if (in[1]->dtype != DUET_BOOL8)
+        return duet_fail(c, DUET_ERR_DTYPE, "mask is %s; need bool", duet_dtype_name(in[1]->dtype));
+    return check_mask(c, in[0], in[1]);
+}
+
+/* One row of the last axis: the masked scores, m stepping by sm (0 or 1). */
+SOFTMAX_INLINE void mask_row_at(float *restrict o, const float *restrict x,
+                                const uint8_t *restrict m, int64_t sm, int64_t n, float fill,
+                                bool select)
+{
+    if (select) {
+        for (int64_t k = 0; k < n; k++) o[k] = m[k * sm] ? x[k] : fill;
+        return;
+    }
+    /* Keras's own form, x + (mask ? -0 : fill): x + -0 is x, and an add of a selected
+     * constant vectorises where an add under a condition stays scalar */
+    for (int64_t k = 0; k < n; k++) o[k] = x[k] + (m[k * sm] ? -0.0f : fill);
+}
+
+/* A mask along the row (sm 1), the common case, gets its own vector loop. o is never
+ * x (the output is a buffer of its own), which lets the loops vectorise unchecked. */
+DUET_SIMD_CLONES static void mask_row(float *restrict o, const float *restrict x,
+                                      const uint8_t *restrict m, int64_t sm, int64_t n,
+                                      float fill, bool select)
+{
+    if (sm == 1)
+        mask_row_at(o, x, m, 1, n, fill, select);
+    else
+        mask_row_at(o, x, m, 0, n, fill, select);
+}
+
+static int masked_softmax_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
+                                 int nin, duet_tensor *out)
+{
+    (void)c, (void)nin;
+    int64_t total = duet_numel(out);
+    if (total == 0) return 0;
+    int axis = (int)a->i[MASK_AXIS], last = out->rank - 1;
+    bool select = a->i[MASK_SELECT];
+    float fill = a->f[MASK_FILL];
+    const float *x = in[0]->data;
+    const uint8_t *mask = in[1]->data;
+    float *o = out->data;
+    /* rows of the last axis (the axis rule makes rank >= 1); the mask's offset from a
+     * broadcast walk that steps whole rows */
+    int64_t row = out->shape[last];
+    duet_bcast_iter it;
+    duet_bcast_iter_init(&it, out, (const duet_tensor *const *)in, 2);
+    int64_t sm = it.stride[1][last];
+    it.shape[last] = 1;
+    for (int64_t r = 0; r < total / row; r++, duet_bcast_iter_next(&it)) {
+        mask_row(o + r * row, x + r * row, mask + it.off[1], sm, row, fill, select);
+        if (axis == last) softmax_line(o + r * row, o + r * row, row, 1, false); /* still in L1 */
+    }
+    if (axis != last) softmax_lines(o, o, out, axis, false);
+    return 0;
+}
+
+static void masked_softmax_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " axis=%lld %s=%g", (long long)a->i[MASK_AXIS],
+                  a->i[MASK_SELECT] ? "select" : "bias", (double)a->f[MASK_FILL]);
+}
+
+const duet_op_def duet_opdef_masked_softmax = {.name = "masked_softmax",
+                                               .nin = 2,
+                                               .infer = masked_softmax_infer,
+                                               .kernel = masked_softmax_kernel,
+                                               .vjp = softmax_vjp,
+                                               .attr_text = masked_softmax_attr_text};
+
+void duet_masked_softmax_attrs(duet_attrs *a, bool select, float fill)
+{
+    a->i[MASK_SELECT] = select; /* the axis stays where softmax keeps it */
+    a->f[MASK_FILL] = fill;
+}
+
+/* Keras's fill for masked scores: exp of (score - 1e9) is 0 in f32. */
+#define KERAS_MASK_FILL -1e9f
+
 duet_tensor *duet_softmax_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, duet_tensor *mask)
 {
     if (c->err.code) return &c->poison;
@@ -188,19 +484,17 @@ duet_tensor *duet_softmax_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis,
     int ax = public_axis(c, s, DUET_OP_SOFTMAX, x, axis);
     if (ax < 0) return &c->poison;
     a.i[SOFTMAX_AXIS] = ax;
-    if (mask) {
-        if (x && !duet_is_poison(x) && !duet_is_poison(mask) && check_mask(c, x, mask))
-            return &c->poison;
-        s = duet_site_api(s, "softmax"); /* the masking ops belong to this softmax */
-        duet_tensor *add = mask;
-        if (!duet_is_poison(mask) && mask->dtype == DUET_BOOL8) {
-            /* Keras: inputs += (1 - cast(mask, dtype)) * -1e9 */
-            duet_tensor *keep = duet_cast_at(s, c, mask, DUET_F32);
-            duet_tensor *drop = duet_sub_at(s, c, duet_scalar_at(s, c, 1.0f), keep);
-            add = duet_mul_at(s, c, drop, duet_scalar_at(s, c, -1e9f));
-        }
-        x = duet_add_at(s, c, x, add);
+    if (!mask) return duet_apply(c, s, DUET_OP_SOFTMAX, &x, 1, &a);
+    if (x && !duet_is_poison(x) && !duet_is_poison(mask) && check_mask(c, x, mask))
+        return &c->poison;
+    if (!duet_is_poison(mask) && mask->dtype == DUET_BOOL8) {
+        duet_masked_softmax_attrs(&a, false, KERAS_MASK_FILL);
+        /* diagnostics name the op called: softmax */
+        return duet_apply(c, duet_site_api(s, "softmax"), DUET_OP_MASKED_SOFTMAX,
+                          (duet_tensor *[]){x, mask}, 2, &a);
     }
+    /* an f32 mask is added to the scores as it is */
+    x = duet_add_at(duet_site_api(s, "softmax"), c, x, mask);
     return duet_apply(c, s, DUET_OP_SOFTMAX, &x, 1, &a);
 }
 
@@ -241,6 +535,13 @@ static int sparse_xent_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
     return 0;
 }
 
+/* logsumexp(row) - row[l], with the numerics above, for each clone's instruction set */
+DUET_SIMD_CLONES static float xent_row(const float *row, int64_t C, int32_t l)
+{
+    float m = line_max(row, C, 1);
+    return (m - row[l]) + logf(exp_sum(NULL, row, C, 1, m));
+}
+
 static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
@@ -256,12 +557,7 @@ static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
             return duet_fail(c, DUET_ERR_INDEX,
                              "label %d at position %lld is out of range [0, %lld)", (int)l,
                              (long long)r, (long long)C);
-        const float *row = x + r * C;
-        float m = row[0];
-        for (int64_t k = 1; k < C; k++) m = row[k] > m ? row[k] : m;
-        double s = 0;
-        for (int64_t k = 0; k < C; k++) s += exp_shifted(row[k] - m);
-        o[r] = (m - row[l]) + (float)log(s);
+        o[r] = xent_row(x + r * C, C, l);
     }
     return 0;
 }
