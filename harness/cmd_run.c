@@ -48,19 +48,21 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
 {
     const char *f = argv[*i], *v;
     long long n;
-    if (!strcmp(f, "--all")) return a->all = true, 0;
-    if (!strcmp(f, "--no-fork")) return a->o.fork = false, 0;
-    if (!strcmp(f, "--verbose")) return a->verbose = true, 0;
+    int sw;
+    if ((sw = duet_arg_switch("run", f, "--all"))) return sw < 0 ? 2 : (a->all = true, 0);
+    if ((sw = duet_arg_switch("run", f, "--no-fork"))) return sw < 0 ? 2 : (a->o.fork = false, 0);
+    if ((sw = duet_arg_switch("run", f, "--verbose"))) return sw < 0 ? 2 : (a->verbose = true, 0);
     static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
                                          "--atol", "--timeout", "--shard"};
-    bool known = false;
-    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
-    if (!known) {
+    const char *flag = NULL;
+    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+        if (duet_arg_is(f, valued[k])) flag = valued[k];
+    if (!flag) {
         fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", f);
         return 2;
     }
     if (!(v = duet_arg_value("run", argc, argv, i))) return 2;
-    if (!strcmp(f, "--mode")) {
+    if (!strcmp(flag, "--mode")) {
         bool e = !strcmp(v, "eager") || !strcmp(v, "both"), g = !strcmp(v, "graph") || !strcmp(v, "both");
         if (!e && !g) {
             fprintf(stderr, "duet run: --mode: expected eager, graph or both, got '%s'\n", v);
@@ -68,23 +70,23 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
         }
         a->run[DUET_RUN_EAGER] = e;
         for (int k = DUET_RUN_STRICT; k < DUET_RUN_COUNT; k++) a->run[k] = g && a->run[k];
-    } else if (!strcmp(f, "--policy")) {
+    } else if (!strcmp(flag, "--policy")) {
         int k = duet_run_parse(v);
         if (strcmp(v, "all") && k <= DUET_RUN_EAGER) {
             fprintf(stderr, "duet run: --policy: expected strict, specialize, guard or all, got '%s'\n", v);
             return 2;
         }
         for (int j = DUET_RUN_STRICT; j < DUET_RUN_COUNT; j++) a->run[j] = a->run[j] && (k < 0 || j == k);
-    } else if (!strcmp(f, "--steps")) {
-        if (duet_arg_int("run", f, v, 1, DUET_MAX_STEPS, &n)) return 2;
+    } else if (!strcmp(flag, "--steps")) {
+        if (duet_arg_int("run", flag, v, 1, DUET_MAX_STEPS, &n)) return 2;
         a->o.steps = (int)n;
-    } else if (!strcmp(f, "--seed")) {
-        if (duet_arg_int("run", f, v, 0, INT64_MAX, &n)) return 2;
+    } else if (!strcmp(flag, "--seed")) {
+        if (duet_arg_int("run", flag, v, 0, INT64_MAX, &n)) return 2;
         a->o.seed = (uint64_t)n;
-    } else if (!strcmp(f, "--rtol") || !strcmp(f, "--atol")) {
-        if (duet_arg_double("run", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
-    } else if (!strcmp(f, "--timeout")) {
-        if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
+    } else if (!strcmp(flag, "--rtol") || !strcmp(flag, "--atol")) {
+        if (duet_arg_double("run", flag, v, 0, 1e30, flag[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
+    } else if (!strcmp(flag, "--timeout")) {
+        if (duet_arg_double("run", flag, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
     } else {
         return parse_shard(v, a);
     }
@@ -163,7 +165,7 @@ static void print_result(const duet_result *r, bool verbose)
 
 int duet_cmd_run(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

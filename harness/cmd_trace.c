@@ -38,37 +38,44 @@ static int parse(int argc, char **argv, trace_args *a)
     a->run = DUET_RUN_STRICT;
     a->seed = 42;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int k;
-        if (!strcmp(argv[i], "--dot")) a->dot = true;
-        else if (!strcmp(argv[i], "--no-passes")) a->no_passes = true;
-        else if (!strcmp(argv[i], "--after")) {
+        const char *f = argv[i], *v;
+        int k, sw;
+        if ((sw = duet_arg_switch("trace", f, "--dot")) || (sw = duet_arg_switch("trace", f, "--no-passes"))) {
+            if (sw < 0) return 2;
+            if (f[2] == 'd') a->dot = true;
+            else a->no_passes = true;
+        } else if (duet_arg_is(f, "--after")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if (!(a->after = pass_bit(v))) {
                 fprintf(stderr, "duet trace: --after: expected trace, reassoc, dce, cse, fold, fuse, guards or plan, got '%s'\n", v);
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--policy")) {
+        } else if (duet_arg_is(f, "--policy")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if ((k = duet_run_parse(v)) <= DUET_RUN_EAGER) {
                 fprintf(stderr, "duet trace: --policy: expected strict, specialize or guard, got '%s'\n", v);
                 return 2;
             }
             a->run = (duet_run_kind)k;
-        } else if (!strcmp(argv[i], "--seed")) {
+        } else if (duet_arg_is(f, "--seed")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i)) ||
                 duet_arg_int("trace", "--seed", v, 0, INT64_MAX, &a->seed))
                 return 2;
-        } else if (argv[i][0] == '-' || a->c) {
-            fprintf(stderr, "duet trace: unexpected argument '%s' (see duet trace --help)\n", argv[i]);
+        } else if (f[0] == '-' || a->c) {
+            fprintf(stderr, "duet trace: unexpected argument '%s' (see duet trace --help)\n", f);
             return 2;
-        } else if (!(a->c = duet_case_find(argv[i]))) {
-            fprintf(stderr, "duet trace: no case named '%s' (see duet list)\n", argv[i]);
+        } else if (!(a->c = duet_case_find(f))) {
+            fprintf(stderr, "duet trace: no case named '%s' (see duet list)\n", f);
             return 2;
         }
     }
     if (!a->c) {
         fprintf(stderr, "duet trace: missing CASE (see duet trace --help)\n");
+        return 2;
+    }
+    /* the dumps --after asks for are text: DOT would silently drop them */
+    if (a->dot && a->after) {
+        fprintf(stderr, "duet trace: --after and --dot conflict: --after prints text (drop --dot)\n");
         return 2;
     }
     return 0;
@@ -94,7 +101,7 @@ static int trace_and_print(duet_session *s, duet_tensor *const *in, const trace_
 
 int duet_cmd_trace(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
