@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "outfile.h" /* duet_write_atomic */
 #include "result.h"
 
 typedef struct duet_suite {
@@ -28,11 +29,5 @@ int duet_suite_add(duet_suite *s, const duet_result *r);
 void duet_suite_free(duet_suite *s);
 /* Runs that were not as expected. */
 int duet_suite_unexpected(const duet_suite *s);
-
-/* Writes path atomically: write(f, user) fills a temporary file beside it, which is
- * renamed over path only when write returned 0 and every byte reached the disk.
- * 0, or -1 with a one-line reason (naming path) in err. */
-int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
-                      size_t errlen);
 
 #endif

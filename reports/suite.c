@@ -1,4 +1,4 @@
-/* The suite a run fills, and atomic file writing for every report. */
+/* The suite a run fills. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,41 +63,4 @@ int duet_suite_unexpected(const duet_suite *s)
     int k = 0;
     for (int i = 0; i < s->n; i++) k += !s->results[i].as_expected;
     return k;
-}
-
-int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
-                      size_t errlen)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        remove(tmp);
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = write(f, user);
-    bool io_error = ferror(f) != 0;
-    if (fflush(f) || fsync(fileno(f))) io_error = true;
-    if (fclose(f)) io_error = true;
-    if (rc || io_error) {
-        remove(tmp);
-        snprintf(err, errlen, "%s: %s", path, rc ? "the report could not be written" : "write error");
-        return -1;
-    }
-    if (rename(tmp, path)) {
-        remove(tmp);
-        snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
