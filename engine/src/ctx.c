@@ -346,7 +346,7 @@ duet_var *duet_var_new_at(duet_site s, duet_ctx *ctx, const char *name, duet_dty
     ctx->vars[ctx->nvars++] = v;
     return v;
 oom:
-    duet_ctx_fail(ctx, DUET_ERR_OOM, "variable '%s': out of memory", name);
+    duet_ctx_fail(ctx, DUET_ERR_OOM, "variable '%s'", name);
     return NULL;
 }
 
@@ -393,12 +393,12 @@ int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src)
     if (!v->staged && ctx->nstaged == ctx->cap_staged) {
         int cap = ctx->cap_staged ? 2 * ctx->cap_staged : 16;
         duet_var **l = realloc(ctx->staged, sizeof *l * (size_t)cap);
-        if (!l) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+        if (!l) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s'", v->name);
         ctx->staged = l;
         ctx->cap_staged = cap;
     }
     void *fresh = v->spare ? v->spare : var_buf_alloc(ctx, bytes);
-    if (!fresh) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+    if (!fresh) return duet_fail(ctx, DUET_ERR_OOM, "assign to '%s'", v->name);
     v->spare = NULL;
     memcpy(fresh, src, bytes);
     if (v->staged) /* a second assign in one plan: reads between them alias the first */
@@ -417,7 +417,7 @@ int duet_print_stage(duet_ctx *ctx, const char *line, size_t len)
         size_t cap = ctx->print_cap ? ctx->print_cap : 256;
         while (cap < ctx->print_len + len + 1) cap *= 2;
         char *b = realloc(ctx->print_staged, cap);
-        if (!b) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for a printed line");
+        if (!b) return duet_fail(ctx, DUET_ERR_OOM, "a printed line");
         ctx->print_staged = b;
         ctx->print_cap = cap;
     }

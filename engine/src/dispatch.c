@@ -101,7 +101,7 @@ static int alloc_output(duet_ctx *ctx, duet_graph *g, duet_tensor *out)
     out->data = duet_arena_alloc(ctx, &g->arena, bytes);
     if (!out->data) {
         char buf[128];
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory for output %s %s",
+        return duet_fail(ctx, DUET_ERR_OOM, "output %s %s",
                          duet_dtype_name(out->dtype), duet_shape_str(out, buf, sizeof buf));
     }
     return 0;
@@ -162,6 +162,6 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
         duet_vars_commit(ctx); /* eagerly, at once */
     return out;
 oom:
-    duet_fail(ctx, DUET_ERR_OOM, "out of memory while recording the op");
+    duet_fail(ctx, DUET_ERR_OOM, "recording the op");
     return &ctx->poison;
 }

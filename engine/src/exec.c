@@ -65,7 +65,7 @@ static int *key_occurrences(duet_ctx *ctx, const duet_graph *g)
     int *occ = malloc(sizeof *occ * (size_t)(g->n ? g->n : 1));
     if (!slot || !occ) {
         free(slot), free(occ);
-        duet_fail(ctx, DUET_ERR_OOM, "out of memory numbering %d nodes", g->n);
+        duet_fail(ctx, DUET_ERR_OOM, "numbering %d nodes", g->n);
         return NULL;
     }
     for (int i = 0; i < g->n; i++) {
@@ -99,7 +99,7 @@ static int add_record(duet_ctx *ctx, const duet_node *n, int occurrence, const d
     duet_record *r = *recs;
     if ((used & (used - 1)) == 0) {
         r = realloc(r, sizeof *r * (size_t)(used ? 2 * used : 1));
-        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
+        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "debug records");
         *recs = r;
     }
     r += (*nrec)++;
@@ -117,7 +117,7 @@ int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n)
     duet_record *r = malloc(sizeof *r * (size_t)(ctx->tape.n ? ctx->tape.n : 1));
     if (!occ || !r) {
         free(occ), free(r);
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory for tape records");
+        return duet_fail(ctx, DUET_ERR_OOM, "tape records");
     }
     for (int i = 0; i < ctx->tape.n; i++) {
         node_key(ctx->tape.nodes[i], occ[i], &r[i]);
@@ -191,7 +191,7 @@ static int alloc_state(duet_ctx *ctx, const duet_graph *g, run_state *s)
     s->rin = calloc((size_t)total + 1, sizeof *s->rin);
     s->rin_off = calloc((size_t)g->n + 1, sizeof *s->rin_off);
     if (!s->rt || !s->rin || !s->rin_off)
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory running a graph");
+        return duet_fail(ctx, DUET_ERR_OOM, "running a graph");
     int off = 0;
     for (int i = 0; i < g->n; i++) {
         const duet_node *n = g->nodes[i];
@@ -267,7 +267,7 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         free(p->slot_buf[k]);
         p->slot_buf[k] = malloc(need[k]);
         p->slot_cap[k] = p->slot_buf[k] ? need[k] : 0;
-        if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "out of memory: %zu bytes", need[k]);
+        if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes for a plan buffer", need[k]);
     }
     p->planned_bytes = total;
     return 0;
@@ -340,13 +340,13 @@ static int example_grow(duet_ctx *ctx, duet_example *ex, int nodes, int nsym)
         int cap = ex->cap ? ex->cap : 256;
         while (cap < nodes) cap *= 2;
         duet_tensor *v = realloc(ex->val, sizeof *v * (size_t)cap);
-        if (!v) return duet_fail(ctx, DUET_ERR_OOM, "out of memory evaluating a trace");
+        if (!v) return duet_fail(ctx, DUET_ERR_OOM, "evaluating a trace");
         ex->val = v;
         ex->cap = cap;
     }
     if (nsym > ex->nsymv) {
         int64_t *sv = realloc(ex->symv, sizeof *sv * (size_t)nsym);
-        if (!sv) return duet_fail(ctx, DUET_ERR_OOM, "out of memory evaluating a trace");
+        if (!sv) return duet_fail(ctx, DUET_ERR_OOM, "evaluating a trace");
         for (int k = ex->nsymv; k < nsym; k++) sv[k] = -1;
         ex->symv = sv;
         ex->nsymv = nsym;
@@ -384,7 +384,7 @@ static int example_node(duet_ctx *ctx, duet_example *ex, const duet_node *n)
     if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
     if (!(duet_op_table[n->op]->flags & DUET_OPF_ALIAS) &&
         !(t->data = duet_arena_alloc(ctx, &ctx->tape.arena, bytes ? bytes : 1)))
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory: %zu bytes evaluating a trace", bytes);
+        return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes evaluating a trace", bytes);
     int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
     return rc == DUET_GUARD_FAILED ? 0 : rc; /* a guard on a value just read holds */
 }

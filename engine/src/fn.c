@@ -17,7 +17,7 @@ duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin
     duet_fn *fn = calloc(1, sizeof *fn);
     if (!fn || !(fn->name = strdup(name))) {
         free(fn);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "duet_fn_new: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "duet_fn_new");
         return NULL;
     }
     fn->ctx = ctx;
@@ -308,7 +308,7 @@ static int trace_enter(duet_ctx *ctx, duet_fn *fn, duet_graph *g, duet_example *
     char **names = realloc(ctx->trace_names, sizeof *names * (ctx->ntraces + 1));
     if (names) ctx->trace_names = names;
     if (!names || !(names[ctx->ntraces] = strdup(governing->name)))
-        return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
+        return duet_fail(ctx, DUET_ERR_OOM, "%s: a trace", fn->name);
     f->tr = (duet_trace){.outer = outer,
                          .fn = governing,
                          .lint = outer ? outer->lint : lint,
@@ -362,7 +362,7 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     if (p) p->outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->outputs);
     if (!p || !p->outputs) {
         if (p) free(p);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: a trace", fn->name);
         return NULL;
     }
     p->sig = *sig;
@@ -407,7 +407,7 @@ static int lint_trace(duet_fn *fn, duet_tensor *const *in)
     for (int i = 0; i < fn->nlinted; i++)
         if (sig_equal(&fn->linted[i], &sig)) return 0;
     duet_sig *l = realloc(fn->linted, sizeof *l * (size_t)(fn->nlinted + 1));
-    if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory", fn->name);
+    if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: the lint's signatures", fn->name);
     fn->linted = l;
     l[fn->nlinted++] = sig;
     duet_plan *p = duet_fn_trace(fn, &sig, in, true);

@@ -143,7 +143,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
     qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
     fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
     duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * FUSE_MAX_STEPS);
-    if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+    if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "the fuse pass");
     int next = 0;
     prog->nsteps = gr->n;
     for (int s = 0; s < gr->n; s++) {
@@ -171,7 +171,7 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     bool *taken = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
     if (!uses || !taken || !dead) {
         free(uses), free(taken), free(dead);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the fuse pass");
         return;
     }
     for (int i = 0; i < g->n; i++)
