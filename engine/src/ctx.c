@@ -195,6 +195,7 @@ const char *duet_status_name(duet_status s)
         [DUET_ERR_GUARD] = "guard failed",
         [DUET_ERR_RETRACE_STORM] = "retrace storm",
         [DUET_ERR_LEAKED] = "leaked symbolic tensor",
+        [DUET_ERR_NUMERICS] = "non-finite value",
         [DUET_ERR_INTERNAL] = "internal error",
     };
     return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown error";

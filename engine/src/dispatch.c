@@ -160,6 +160,7 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
     if (def->kernel(ctx, attr, in, nin, out)) return &ctx->poison;
     if (def->flags & (DUET_OPF_WRITES_VAR | DUET_OPF_HOST_IO))
         duet_vars_commit(ctx); /* eagerly, at once */
+    if (ctx->check_numerics && duet_check_numerics(ctx, node, out, in)) return &ctx->poison;
     return out;
 oom:
     duet_fail(ctx, DUET_ERR_OOM, "recording the op");

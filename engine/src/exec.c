@@ -297,6 +297,9 @@ static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_
         int rc = run_node(ctx, p, s, i);
         if (rc == DUET_GUARD_FAILED) p->failed_guard = n;
         if (rc) return rc;
+        if (ctx->check_numerics && n->op != DUET_OP_PLACEHOLDER &&
+            duet_check_numerics(ctx, n, &s->rt[i], s->rin + s->rin_off[i]))
+            return -1;
         if (opts && opts->keep && n->op != DUET_OP_PLACEHOLDER &&
             add_record(ctx, n, s->occurrence[i], &s->rt[i], opts->records, opts->nrecords))
             return -1;

@@ -3,6 +3,7 @@
  * and applies each op's own map function (the same one its eager kernel uses) to
  * the tile, so intermediates stay in cache and results are bit-identical: nothing
  * is reordered. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "graph_internal.h"
@@ -15,6 +16,10 @@ typedef struct fused_step {
     duet_op op;
     int a, b;
     duet_attrs attr;
+    /* the member node's own identity, which diagnostics name (check_numerics) */
+    duet_site site;
+    const char *scope;
+    const duet_node *grad_of;
 } fused_step;
 
 typedef struct fused_prog {
@@ -151,6 +156,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
         fused_step *st = &prog->step[s];
         st->op = n->op;
         st->attr = n->attr;
+        st->site = n->site, st->scope = n->scope, st->grad_of = n->grad_of;
         st->a = step_operand(gr, ext, &next, n->in[0]);
         st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
     }
@@ -187,4 +193,32 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     }
     duet_graph_compact(g, dead);
     free(uses), free(taken), free(dead);
+}
+
+/* Re-runs the program cut after each step in turn, whole, into a scratch tensor: the
+ * first cut whose output holds a NaN or Inf ends at the member that made it, the one
+ * eager mode would have run first. Quadratic in the steps, but it runs only once, when
+ * a check has already failed. */
+bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
+                                 duet_tensor *member_out, duet_node *member)
+{
+    const fused_prog *prog = fused->attr.p;
+    int64_t n = duet_numel(member_out);
+    fused_prog cut = *prog;
+    bool found = false;
+    for (int s = 0; s < prog->nsteps && !found; s++) {
+        cut.nsteps = s + 1;
+        fused_kernel(ctx, &(duet_attrs){.p = &cut}, in, fused->nin, member_out);
+        for (int64_t i = 0; i < n && !found; i++) found = !isfinite(((float *)member_out->data)[i]);
+        if (found)
+            *member = (duet_node){.op = prog->step[s].op, .site = prog->step[s].site,
+                                  .scope = prog->step[s].scope, .grad_of = prog->step[s].grad_of};
+    }
+    return found;
+}
+
+duet_op duet_fused_root_op(const duet_node *fused)
+{
+    const fused_prog *prog = fused->attr.p;
+    return prog->step[prog->nsteps - 1].op;
 }

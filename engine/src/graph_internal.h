@@ -108,6 +108,14 @@ bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x);
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
+/* The member of a fused node whose output first holds a NaN or Inf (the member eager
+ * mode would have run first), rebuilt as a node with its op, site, scope and gradient
+ * origin, its output in member_out (the fused node's type, with a buffer of its size);
+ * false when none does. */
+bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
+                                 duet_tensor *member_out, duet_node *member);
+/* The op a fused node was before fusion made it the root of its group. */
+duet_op duet_fused_root_op(const duet_node *fused);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
 extern const char *const duet_read_name[];

@@ -214,6 +214,7 @@ struct duet_ctx {
     size_t print_len, print_cap;
     int print_staged_lines;
     int64_t print_count; /* lines committed so far */
+    bool check_numerics; /* duet_ctx_set_check_numerics */
     /* tracing */
     bool eager_functions;             /* run_functions_eagerly */
     bool lint;
@@ -236,6 +237,13 @@ struct duet_ctx {
  * eager allocation, the executor and trace-time evaluation all size through it. */
 int duet_checked_bytes(duet_ctx *ctx, duet_dtype dtype, int rank, const int64_t *shape,
                        size_t *bytes);
+
+/* ---- numerics checking (numerics.c) ---- */
+/* With the context's check on: 0 when n's f32 output out is finite, else -1 with a
+ * DUET_ERR_NUMERICS diagnostic naming n (for a fused node, its member that made the
+ * first NaN or Inf). in are n's inputs as it ran. */
+int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *out,
+                        duet_tensor *const *in);
 
 /* ---- dispatch ---- */
 duet_graph *duet_cur_graph(duet_ctx *ctx);

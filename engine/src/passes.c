@@ -168,6 +168,8 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
         ctx->cur_site = n->site;
         ctx->exec_node = n;
         int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, n->in, n->nin, out);
+        /* a folded op runs now, once: checked now, under its own name */
+        if (!rc && ctx->check_numerics) rc = duet_check_numerics(ctx, n, out, n->in);
         ctx->exec_node = NULL;
         if (rc) return;
         n->op = DUET_OP_CONST;
