@@ -152,8 +152,11 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
             char tok[32];
             int len = 0;
             while (isspace((unsigned char)*p)) p++;
-            while (*p && *p != ',' && *p != ')' && !isspace((unsigned char)*p) && len < 31)
+            while (*p && *p != ',' && *p != ')' && !isspace((unsigned char)*p)) {
+                /* cut at 31, the rest would silently become another dim */
+                if (len == 31) return spec_fail(fn, spec, "a dim longer than 31 characters");
                 tok[len++] = *p++;
+            }
             tok[len] = 0;
             while (isspace((unsigned char)*p)) p++;
             if (*p == ',') p++;
@@ -173,7 +176,8 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
             } else if (isdigit((unsigned char)tok[0])) {
                 char *end;
                 long long n = strtoll(tok, &end, 10);
-                if (*end || n > INT32_MAX) return spec_fail(fn, spec, "bad number");
+                /* DUET_RELAX_FIXED(n) is -2 - n, an int */
+                if (*end || n > INT32_MAX - 2) return spec_fail(fn, spec, "bad number");
                 v = DUET_RELAX_FIXED(n);
             } else if (strcmp(tok, "_")) {
                 return spec_fail(fn, spec, "a dim must be a number, None, _ or a name");
