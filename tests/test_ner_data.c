@@ -435,6 +435,19 @@ static void test_writer(void **state)
     assert_corpus_equal(&a, &b);
     ner_corpus_free(&b);
 
+    /* issue 11 #14: a first token that starts with U+FEFF survives the reader's BOM
+     * stripping */
+    ner_corpus bom;
+    ner_corpus_init(&bom);
+    const char *bom_toks[] = {"\xEF\xBB\xBFword", "x"};
+    int32_t bom_tags[] = {NER_TAG_O, NER_TAG_B_LOC};
+    assert_int_equal(ner_corpus_add_sentence(&bom, bom_toks, bom_tags, 2), 0);
+    assert_int_equal(ner_write_conll(path, &bom, err, sizeof err), 0);
+    assert_int_equal(ner_read_conll(path, NER_SCHEME_IOB2, &b, err, sizeof err), 0);
+    assert_corpus_equal(&bom, &b);
+    ner_corpus_free(&b);
+    ner_corpus_free(&bom);
+
     /* the synthetic corpus round-trips too */
     ner_corpus s;
     assert_int_equal(ner_synth_generate(&s, 500, 3), 0);
@@ -843,15 +856,17 @@ static void test_synth(void **state)
 
 /* ---- the real CoNLL-2003 data, when present ---- */
 
+/* $DUET_SHARED_DATA (ctest sets it), else the shared directory beside the source tree
+ * ($DUET_SOURCE_DIR/../shared/data): never a path of one machine. */
 static int shared_data(char *dir, size_t n)
 {
-    const char *env = getenv("DUET_SHARED_DATA");
+    const char *env = getenv("DUET_SHARED_DATA"), *src = getenv("DUET_SOURCE_DIR");
     char cand[2][1024];
     int k = 0;
-    /* ctest sets it to <repo>/../shared/data (__FILE__ is relative, so cannot say) */
     if (env && *env)
         snprintf(cand[k++], sizeof cand[0], "%s", env);
-    snprintf(cand[k++], sizeof cand[0], "/work/main/../shared/data");
+    if (src && *src)
+        snprintf(cand[k++], sizeof cand[0], "%s/../shared/data", src);
     for (int i = 0; i < k; i++) {
         char probe[4096];
         snprintf(probe, sizeof probe, "%s/conll2003/train.txt", cand[i]);
