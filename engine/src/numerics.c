@@ -54,7 +54,10 @@ int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *ou
     }
     /* an input that is not finite came from outside the ops checked: an argument, or a
      * constant captured before the check was on */
-    char inputs[96] = "from finite inputs";
+    char inputs[320] = "from finite inputs";
+    if (n->op == DUET_OP_VAR_READ) /* a source: the value was in the variable already */
+        snprintf(inputs, sizeof inputs, "read from variable '%s'",
+                 duet_var_name((const duet_var *)n->attr.p));
     for (int j = 0; j < n->nin && n->op != DUET_OP_FUSED; j++) {
         nonfinite in_nf;
         if (scan(in[j], &in_nf)) {
