@@ -9,46 +9,30 @@
 
 #include "testutil.h"
 
-static char out[1 << 16];
-
-/* Runs `duet ARGS` with the shell redirections capture, reading what reaches its
- * stdout into out; returns the exit code. */
-static int run_duet(const char *args, const char *capture)
-{
-    const char *bin = getenv("DUET_BIN");
-    assert_non_null(bin);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s %s </dev/null", bin, args, capture);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* stdout and stderr together */
-static int duet(const char *args) { return run_duet(args, "2>&1"); }
+static int duet(const char *args) { return tu_duet(args, "2>&1"); }
 
 /* stderr only */
-static int duet_stderr(const char *args) { return run_duet(args, "2>&1 >/dev/null"); }
-
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
+static int duet_stderr(const char *args) { return tu_duet(args, "2>&1 >/dev/null"); }
 
 static void test_help_version(void **state)
 {
     (void)state;
     assert_int_equal(duet("--version"), 0);
-    assert_non_null(strstr(out, "duet 0.1.0"));
+    assert_non_null(strstr(tu_out, "duet 0.1.0"));
     assert_int_equal(duet("--help"), 0);
-    assert_non_null(strstr(out, "train"));
+    assert_non_null(strstr(tu_out, "train"));
     assert_int_equal(duet("train --help"), 0);
-    assert_non_null(strstr(out, "--mode eager|graph"));
+    assert_non_null(strstr(tu_out, "usage: duet train CASE"));
+    /* issue 11 #9: --help after the model name, or anywhere, is the model's help */
+    assert_int_equal(duet("train ner --help"), 0);
+    assert_non_null(strstr(tu_out, "--mode eager|graph"));
+    assert_int_equal(duet("train ner --steps 3 -h"), 0);
+    assert_non_null(strstr(tu_out, "--check-numerics"));
+    assert_int_equal(duet("run mlp --help"), 0);
+    assert_non_null(strstr(tu_out, "usage: duet run"));
+    assert_int_equal(duet("trace mlp --dot --help"), 0);
+    assert_non_null(strstr(tu_out, "usage: duet trace"));
 }
 
 static void test_bad_flags(void **state)
@@ -80,11 +64,36 @@ static void test_bad_flags(void **state)
         {"train ner --frob", "unknown option '--frob'"},
         {"train ner --data /nonexistent", "/nonexistent/train.txt: cannot open"},
         {"train ner --load /nonexistent.w --steps 1", "/nonexistent.w: cannot open"},
+        /* issue 11 #9: conflicts are errors, values are strict */
+        {"--version extra", "duet: --version takes no arguments, got 'extra'"},
+        {"train ner --steps ' 5'", "--steps: expected an integer in 1..100000000, got ' 5'"},
+        {"train ner --steps +5", "--steps: expected an integer in 1..100000000, got '+5'"},
+        {"train ner --steps 5x", "--steps: expected an integer in 1..100000000, got '5x'"},
+        {"train ner --steps=", "--steps needs a value"},
+        {"train ner --data /tmp --synthetic", "--data and --synthetic conflict: choose one"},
+        {"train ner --mode eager --mode graph", "duet train: --mode given twice"},
+        {"train ner --mode=eager --mode graph", "duet train: --mode given twice"},
+        {"train ner --data --quiet", "--data needs a value, got the flag '--quiet' (write --data=--quiet if that is the value)"},
+        {"train ner --quiet=yes", "duet train: --quiet takes no value, got '--quiet=yes'"},
+        {"train ner --allow-nonfinite", "--allow-nonfinite applies to --load, which is not given"},
+        {"train ner --log /tmp/duet-same --save /tmp/duet-same", "--log and --save name the same file"},
+        {"train ner --log /tmp/duet-same --load /tmp/duet-same", "--log names the --load file"},
+        {"train mlp --steps 1 --steps 2", "duet train: --steps given twice"},
+        {"trace ner --after fuse --dot", "--after and --dot conflict: --after prints text (drop --dot)"},
+        {"run mlp --mode=lazy", "--mode: expected eager, graph or both, got 'lazy'"},
+        {"run mlp --seed 1 --seed=2", "duet run: --seed given twice"},
+        {"run mlp --rtol ' 1'", "--rtol: expected a number in 0..1e+30, got ' 1'"},
+        {"compare mlp --steps=0", "--steps: expected an integer in 1..512, got '0'"},
+        /* issue 11 #10: messages that say what is wrong */
+        {"train ner --load /tmp --steps 1", "/tmp: is a directory, not a weights file"},
+        {"train ner --log /nonexistent/x.jsonl", "duet train: --log: /nonexistent/x.jsonl: its directory is not there: No such file or directory"},
+        {"train ner --save /nonexistent/w.bin", "duet train: --save: /nonexistent/w.bin: its directory is not there: No such file or directory"},
+        {"train ner --log /tmp", "duet train: --log: /tmp: is a directory"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = duet(bad[i][0]);
-        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
-            fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
+        if (rc != 2 || !strstr(tu_out, bad[i][1]) || tu_lines(tu_out) != 1)
+            fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, tu_out);
     }
 }
 
@@ -124,15 +133,15 @@ static void test_seed_bug_cli(void **state)
     (void)state;
     assert_int_equal(duet("train ner-buggy-softmax --mode eager --steps 3 --no-eval --quiet"), 0);
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --steps 3 --no-eval --quiet"), 1);
-    assert_non_null(strstr(out, "Exception encountered when calling Softmax.call"));
-    assert_non_null(strstr(out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
-    assert_non_null(strstr(out, "DUET_BOOL of any (bool ())"));
-    assert_non_null(strstr(out, "tensor:   bool (), produced by any(bool (None, 4, None, None))"));
-    assert_non_null(strstr(out, "args:     Arguments received by Softmax.call(): inputs=f32 (None, "
+    assert_non_null(strstr(tu_out, "Exception encountered when calling Softmax.call"));
+    assert_non_null(strstr(tu_out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
+    assert_non_null(strstr(tu_out, "DUET_BOOL of any (bool ())"));
+    assert_non_null(strstr(tu_out, "tensor:   bool (), produced by any(bool (None, 4, None, None))"));
+    assert_non_null(strstr(tu_out, "args:     Arguments received by Softmax.call(): inputs=f32 (None, "
                                 "4, None, None), mask=bool (None, 4, None, None)"));
-    assert_non_null(strstr(out, "stack:    cases/ner/model.c:"));
-    assert_non_null(strstr(out, "fix:      any() of a mask"));
-    assert_non_null(strstr(out, "\n  at:       cases/ner/model.c:")); /* relative to the tree */
+    assert_non_null(strstr(tu_out, "stack:    cases/ner/model.c:"));
+    assert_non_null(strstr(tu_out, "fix:      any() of a mask"));
+    assert_non_null(strstr(tu_out, "\n  at:       cases/ner/model.c:")); /* relative to the tree */
     /* specialize bakes the branch in and runs */
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);
 }
@@ -143,22 +152,22 @@ static void test_train_reports_traces_and_warnings(void **state)
     (void)state;
     assert_int_equal(duet_stderr("train ner-buggy-softmax --synthetic --mode graph --policy "
                                  "specialize --steps 2"), 0);
-    assert_non_null(strstr(out, "traces: 1 (first call)\n")); /* relaxed dims stay symbolic */
-    assert_null(strstr(out, "retrace"));
-    assert_non_null(strstr(out, "\nwarning: specialize: DUET_BOOL at cases/ner/model.c:"));
-    assert_non_null(strstr(out, " in ner_model/transformer_block/multi_head_attention/softmax was "
+    assert_non_null(strstr(tu_out, "traces: 1 (first call)\n")); /* relaxed dims stay symbolic */
+    assert_null(strstr(tu_out, "retrace"));
+    assert_non_null(strstr(tu_out, "\nwarning: specialize: DUET_BOOL at cases/ner/model.c:"));
+    assert_non_null(strstr(tu_out, " in ner_model/transformer_block/multi_head_attention/softmax was "
                                 "baked into the graph as true"));
     /* one trace for every batch shape, nothing baked: just the count */
     assert_int_equal(duet_stderr("train ner --synthetic --mode graph --steps 2 --no-eval"), 0);
-    assert_non_null(strstr(out, "traces: 1 (first call)\n"));
-    assert_null(strstr(out, "retrace"));
-    assert_null(strstr(out, "warning"));
+    assert_non_null(strstr(tu_out, "traces: 1 (first call)\n"));
+    assert_null(strstr(tu_out, "retrace"));
+    assert_null(strstr(tu_out, "warning"));
     /* eager mode traces nothing; --quiet says nothing */
     assert_int_equal(duet_stderr("train ner --synthetic --mode eager --steps 2 --no-eval"), 0);
-    assert_null(strstr(out, "traces:"));
+    assert_null(strstr(tu_out, "traces:"));
     assert_int_equal(duet_stderr("train ner-buggy-softmax --synthetic --mode graph --policy "
                                  "specialize --steps 2 --no-eval --quiet"), 0);
-    assert_string_equal(out, "");
+    assert_string_equal(tu_out, "");
 }
 
 /* The README and docs/graph-mode.md show the seed bug's diagnostic as it is printed. */
@@ -178,39 +187,133 @@ static void test_docs_show_real_diagnostic(void **state)
         size_t n = fread(text, 1, sizeof text - 1, f);
         text[n] = 0;
         fclose(f);
-        if (!strstr(text, out)) fail_msg("%s does not show the diagnostic as printed:\n%s", docs[i], out);
+        if (!strstr(text, tu_out)) fail_msg("%s does not show the diagnostic as printed:\n%s", docs[i], tu_out);
     }
 }
 
-static void test_no_partial_log_on_error(void **state)
+/* A run that stops keeps the log of the steps it ran, complete lines only: how far it
+ * got is what a failed CI run needs (issue 11 #3). Nothing else is left behind. */
+static void test_log_of_a_stopped_run(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/duet_cli_XXXXXX", args[1024], path[512];
-    assert_non_null(mkdtemp(dir));
+    char dir[32], args[1024], path[512], text[4096];
+    tu_tmpdir(dir);
     snprintf(args, sizeof args, "train ner-buggy-softmax --steps 2 --log %s/log.jsonl", dir);
     assert_int_equal(duet(args), 1);
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
-    assert_int_equal(access(path, F_OK), -1);
-    snprintf(path, sizeof path, "%s/log.jsonl.tmp", dir);
-    assert_int_equal(access(path, F_OK), -1);
-    rmdir(dir);
+    assert_int_equal(tu_read_file(path, text, sizeof text), 0); /* stopped at its first trace */
+    snprintf(args, sizeof args, "ls -A %s", dir);
+    FILE *p = popen(args, "r");
+    assert_int_equal(fread(text, 1, sizeof text, p), strlen("log.jsonl\n"));
+    pclose(p);
+    tu_rm_rf(dir);
+}
+
+/* issue 11 #13: --flag=value everywhere, and a policy that does nothing says so */
+static void test_flag_conventions(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("train ner --mode=eager --steps=2 --no-eval --quiet --seed=7"), 0);
+    assert_int_equal(duet("train mlp --mode=eager --steps=1"), 0);
+    assert_int_equal(duet("run mlp --mode=eager --steps=1"), 0);
+    assert_int_equal(duet("trace mlp --policy=guard --after=fuse"), 0);
+    assert_int_equal(duet("compare mlp --steps=2 --rtol=1e-4"), 0);
+    assert_int_equal(duet_stderr("train ner --mode eager --policy specialize --steps 1 --no-eval --quiet"), 0);
+    assert_string_equal(tu_out, "duet train: note: --policy has no effect in eager mode (nothing is traced)\n");
+    assert_int_equal(duet_stderr("train mlp --mode eager --policy guard --steps 1"), 0);
+    assert_non_null(strstr(tu_out, "--policy has no effect in eager mode"));
+    assert_int_equal(duet_stderr("train ner --mode graph --policy specialize --steps 1 --no-eval --quiet"), 0);
+    assert_null(strstr(tu_out, "no effect"));
+}
+
+/* issue 11 #7: --shuffle --seed 0 shuffles: its first batch is another one */
+static void test_shuffle_seed_zero(void **state)
+{
+    (void)state;
+    char dir[32], args[1024], path[512], a[4096], b[4096];
+    tu_tmpdir(dir);
+    snprintf(args, sizeof args, "train ner --seed 0 --steps 1 --no-eval --quiet --log %s/a", dir);
+    assert_int_equal(duet(args), 0);
+    snprintf(args, sizeof args, "train ner --seed 0 --shuffle --steps 1 --no-eval --quiet --log %s/b", dir);
+    assert_int_equal(duet(args), 0);
+    snprintf(path, sizeof path, "%s/a", dir);
+    assert_true(tu_read_file(path, a, sizeof a) > 0);
+    snprintf(path, sizeof path, "%s/b", dir);
+    assert_true(tu_read_file(path, b, sizeof b) > 0);
+    *strstr(a, "\"ms\"") = 0, *strstr(b, "\"ms\"") = 0; /* the step's time always differs */
+    if (!strcmp(a, b)) fail_msg("the same first step with and without --shuffle: %s", a);
+    tu_rm_rf(dir);
+}
+
+/* A sentence of n tokens "w0 w1 ..." tagged O, then a blank line. */
+static void append_sentence(char *text, size_t cap, int n)
+{
+    size_t len = strlen(text);
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "w%d O\n", i % 7);
+    snprintf(text + len, cap - len, "\n");
+}
+
+/* issue 11 #6: long sentences are counted aloud, scored on every token, or refused */
+static void test_long_sentences(void **state)
+{
+    (void)state;
+    char dir[32], path[512], args[1024];
+    static char text[1 << 16];
+    tu_tmpdir(dir);
+    text[0] = 0;
+    append_sentence(text, sizeof text, 5);
+    append_sentence(text, sizeof text, 200); /* lines 7..206 */
+    append_sentence(text, sizeof text, 3);
+    tu_write_file(dir, "train.txt", text, path, sizeof path);
+    text[0] = 0;
+    append_sentence(text, sizeof text, 4);
+    append_sentence(text, sizeof text, 300);
+    tu_write_file(dir, "valid.txt", text, path, sizeof path);
+    snprintf(args, sizeof args, "train ner --data %s --steps 1 --quiet", dir);
+    assert_int_equal(duet(args), 0);
+    assert_non_null(strstr(tu_out, "warning: 1 training sentences are longer than the model's 128 "
+                                   "positions: 72 tokens past position 128 are not trained on "
+                                   "(--strict refuses them)\n"));
+    assert_non_null(strstr(tu_out, "note: 1 validation sentences are longer than 128 tokens: "
+                                   "they are scored on every token, in windows of 128\n"));
+    assert_non_null(strstr(tu_out, "processed 304 tokens")); /* 4 + 300: none dropped */
+    snprintf(args, sizeof args, "train ner --data %s --steps 1 --strict", dir);
+    assert_int_equal(duet(args), 2);
+    assert_int_equal(tu_lines(tu_out), 1);
+    assert_non_null(strstr(tu_out, "/train.txt:7: a sentence of 200 tokens is longer than the "
+                                   "model's 128 positions (--strict)\n"));
+    tu_rm_rf(dir);
+}
+
+/* issue 11 #8: out of memory is exit 3 and one line, said once */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("train ner --steps 1 --no-eval --mem-limit 4000000"), 3);
+    assert_int_equal(tu_lines(tu_out), 1);
+    assert_non_null(strstr(tu_out, "duet train: out of memory: "));
+    assert_null(strstr(tu_out, "out of memory: out of memory"));
+    assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 12000000"), 3);
+    assert_non_null(strstr(tu_out, " at engine/src/")); /* in a step: the op and its site */
+    assert_non_null(strstr(tu_out, "duet train: out of memory: "));
+    assert_int_equal(tu_lines(tu_out), 1);
 }
 
 static void test_trace(void **state)
 {
     (void)state;
     assert_int_equal(duet("trace mlp"), 0);
-    assert_non_null(strstr(out, "{ lambda %0:f32(None, 2) %1:i32(None,) . let"));
-    assert_non_null(strstr(out, "nodes after passes"));
+    assert_non_null(strstr(tu_out, "{ lambda %0:f32(None, 2) %1:i32(None,) . let"));
+    assert_non_null(strstr(tu_out, "nodes after passes"));
     assert_int_equal(duet("trace ner --dot"), 0);
-    assert_non_null(strstr(out, "digraph duet {"));
+    assert_non_null(strstr(tu_out, "digraph duet {"));
     assert_int_equal(duet("trace ner --after fuse"), 0);
-    assert_non_null(strstr(out, "# ner: after fuse"));
-    assert_non_null(strstr(out, "= fused"));
+    assert_non_null(strstr(tu_out, "# ner: after fuse"));
+    assert_non_null(strstr(tu_out, "= fused"));
     assert_int_equal(duet("trace ner-buggy-softmax"), 1);
-    assert_non_null(strstr(out, "(None, 4, None, None)"));
+    assert_non_null(strstr(tu_out, "(None, 4, None, None)"));
     assert_int_equal(duet("trace ner --after lunch"), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(tu_out), 1);
 }
 
 /* A malformed data file: one line naming file and line, exit 2. */
@@ -229,9 +332,22 @@ static void test_bad_data(void **state)
     fclose(f);
     snprintf(args, sizeof args, "train ner --data %s --steps 1", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(lines(out), 1);
-    assert_non_null(strstr(out, "train.txt:3:"));
-    assert_non_null(strstr(out, "B-MSIC"));
+    assert_int_equal(tu_lines(tu_out), 1);
+    assert_non_null(strstr(tu_out, "train.txt:3:"));
+    assert_non_null(strstr(tu_out, "B-MSIC"));
+    /* issue 11 #10: control bytes in a tag are shown escaped; a stray CR is named */
+    snprintf(path, sizeof path, "%s/train.txt", dir);
+    f = fopen(path, "w");
+    fputs("EU B-ORG\x01\n", f);
+    fclose(f);
+    assert_int_equal(duet(args), 2);
+    assert_non_null(strstr(tu_out, "train.txt:1: unknown tag 'B-ORG\\x01' (expected"));
+    f = fopen(path, "w");
+    fputs("EU O\nrejects B-ORG\rX\n", f);
+    fclose(f);
+    assert_int_equal(duet(args), 2);
+    assert_non_null(strstr(tu_out, "train.txt:2: carriage return at byte 14 inside the line"));
+    assert_int_equal(tu_lines(tu_out), 1);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     assert_int_equal(system(args), 0);
 }
@@ -245,7 +361,11 @@ int main(void)
         cmocka_unit_test(test_seed_bug_cli),
         cmocka_unit_test(test_train_reports_traces_and_warnings),
         cmocka_unit_test(test_docs_show_real_diagnostic),
-        cmocka_unit_test(test_no_partial_log_on_error),
+        cmocka_unit_test(test_log_of_a_stopped_run),
+        cmocka_unit_test(test_flag_conventions),
+        cmocka_unit_test(test_shuffle_seed_zero),
+        cmocka_unit_test(test_long_sentences),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_bad_data),
     };

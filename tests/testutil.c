@@ -1,8 +1,11 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 bool tu_no_relax;
 
@@ -263,4 +266,64 @@ void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *
         fail_msg("message '%s' does not mention '%s'", d->message, needle);
     duet_ctx_clear_error(c);
     assert_int_equal(duet_ctx_status(c), DUET_OK);
+}
+
+/* ---- the duet command ---- */
+
+char tu_out[1 << 16];
+
+int tu_duet(const char *args, const char *capture)
+{
+    const char *bin = getenv("DUET_BIN");
+    assert_non_null(bin);
+    size_t n = strlen(bin) + strlen(args) + strlen(capture) + 32;
+    char *cmd = malloc(n);
+    assert_non_null(cmd);
+    snprintf(cmd, n, "%s %s %s </dev/null", bin, args, capture);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(p);
+    size_t got = fread(tu_out, 1, sizeof tu_out - 1, p);
+    tu_out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int tu_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+void tu_tmpdir(char *dir)
+{
+    strcpy(dir, "/tmp/duet_test_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+void tu_rm_rf(const char *dir)
+{
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+void tu_write_file(const char *dir, const char *name, const char *text, char *path, size_t pathlen)
+{
+    assert_true((size_t)snprintf(path, pathlen, "%s/%s", dir, name) < pathlen);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+}
+
+long tu_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return (long)n;
 }

@@ -49,6 +49,24 @@ void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *
 /* Deterministic pseudo-random fill in [lo, hi). */
 void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
 
+/* ---- the duet command, as users and CI run it ---- */
+/* What the last tu_duet read from the command's stdout. */
+extern char tu_out[1 << 16];
+/* Runs `$DUET_BIN ARGS` through the shell, stdin from /dev/null, with the redirections
+ * in capture ("2>&1": stdout and stderr; "2>&1 >/dev/null": stderr only), reading its
+ * stdout into tu_out; returns the exit code (-1 if it did not exit). */
+int tu_duet(const char *args, const char *capture);
+/* Lines of s. */
+int tu_lines(const char *s);
+/* A fresh directory under /tmp (dir: at least 32 bytes); tu_rm_rf removes it. */
+void tu_tmpdir(char *dir);
+void tu_rm_rf(const char *dir);
+/* Writes text to dir/name (asserting), returning the path in path. */
+void tu_write_file(const char *dir, const char *name, const char *text, char *path, size_t pathlen);
+/* The whole of a file into buf (at most cap - 1 bytes, NUL-terminated); bytes read, or
+ * -1 when it cannot be opened. */
+long tu_read_file(const char *path, char *buf, size_t cap);
+
 /* Skips the current test with a printed reason. */
 #define TU_SKIP(...)                                                                      \
     do {                                                                                  \
