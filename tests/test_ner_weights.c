@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ner/train.h"
 #include "ner/weights.h"
 #include "testutil.h"
 
@@ -300,6 +301,22 @@ static void test_nan_weights_cli(void **state)
     }
     assert_string_equal(at[0], at[1]);
     assert_string_equal(op[0], op[1]);
+    /* the log holds the steps before the NaN (none here), and never a "loss":null */
+    char log[512], text[4096];
+    snprintf(log, sizeof log, "%s/log", dir);
+    assert_int_equal(tu_read_file(log, text, sizeof text), 0);
+
+    /* scoring NaN weights without training: the run stops, where it scored the padding
+     * tag everywhere (78% token accuracy on CoNLL) */
+    ner_run_opts o = ner_run_defaults();
+    o.epochs = 0;
+    o.synth_train = 64, o.synth_valid = 16;
+    o.load_path = path;
+    o.allow_nonfinite = true;
+    ner_run_result r;
+    assert_int_equal(ner_run(&o, &r), NER_RUN_DIAG);
+    if (!strstr(r.error, "validation: the model's output for sentence 1 token 1 is NaN")) fail_msg("%s", r.error);
+    ner_run_result_free(&r);
     tu_rm_rf(dir);
 }
 

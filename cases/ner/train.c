@@ -146,7 +146,7 @@ static int evaluate(duet_ctx *ctx, duet_fn *predict, const ner_batches *vb,
         int C = (int)logits->shape[2];
         for (int row = 0; row < b->rows && !rc; row++) {
             const ner_sentence *st = &valid->sentences[b->sentences[row]];
-            for (int t = 0; t < b->lengths[row]; t++) {
+            for (int t = 0; t < b->lengths[row] && !rc; t++) {
                 const float *zt = z + ((int64_t)row * b->T + t) * C;
                 int best = 0;
                 for (int k = 0; k < C; k++) {
