@@ -1,5 +1,4 @@
 /* The suite a run fills. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
