@@ -279,7 +279,7 @@ int ner_train_cli(int argc, char **argv)
     ner_run_result r;
     ner_run_status st = ner_run(&a.run, &r);
     if (cli.tty && !cli.quiet && st != NER_RUN_OK) fprintf(stderr, "\n");
-    print_long_sentences(&r);
+    if (st == NER_RUN_OK || st == NER_RUN_DIAG) print_long_sentences(&r); /* else: one line */
     if (st == NER_RUN_OK && !cli.quiet) print_trace_notes(&r);
     if (st == NER_RUN_OK) print_summary(&r, &a.run);
     else if (st == NER_RUN_DIAG && r.diag.code) duet_diag_print(stderr, &r.diag);
