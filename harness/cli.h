@@ -29,5 +29,8 @@ int duet_cmd_trace(int argc, char **argv);
 int duet_cmd_compare(int argc, char **argv);
 int duet_cmd_lint(int argc, char **argv);
 int duet_cmd_probe(int argc, char **argv);
+int duet_cmd_baseline(int argc, char **argv);
+int duet_cmd_check(int argc, char **argv);
+int duet_cmd_merge(int argc, char **argv);
 
 #endif

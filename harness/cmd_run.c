@@ -21,13 +21,30 @@ static void usage(FILE *f)
             "  --timeout S       seconds per run before it is killed (default 120)\n"
             "  --shard K/N       run only the cases whose index is K-1 modulo N\n"
             "  --no-fork         run in this process (for a debugger; a crash ends the suite)\n"
-            "  --verbose         print what was found for every run, not only unexpected ones\n");
+            "  --verbose         print what was found for every run, not only unexpected ones\n"
+            "  --json FILE       write the run as JSON (docs/report-schema.md)\n"
+            "  --junit FILE      write JUnit XML: one testcase per case and run\n"
+            "  --sarif FILE      write SARIF 2.1.0: the findings at their source lines\n"
+            "  --report DIR      write DIR/index.html and DIR/report.md with gnuplot plots\n"
+            "  --profile FILE    write the runs' per-op timeline as Chrome trace-event JSON\n");
 }
+
+/* Files written from the suite after the run, each by its flag. */
+static const struct {
+    const char *flag;
+    int (*write)(const char *path, const duet_suite *s, char *err, size_t errlen);
+} outputs[] = {{"--json", duet_write_json},
+               {"--junit", duet_write_junit},
+               {"--sarif", duet_write_sarif},
+               {"--profile", duet_write_chrome_trace}};
+#define NOUTPUTS (sizeof outputs / sizeof *outputs)
 
 typedef struct run_args {
     bool all, fork, verbose;
     bool run[DUET_RUN_COUNT];
     int shard_k, shard_n;
+    const char *report_dir;
+    const char *output[NOUTPUTS]; /* paths by outputs[], or NULL */
     const duet_case *cases[256];
     int ncases;
     duet_run_opts o;
@@ -46,23 +63,27 @@ static int parse_shard(const char *v, run_args *a)
 
 static int parse_flag(int argc, char **argv, int *i, run_args *a)
 {
-    const char *f = argv[*i], *v;
+    const char *arg = argv[*i], *f = NULL, *v;
     long long n;
     int sw;
-    if ((sw = duet_arg_switch("run", f, "--all"))) return sw < 0 ? 2 : (a->all = true, 0);
-    if ((sw = duet_arg_switch("run", f, "--no-fork"))) return sw < 0 ? 2 : (a->o.fork = false, 0);
-    if ((sw = duet_arg_switch("run", f, "--verbose"))) return sw < 0 ? 2 : (a->verbose = true, 0);
+    if ((sw = duet_arg_switch("run", arg, "--all"))) return sw < 0 ? 2 : (a->all = true, 0);
+    if ((sw = duet_arg_switch("run", arg, "--no-fork"))) return sw < 0 ? 2 : (a->o.fork = false, 0);
+    if ((sw = duet_arg_switch("run", arg, "--verbose"))) return sw < 0 ? 2 : (a->verbose = true, 0);
     static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
-                                         "--atol", "--timeout", "--shard"};
-    const char *flag = NULL;
+                                         "--atol", "--timeout", "--shard", "--report"};
+    /* f: the flag's name, whether given as "--flag value" or "--flag=value" */
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
-        if (duet_arg_is(f, valued[k])) flag = valued[k];
-    if (!flag) {
-        fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", f);
+        if (duet_arg_is(arg, valued[k])) f = valued[k];
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (duet_arg_is(arg, outputs[k].flag)) f = outputs[k].flag;
+    if (!f) {
+        fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", arg);
         return 2;
     }
     if (!(v = duet_arg_value("run", argc, argv, i))) return 2;
-    if (!strcmp(flag, "--mode")) {
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (!strcmp(f, outputs[k].flag)) return a->output[k] = v, 0;
+    if (!strcmp(f, "--mode")) {
         bool e = !strcmp(v, "eager") || !strcmp(v, "both"), g = !strcmp(v, "graph") || !strcmp(v, "both");
         if (!e && !g) {
             fprintf(stderr, "duet run: --mode: expected eager, graph or both, got '%s'\n", v);
@@ -70,23 +91,31 @@ static int parse_flag(int argc, char **argv, int *i, run_args *a)
         }
         a->run[DUET_RUN_EAGER] = e;
         for (int k = DUET_RUN_STRICT; k < DUET_RUN_COUNT; k++) a->run[k] = g && a->run[k];
-    } else if (!strcmp(flag, "--policy")) {
+    } else if (!strcmp(f, "--policy")) {
         int k = duet_run_parse(v);
         if (strcmp(v, "all") && k <= DUET_RUN_EAGER) {
             fprintf(stderr, "duet run: --policy: expected strict, specialize, guard or all, got '%s'\n", v);
             return 2;
         }
         for (int j = DUET_RUN_STRICT; j < DUET_RUN_COUNT; j++) a->run[j] = a->run[j] && (k < 0 || j == k);
-    } else if (!strcmp(flag, "--steps")) {
-        if (duet_arg_int("run", flag, v, 1, DUET_MAX_STEPS, &n)) return 2;
+    } else if (!strcmp(f, "--steps")) {
+        if (duet_arg_int("run", f, v, 1, DUET_MAX_STEPS, &n)) return 2;
         a->o.steps = (int)n;
-    } else if (!strcmp(flag, "--seed")) {
-        if (duet_arg_int("run", flag, v, 0, INT64_MAX, &n)) return 2;
+    } else if (!strcmp(f, "--seed")) {
+        if (duet_arg_int("run", f, v, 0, INT64_MAX, &n)) return 2;
         a->o.seed = (uint64_t)n;
-    } else if (!strcmp(flag, "--rtol") || !strcmp(flag, "--atol")) {
-        if (duet_arg_double("run", flag, v, 0, 1e30, flag[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
-    } else if (!strcmp(flag, "--timeout")) {
-        if (duet_arg_double("run", flag, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
+    } else if (!strcmp(f, "--rtol") || !strcmp(f, "--atol")) {
+        if (duet_arg_double("run", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) return 2;
+    } else if (!strcmp(f, "--report")) {
+        char err[4352];
+        if (duet_prepare_output_dir(v, err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", f, err);
+            return 2;
+        }
+        a->report_dir = v;
+        a->o.profile = true; /* it plots kernel time by op kind */
+    } else if (!strcmp(f, "--timeout")) {
+        if (duet_arg_double("run", f, v, 0.001, 1e6, &a->o.timeout_s)) return 2;
     } else {
         return parse_shard(v, a);
     }
@@ -116,6 +145,12 @@ static int parse(int argc, char **argv, run_args *a)
         fprintf(stderr, "duet run: missing CASE or --all (see duet run --help)\n");
         return 2;
     }
+    char err[512];
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (a->output[k] && duet_output_check(a->output[k], err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", outputs[k].flag, err);
+            return 2;
+        }
     return 0;
 }
 
@@ -199,6 +234,16 @@ int duet_cmd_run(int argc, char **argv)
     }
     int unexpected = duet_suite_unexpected(&suite);
     printf("\n%d runs: %d as expected, %d unexpected\n", suite.n, suite.n - unexpected, unexpected);
+    char err[4352];
+    for (size_t k = 0; k < NOUTPUTS && !rc; k++)
+        if (a->output[k] && outputs[k].write(a->output[k], &suite, err, sizeof err)) {
+            fprintf(stderr, "duet run: %s: %s\n", outputs[k].flag, err);
+            rc = 2;
+        }
+    if (!rc && a->report_dir && duet_write_report(a->report_dir, &suite, err, sizeof err)) {
+        fprintf(stderr, "duet run: --report: %s\n", err);
+        rc = 2;
+    }
     duet_suite_free(&suite);
     free(a);
     return rc ? rc : unexpected ? 1 : 0;

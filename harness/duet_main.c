@@ -17,6 +17,11 @@ static const duet_command builtin[] = {
     {"compare", "both modes step by step; the first divergent op and the pass behind it", duet_cmd_compare},
     {"lint", "a case's host reads that strict tracing would reject, from an eager run", duet_cmd_lint},
     {"probe", "the branches specialize baked, and inputs on which eager reads differ", duet_cmd_probe},
+    {"baseline", "save a run's JSON as a CI baseline: outcomes, sites, traces, ULP, time ratios",
+     duet_cmd_baseline},
+    {"check", "compare a run's JSON with a baseline, within budgets; exit 1 on a regression",
+     duet_cmd_check},
+    {"merge", "join the JSON of shards (run --shard K/N) into the whole run's", duet_cmd_merge},
 };
 static const duet_command *extra[DUET_MAX_COMMANDS];
 static int nextra;

@@ -207,21 +207,28 @@ static void op_at(const duet_record *r, const duet_compare *cmp, duet_op_at *op)
 
 /* Graph records come in the plan's order, which is topological, so the first one
  * whose output differs from its eager twin is an op whose inputs all agree: each was
- * computed, and compared, before it. */
+ * computed, and compared, before it. Every op's error is kept, for plots. */
 static int first_divergent_op(const duet_record *gr, int ng, const duet_record *er, int ne,
                               const duet_run_opts *o, duet_divergence *d)
 {
     int *twin = duet_match_records(gr, ng, er, ne);
     if (!twin) return set_diag(&d->diag, DUET_ERR_OOM, "out of memory matching records"), -1;
     d->records = ng;
-    for (int i = 0; i < ng && !d->op_found; i++) {
+    for (int i = 0; i < ng && (!d->op_found || i < DUET_MAX_OP_ERRORS); i++) {
+        duet_op_error *err = i < DUET_MAX_OP_ERRORS ? &d->op_error[d->nop_errors++] : NULL;
         if (twin[i] < 0) { /* not expected: the debug trace is the op log op for op */
             d->unmatched++;
+            if (err) *err = (duet_op_error){NAN, false};
             continue;
         }
         duet_compare cmp = {0};
         duet_compare_tensors(gr[i].value, er[twin[i]].value, o->rtol, o->atol, gr[i].op, &cmp);
-        if ((d->op_found = duet_compare_differs(&cmp))) op_at(&gr[i], &cmp, &d->op);
+        bool differs = duet_compare_differs(&cmp);
+        if (err) *err = (duet_op_error){(float)cmp.max_abs, differs};
+        if (differs && !d->op_found) {
+            d->op_found = true;
+            op_at(&gr[i], &cmp, &d->op);
+        }
     }
     free(twin);
     return 0;

@@ -50,6 +50,8 @@ typedef struct duet_divergence {
     int records, unmatched; /* the debug run's records, those with no eager twin */
     bool op_found;          /* false: every op agrees unoptimised */
     duet_op_at op;          /* the first op whose output differs while its inputs agree */
+    int nop_errors;         /* every op of that step (up to DUET_MAX_OP_ERRORS), in order */
+    duet_op_error op_error[DUET_MAX_OP_ERRORS];
     /* pass bisection */
     unsigned cures;         /* the passes whose removal alone makes the modes agree */
 } duet_divergence;

@@ -9,6 +9,8 @@
 #define DUET_MAX_STEPS 512
 #define DUET_MAX_REASONS 8
 #define DUET_MAX_EFFECTS DUET_CASE_MAX_OBS
+#define DUET_MAX_OP_KINDS 64    /* more than the engine has */
+#define DUET_MAX_OP_ERRORS 2048 /* ops of a divergent step compared one by one */
 
 /* A numeric comparison with NumPy allclose semantics: |g - e| <= atol + rtol * |e|,
  * NaN equal only to NaN, an infinity only to the same infinity. */
@@ -29,6 +31,20 @@ typedef struct duet_effect {
     int eager_steps, graph_steps; /* steps on which it changed */
     bool trace_only;              /* in graph mode it changed only on tracing steps */
 } duet_effect;
+
+/* The time one op kind's kernels took over a run's steps (duet_run_opts.profile). */
+typedef struct duet_op_time {
+    char name[24]; /* "matmul", "fused" */
+    int calls, eager_calls;
+    double ms, eager_ms; /* this run's; graph runs: the eager reference's */
+} duet_op_time;
+
+/* One op of a divergent step, against its eager twin: the max abs error (NaN for an
+ * op with no twin) and whether it is outside the tolerance. */
+typedef struct duet_op_error {
+    float max_abs;
+    bool differs;
+} duet_op_error;
 
 typedef struct duet_timing {
     double trace_ms, optimise_ms, first_ms; /* first: the whole first call */
@@ -73,6 +89,12 @@ typedef struct duet_result {
     int op_line;
     char op_scope[256];
     char passes_at_fault[64];
+    /* ... and every op of op_step in the debug run's order, for a divergence plot */
+    int nop_errors;
+    duet_op_error op_error[DUET_MAX_OP_ERRORS];
+    /* per op kind, when profiled */
+    int nop_times;
+    duet_op_time op_time[DUET_MAX_OP_KINDS];
 } duet_result;
 
 typedef struct duet_run_opts {
@@ -81,6 +103,7 @@ typedef struct duet_run_opts {
     double rtol, atol; /* allclose tolerances */
     double timeout_s;  /* isolated runs only; 0: none */
     bool fork;         /* run in a child process */
+    bool profile;      /* time every op kernel, per op kind (op_time) */
 } duet_run_opts;
 
 /* A case set up for one run: its context, its state and its function. */

@@ -107,6 +107,25 @@ static void record_vars(duet_ctx *ctx, trajectory *t)
     }
 }
 
+/* r's entry for an op kind, added on first sight; NULL when the table is full. */
+static duet_op_time *op_time_of(duet_result *r, const char *name)
+{
+    for (int i = 0; i < r->nop_times; i++)
+        if (!strcmp(r->op_time[i].name, name)) return &r->op_time[i];
+    if (r->nop_times == DUET_MAX_OP_KINDS) return NULL;
+    duet_op_time *t = &r->op_time[r->nop_times++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return t;
+}
+
+static void add_op_time(const duet_op_event *e, void *user)
+{
+    duet_op_time *t = e->depth ? NULL : op_time_of(user, e->op); /* nested: in its loop's time */
+    if (!t) return;
+    t->ms += e->dur_ms;
+    t->calls++;
+}
+
 /* Runs the case in one mode for r->steps steps; the trajectory keeps what is
  * compared, r gets the timings and the trace record. */
 static void run_mode(const duet_case *c, duet_run_kind run, const duet_run_opts *o, trajectory *t,
@@ -130,6 +149,7 @@ static void run_mode(const duet_case *c, duet_run_kind run, const duet_run_opts 
     void *state = ss.state;
     duet_fn *fn = ss.fn;
     if (c->observe && !rc) c->observe(state, t->obs0);
+    if (o->profile) duet_ctx_set_profiler(ctx, add_op_time, r); /* after the case's set-up */
     duet_tensor *in[16], *out[16];
     for (int s = 0; s < steps && !duet_ctx_status(ctx); s++) {
         c->inputs(ctx, state, s, o->seed, in);
@@ -316,6 +336,8 @@ static void localise(const duet_case *c, const duet_run_opts *o, duet_result *r)
         r->op_line = d->op.line;
         snprintf(r->op_scope, sizeof r->op_scope, "%s", d->op.scope);
     }
+    r->nop_errors = d->nop_errors;
+    memcpy(r->op_error, d->op_error, sizeof *r->op_error * (size_t)d->nop_errors);
     for (unsigned bit = 1; bit && bit <= d->cures; bit <<= 1) {
         const char *name = d->cures & bit ? duet_pass_name(bit) : NULL;
         size_t len = strlen(r->passes_at_fault);
@@ -348,6 +370,10 @@ int duet_run_case(const duet_case *c, duet_run_kind run, const duet_run_opts *o,
         compare_timings(&r->timing, &eager.timing);
         memcpy(r->eager_step_ms, eager.step_ms, sizeof r->eager_step_ms);
         memcpy(r->eager_out0, eager.out0, sizeof r->eager_out0);
+        for (int i = 0; i < eager.nop_times; i++) {
+            duet_op_time *t = op_time_of(r, eager.op_time[i].name);
+            if (t) t->eager_ms = eager.op_time[i].ms, t->eager_calls = eager.op_time[i].calls;
+        }
         if (r->actual == DUET_OUTCOME_DIVERGENCE) localise(c, o, r);
     } else {
         timings(r);

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "outfile.h" /* duet_write_atomic */
+#include "outfile.h" /* duet_write_atomic, duet_output_check */
 #include "result.h"
 
 typedef struct duet_suite {
@@ -29,5 +29,105 @@ int duet_suite_add(duet_suite *s, const duet_result *r);
 void duet_suite_free(duet_suite *s);
 /* Runs that were not as expected. */
 int duet_suite_unexpected(const duet_suite *s);
+
+/* ---- for machines: JSON, JUnit XML, SARIF (docs/report-schema.md) ---- */
+
+#define DUET_JSON_SCHEMA_VERSION 1
+/* Each writer: 0, or -1 with a one-line reason (naming path) in err. */
+int duet_write_json(const char *path, const duet_suite *s, char *err, size_t errlen);
+int duet_write_junit(const char *path, const duet_suite *s, char *err, size_t errlen);
+int duet_write_sarif(const char *path, const duet_suite *s, char *err, size_t errlen);
+/* Reads a run's JSON back: 0, or -1 with "FILE: FIELD: what is wrong" in err (s is
+ * then empty). Free s with duet_suite_free. */
+int duet_read_json(const char *path, duet_suite *s, char *err, size_t errlen);
+
+/* ---- for CI: baselines with budgets, and shards merged (docs/report-schema.md) ---- */
+
+/* The index of (case, run) in s, or -1. */
+int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run);
+/* The first option that changes what runs compute (seed, steps, rtol, atol) and differs
+ * between a and b, as its JSON field ("options.seed"), or NULL: runs whose figures may
+ * be compared have none. */
+const char *duet_opts_differing(const duet_run_opts *a, const duet_run_opts *b);
+
+/* What a baseline keeps of a (case, run): what must not change, and what may only move
+ * within a budget. Times are ratios measured in one run, never absolute times, so a
+ * baseline holds across machines. */
+typedef struct duet_baseline_row {
+    char case_name[64];
+    duet_run_kind run;
+    duet_outcome outcome;
+    duet_status kind; /* the diagnostic's, DUET_OK if none */
+    char file[160];   /* and its site */
+    int line;
+    int traces;
+    int64_t max_ulp;
+    double compile_steps; /* (trace + optimise) / the run's own per-step median; 0: none */
+    double speedup;       /* eager / graph per-step medians; 0: not measured */
+} duet_baseline_row;
+
+typedef struct duet_baseline {
+    duet_baseline_row *rows;
+    int n;
+    duet_run_opts opts; /* seed, steps, rtol and atol of the run it was made from */
+    char version[32], commit[48];
+} duet_baseline;
+
+/* 0, or -1 when out of memory. */
+int duet_baseline_from_suite(const duet_suite *s, duet_baseline *b);
+void duet_baseline_free(duet_baseline *b);
+int duet_write_baseline(const char *path, const duet_baseline *b, char *err, size_t errlen);
+/* 0, or -1 with "FILE: FIELD: what is wrong" in err (b is then empty). */
+int duet_read_baseline(const char *path, duet_baseline *b, char *err, size_t errlen);
+
+typedef struct duet_budget {
+    int64_t ulp;           /* ULP allowed beyond the baseline's: max(baseline, ulp) */
+    double time_tolerance; /* factor speedup may shrink (and compile_steps grow) by */
+    /* Compare compile_steps too. Off by default: a compile time is one sample (one
+     * trace), which a page fault or a context switch can multiply, where the speed
+     * ratio is a ratio of medians. */
+    bool compile_time;
+} duet_budget;
+/* Compares the run named run_name with the baseline, printing one line per regression
+ * to out and then a count (runs the baseline lacks are counted, not checked). The
+ * number of regressions, or -1 with a one-line reason in err when the two cannot be
+ * compared (a different seed, steps or tolerance). */
+int duet_baseline_check(const duet_baseline *b, const duet_suite *run, const char *run_name,
+                        const duet_budget *budget, FILE *out, char *err, size_t errlen);
+
+/* Joins the runs in[0..n), n >= 1 (named names[i] in errors) into out: shards K/N of one run
+ * (every K once, rows in the order a whole run has them), or unsharded runs of other
+ * cases (rows in argument order). They must have the same options, version and commit,
+ * and no (case, run) twice. 0, or -1 with a one-line reason in err. */
+int duet_suite_merge(const duet_suite *in, const char *const *names, int n, duet_suite *out,
+                     char *err, size_t errlen);
+
+/* An output directory given on the command line, checked before anything runs (files
+ * go through duet_output_check): made when missing (its parent must exist), writable.
+ * 0, or -1 with a one-line reason in err. */
+int duet_prepare_output_dir(const char *dir, char *err, size_t errlen);
+
+/* What a report says a run's finding means and how to fix it: the one place reports
+ * ask. For now the diagnostic's own explanation and fix ("" when it has none);
+ * `duet explain` text for each bug class will answer here. */
+typedef struct duet_explanation {
+    const char *why, *fix;
+} duet_explanation;
+duet_explanation duet_report_explanation(const duet_result *r);
+
+/* The report for people: DIR/index.html and DIR/report.md, a summary table and per
+ * case its runs, diagnostics, explanation and fix, and plots drawn by gnuplot into
+ * DIR/plots (SVG for the HTML, PNG for the Markdown): output 0 and time per step in
+ * both modes, kernel time by op kind (when the runs were profiled), and per-op error
+ * where a run diverged. Without gnuplot each plot's place says so and the rest is
+ * written. 0, or -1 with a one-line reason in err. */
+int duet_write_report(const char *dir, const duet_suite *s, char *err, size_t errlen);
+
+/* The Chrome trace-event JSON of the suite's runs (crashed and timed-out ones left
+ * out), run once more in this process with the engine's profiler on: a process per
+ * case, a thread per run (eager, graph strict, ...), an event per op named with its
+ * scope, with its call site, and one per step. Loads in Perfetto and chrome://tracing.
+ * 0, or -1 with a one-line reason in err. */
+int duet_write_chrome_trace(const char *path, const duet_suite *s, char *err, size_t errlen);
 
 #endif

@@ -1,4 +1,4 @@
-/* The suite a run fills. */
+/* The suite a run fills (outputs are written by outfile.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +62,20 @@ int duet_suite_unexpected(const duet_suite *s)
     int k = 0;
     for (int i = 0; i < s->n; i++) k += !s->results[i].as_expected;
     return k;
+}
+
+int duet_suite_find(const duet_suite *s, const char *case_name, duet_run_kind run)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->results[i].run == run && !strcmp(s->results[i].case_name, case_name)) return i;
+    return -1;
+}
+
+const char *duet_opts_differing(const duet_run_opts *a, const duet_run_opts *b)
+{
+    return a->seed != b->seed     ? "options.seed"
+           : a->steps != b->steps ? "options.steps"
+           : a->rtol != b->rtol   ? "options.rtol"
+           : a->atol != b->atol   ? "options.atol"
+                                  : NULL;
 }

@@ -2,7 +2,10 @@
 # Checks for the Debian packages duet builds and tests with; installs the missing ones
 # with apt-get when run as root, or prints the command to run otherwise.
 set -euo pipefail
-need=(cmake make gcc pkg-config libcmocka-dev libcjson-dev)
+# libxml2-utils (xmllint) and python3-jsonschema validate the JUnit and SARIF reports in
+# the tests, which skip without them; gnuplot-nox draws the report plots.
+need=(cmake make gcc pkg-config libcmocka-dev libcjson-dev libxml2-utils python3-jsonschema
+      gnuplot-nox)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,35 +4,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
+static char out[1 << 16];
+
 /* stdout and stderr together */
-static int duet(const char *args) { return tu_duet(args, "2>&1"); }
+static int duet(const char *args) { return tu_run_duet(args, "2>&1", out, sizeof out); }
 
 /* stderr only */
-static int duet_stderr(const char *args) { return tu_duet(args, "2>&1 >/dev/null"); }
+static int duet_stderr(const char *args) { return tu_run_duet(args, "2>&1 >/dev/null", out, sizeof out); }
+
+/* Fails unless the doc (relative to the source tree) contains out exactly. */
+static void assert_doc_shows(const char *doc, const char *what)
+{
+    const char *src = getenv("DUET_SOURCE_DIR");
+    assert_non_null(src);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", src, doc);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    if (!strstr(text, out)) fail_msg("%s does not show %s as printed:\n%s", doc, what, out);
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
 
 static void test_help_version(void **state)
 {
     (void)state;
     assert_int_equal(duet("--version"), 0);
-    assert_non_null(strstr(tu_out, "duet 0.1.0"));
+    assert_non_null(strstr(out, "duet 0.1.0"));
     assert_int_equal(duet("--help"), 0);
-    assert_non_null(strstr(tu_out, "train"));
+    assert_non_null(strstr(out, "train"));
     assert_int_equal(duet("train --help"), 0);
-    assert_non_null(strstr(tu_out, "usage: duet train CASE"));
+    assert_non_null(strstr(out, "usage: duet train CASE"));
     /* issue 11 #9: --help after the model name, or anywhere, is the model's help */
     assert_int_equal(duet("train ner --help"), 0);
-    assert_non_null(strstr(tu_out, "--mode eager|graph"));
+    assert_non_null(strstr(out, "--mode eager|graph"));
     assert_int_equal(duet("train ner --steps 3 -h"), 0);
-    assert_non_null(strstr(tu_out, "--check-numerics"));
+    assert_non_null(strstr(out, "--check-numerics"));
     assert_int_equal(duet("run mlp --help"), 0);
-    assert_non_null(strstr(tu_out, "usage: duet run"));
+    assert_non_null(strstr(out, "usage: duet run"));
     assert_int_equal(duet("trace mlp --dot --help"), 0);
-    assert_non_null(strstr(tu_out, "usage: duet trace"));
+    assert_non_null(strstr(out, "usage: duet trace"));
 }
 
 static void test_bad_flags(void **state)
@@ -79,7 +103,6 @@ static void test_bad_flags(void **state)
         {"train ner --log /tmp/duet-same --save /tmp/duet-same", "--log and --save name the same file"},
         {"train ner --log /tmp/duet-same --load /tmp/duet-same", "--log names the --load file"},
         {"train mlp --steps 1 --steps 2", "duet train: --steps given twice"},
-        {"trace ner --after fuse --dot", "--after and --dot conflict: --after prints text (drop --dot)"},
         {"run mlp --mode=lazy", "--mode: expected eager, graph or both, got 'lazy'"},
         {"run mlp --seed 1 --seed=2", "duet run: --seed given twice"},
         {"run mlp --rtol ' 1'", "--rtol: expected a number in 0..1e+30, got ' 1'"},
@@ -92,8 +115,8 @@ static void test_bad_flags(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = duet(bad[i][0]);
-        if (rc != 2 || !strstr(tu_out, bad[i][1]) || tu_lines(tu_out) != 1)
-            fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, tu_out);
+        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
+            fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
     }
 }
 
@@ -133,15 +156,15 @@ static void test_seed_bug_cli(void **state)
     (void)state;
     assert_int_equal(duet("train ner-buggy-softmax --mode eager --steps 3 --no-eval --quiet"), 0);
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --steps 3 --no-eval --quiet"), 1);
-    assert_non_null(strstr(tu_out, "Exception encountered when calling Softmax.call"));
-    assert_non_null(strstr(tu_out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
-    assert_non_null(strstr(tu_out, "DUET_BOOL of any (bool ())"));
-    assert_non_null(strstr(tu_out, "tensor:   bool (), produced by any(bool (None, 4, None, None))"));
-    assert_non_null(strstr(tu_out, "args:     Arguments received by Softmax.call(): inputs=f32 (None, "
+    assert_non_null(strstr(out, "Exception encountered when calling Softmax.call"));
+    assert_non_null(strstr(out, "scope:    ner_model/transformer_block/multi_head_attention/softmax"));
+    assert_non_null(strstr(out, "DUET_BOOL of any (bool ())"));
+    assert_non_null(strstr(out, "tensor:   bool (), produced by any(bool (None, 4, None, None))"));
+    assert_non_null(strstr(out, "args:     Arguments received by Softmax.call(): inputs=f32 (None, "
                                 "4, None, None), mask=bool (None, 4, None, None)"));
-    assert_non_null(strstr(tu_out, "stack:    cases/ner/model.c:"));
-    assert_non_null(strstr(tu_out, "fix:      any() of a mask"));
-    assert_non_null(strstr(tu_out, "\n  at:       cases/ner/model.c:")); /* relative to the tree */
+    assert_non_null(strstr(out, "stack:    cases/ner/model.c:"));
+    assert_non_null(strstr(out, "fix:      any() of a mask"));
+    assert_non_null(strstr(out, "\n  at:       cases/ner/model.c:")); /* relative to the tree */
     /* specialize bakes the branch in and runs */
     assert_int_equal(duet("train ner-buggy-softmax --mode graph --policy specialize --steps 3 --no-eval --quiet"), 0);
 }
@@ -152,42 +175,51 @@ static void test_train_reports_traces_and_warnings(void **state)
     (void)state;
     assert_int_equal(duet_stderr("train ner-buggy-softmax --synthetic --mode graph --policy "
                                  "specialize --steps 2"), 0);
-    assert_non_null(strstr(tu_out, "traces: 1 (first call)\n")); /* relaxed dims stay symbolic */
-    assert_null(strstr(tu_out, "retrace"));
-    assert_non_null(strstr(tu_out, "\nwarning: specialize: DUET_BOOL at cases/ner/model.c:"));
-    assert_non_null(strstr(tu_out, " in ner_model/transformer_block/multi_head_attention/softmax was "
+    assert_non_null(strstr(out, "traces: 1 (first call)\n")); /* relaxed dims stay symbolic */
+    assert_null(strstr(out, "retrace"));
+    assert_non_null(strstr(out, "\nwarning: specialize: DUET_BOOL at cases/ner/model.c:"));
+    assert_non_null(strstr(out, " in ner_model/transformer_block/multi_head_attention/softmax was "
                                 "baked into the graph as true"));
     /* one trace for every batch shape, nothing baked: just the count */
     assert_int_equal(duet_stderr("train ner --synthetic --mode graph --steps 2 --no-eval"), 0);
-    assert_non_null(strstr(tu_out, "traces: 1 (first call)\n"));
-    assert_null(strstr(tu_out, "retrace"));
-    assert_null(strstr(tu_out, "warning"));
+    assert_non_null(strstr(out, "traces: 1 (first call)\n"));
+    assert_null(strstr(out, "retrace"));
+    assert_null(strstr(out, "warning"));
     /* eager mode traces nothing; --quiet says nothing */
     assert_int_equal(duet_stderr("train ner --synthetic --mode eager --steps 2 --no-eval"), 0);
-    assert_null(strstr(tu_out, "traces:"));
+    assert_null(strstr(out, "traces:"));
     assert_int_equal(duet_stderr("train ner-buggy-softmax --synthetic --mode graph --policy "
                                  "specialize --steps 2 --no-eval --quiet"), 0);
-    assert_string_equal(tu_out, "");
+    assert_string_equal(out, "");
 }
 
 /* The README and docs/graph-mode.md show the seed bug's diagnostic as it is printed. */
 static void test_docs_show_real_diagnostic(void **state)
 {
     (void)state;
-    const char *src = getenv("DUET_SOURCE_DIR");
-    assert_non_null(src);
-    assert_int_equal(duet("trace ner-buggy-softmax"), 1);
-    const char *docs[] = {"README.md", "docs/graph-mode.md"};
-    for (int i = 0; i < 2; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", src, docs[i]);
-        FILE *f = fopen(path, "r");
-        assert_non_null(f);
-        static char text[1 << 17];
-        size_t n = fread(text, 1, sizeof text - 1, f);
-        text[n] = 0;
-        fclose(f);
-        if (!strstr(text, tu_out)) fail_msg("%s does not show the diagnostic as printed:\n%s", docs[i], tu_out);
+    assert_int_equal(duet_stderr("trace ner-buggy-softmax"), 1); /* the graph goes to stdout */
+    assert_doc_shows("README.md", "the seed bug's diagnostic");
+    assert_doc_shows("docs/graph-mode.md", "the seed bug's diagnostic");
+}
+
+/* docs/graph-mode.md and the README show tensor-bool's graphs as duet trace prints them
+ * (without its closing summary line). */
+static void test_docs_show_real_graphs(void **state)
+{
+    (void)state;
+    const struct {
+        const char *args, *doc;
+    } shown[] = {
+        {"trace tensor-bool --policy guard", "docs/graph-mode.md"},
+        {"trace tensor-bool --policy specialize", "docs/graph-mode.md"},
+        {"trace tensor-bool", "docs/graph-mode.md"},
+        {"trace tensor-bool", "README.md"},
+    };
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "%s 2>/dev/null | grep -v '^# '", shown[i].args);
+        tu_run_duet(args, "", out, sizeof out);
+        assert_doc_shows(shown[i].doc, shown[i].args);
     }
 }
 
@@ -219,11 +251,11 @@ static void test_flag_conventions(void **state)
     assert_int_equal(duet("trace mlp --policy=guard --after=fuse"), 0);
     assert_int_equal(duet("compare mlp --steps=2 --rtol=1e-4"), 0);
     assert_int_equal(duet_stderr("train ner --mode eager --policy specialize --steps 1 --no-eval --quiet"), 0);
-    assert_string_equal(tu_out, "duet train: note: --policy has no effect in eager mode (nothing is traced)\n");
+    assert_string_equal(out, "duet train: note: --policy has no effect in eager mode (nothing is traced)\n");
     assert_int_equal(duet_stderr("train mlp --mode eager --policy guard --steps 1"), 0);
-    assert_non_null(strstr(tu_out, "--policy has no effect in eager mode"));
+    assert_non_null(strstr(out, "--policy has no effect in eager mode"));
     assert_int_equal(duet_stderr("train ner --mode graph --policy specialize --steps 1 --no-eval --quiet"), 0);
-    assert_null(strstr(tu_out, "no effect"));
+    assert_null(strstr(out, "no effect"));
 }
 
 /* issue 11 #7: --shuffle --seed 0 shuffles: its first batch is another one */
@@ -271,16 +303,16 @@ static void test_long_sentences(void **state)
     tu_write_file(dir, "valid.txt", text, path, sizeof path);
     snprintf(args, sizeof args, "train ner --data %s --steps 1 --quiet", dir);
     assert_int_equal(duet(args), 0);
-    assert_non_null(strstr(tu_out, "warning: 1 training sentences are longer than the model's 128 "
+    assert_non_null(strstr(out, "warning: 1 training sentences are longer than the model's 128 "
                                    "positions: 72 tokens past position 128 are not trained on "
                                    "(--strict refuses them)\n"));
-    assert_non_null(strstr(tu_out, "note: 1 validation sentences are longer than 128 tokens: "
+    assert_non_null(strstr(out, "note: 1 validation sentences are longer than 128 tokens: "
                                    "they are scored on every token, in windows of 128\n"));
-    assert_non_null(strstr(tu_out, "processed 304 tokens")); /* 4 + 300: none dropped */
+    assert_non_null(strstr(out, "processed 304 tokens")); /* 4 + 300: none dropped */
     snprintf(args, sizeof args, "train ner --data %s --steps 1 --strict", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(tu_lines(tu_out), 1);
-    assert_non_null(strstr(tu_out, "/train.txt:7: a sentence of 200 tokens is longer than the "
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "/train.txt:7: a sentence of 200 tokens is longer than the "
                                    "model's 128 positions (--strict)\n"));
     tu_rm_rf(dir);
 }
@@ -290,30 +322,59 @@ static void test_out_of_memory(void **state)
 {
     (void)state;
     assert_int_equal(duet("train ner --steps 1 --no-eval --mem-limit 4000000"), 3);
-    assert_int_equal(tu_lines(tu_out), 1);
-    assert_non_null(strstr(tu_out, "duet train: out of memory: "));
-    assert_null(strstr(tu_out, "out of memory: out of memory"));
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "duet train: out of memory: "));
+    assert_null(strstr(out, "out of memory: out of memory"));
     assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 12000000"), 3);
-    assert_non_null(strstr(tu_out, " at engine/src/")); /* in a step: the op and its site */
-    assert_non_null(strstr(tu_out, "duet train: out of memory: "));
-    assert_int_equal(tu_lines(tu_out), 1);
+    assert_non_null(strstr(out, " at engine/src/")); /* in a step: the op and its site */
+    assert_non_null(strstr(out, "duet train: out of memory: "));
+    assert_int_equal(lines(out), 1);
 }
 
 static void test_trace(void **state)
 {
     (void)state;
     assert_int_equal(duet("trace mlp"), 0);
-    assert_non_null(strstr(tu_out, "{ lambda %0:f32(None, 2) %1:i32(None,) . let"));
-    assert_non_null(strstr(tu_out, "nodes after passes"));
+    assert_non_null(strstr(out, "{ lambda %0:f32(None, 2) %1:i32(None,) . let"));
+    assert_non_null(strstr(out, "nodes after passes"));
     assert_int_equal(duet("trace ner --dot"), 0);
-    assert_non_null(strstr(tu_out, "digraph duet {"));
+    assert_non_null(strstr(out, "digraph duet {"));
     assert_int_equal(duet("trace ner --after fuse"), 0);
-    assert_non_null(strstr(tu_out, "# ner: after fuse"));
-    assert_non_null(strstr(tu_out, "= fused"));
+    assert_non_null(strstr(out, "# ner: after fuse"));
+    assert_non_null(strstr(out, "= fused"));
     assert_int_equal(duet("trace ner-buggy-softmax"), 1);
-    assert_non_null(strstr(tu_out, "(None, 4, None, None)"));
+    assert_non_null(strstr(out, "(None, 4, None, None)"));
     assert_int_equal(duet("trace ner --after lunch"), 2);
-    assert_int_equal(tu_lines(tu_out), 1);
+    assert_int_equal(lines(out), 1);
+    /* --dot honours --after: the DOT of the graph right after that pass */
+    assert_int_equal(duet("trace mlp --after cse --dot"), 0);
+    assert_non_null(strstr(out, "# mlp: after cse\ndigraph duet {\n"));
+    assert_null(strstr(out, "fused"));
+    assert_non_null(strstr(out, "label=\"dense_1\";"));
+    assert_int_equal(duet("trace mlp --expand-fused"), 0);
+    assert_non_null(strstr(out, " = fused "));
+    assert_non_null(strstr(out, ".0:f32("));
+}
+
+/* What a learner sees of each policy on the catalog's host reads: the graph a strict
+ * trace built up to the read, marked where it stopped, before the diagnostic; the
+ * read specialize baked in; the guard node that checks it. */
+static void test_trace_shows_host_reads(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("trace tensor-bool"), 1);
+    const char *stop = strstr(out, "    !! DUET_BOOL at cases/bugs/tensor_bool.c:22 on %3: stopped here\n  }\n");
+    const char *diag = strstr(out, "error: host branch on a symbolic tensor");
+    assert_non_null(strstr(out, "    %3:bool() = any %2 axes=all    #"));
+    assert_true(stop && diag && stop < diag);
+    assert_int_equal(duet("trace tensor-bool --policy specialize"), 0);
+    assert_non_null(strstr(out, "    # baked: DUET_BOOL at cases/bugs/tensor_bool.c:22 read false; every call reuses it\n"));
+    assert_int_equal(duet("trace tensor-bool --policy guard"), 0);
+    assert_non_null(strstr(out, "= guard %2 DUET_BOOL==false    # - tensor_bool.c:22"));
+    assert_int_equal(duet("trace item-branch --policy specialize --after trace"), 0);
+    assert_non_null(strstr(out, "    # baked: DUET_ITEM at cases/bugs/item_branch.c:17 on %3 read "));
+    assert_int_equal(duet("trace item-branch --policy guard"), 0);
+    assert_non_null(strstr(out, " DUET_ITEM=="));
 }
 
 /* A malformed data file: one line naming file and line, exit 2. */
@@ -332,22 +393,22 @@ static void test_bad_data(void **state)
     fclose(f);
     snprintf(args, sizeof args, "train ner --data %s --steps 1", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(tu_lines(tu_out), 1);
-    assert_non_null(strstr(tu_out, "train.txt:3:"));
-    assert_non_null(strstr(tu_out, "B-MSIC"));
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "train.txt:3:"));
+    assert_non_null(strstr(out, "B-MSIC"));
     /* issue 11 #10: control bytes in a tag are shown escaped; a stray CR is named */
     snprintf(path, sizeof path, "%s/train.txt", dir);
     f = fopen(path, "w");
     fputs("EU B-ORG\x01\n", f);
     fclose(f);
     assert_int_equal(duet(args), 2);
-    assert_non_null(strstr(tu_out, "train.txt:1: unknown tag 'B-ORG\\x01' (expected"));
+    assert_non_null(strstr(out, "train.txt:1: unknown tag 'B-ORG\\x01' (expected"));
     f = fopen(path, "w");
     fputs("EU O\nrejects B-ORG\rX\n", f);
     fclose(f);
     assert_int_equal(duet(args), 2);
-    assert_non_null(strstr(tu_out, "train.txt:2: carriage return at byte 14 inside the line"));
-    assert_int_equal(tu_lines(tu_out), 1);
+    assert_non_null(strstr(out, "train.txt:2: carriage return at byte 14 inside the line"));
+    assert_int_equal(lines(out), 1);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     assert_int_equal(system(args), 0);
 }
@@ -367,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_long_sentences),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_trace_shows_host_reads),
+        cmocka_unit_test(test_docs_show_real_graphs),
         cmocka_unit_test(test_bad_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

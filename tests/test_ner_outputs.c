@@ -13,8 +13,16 @@
 
 #include "testutil.h"
 
+static char out[1 << 16];
+
+/* `$DUET_BIN ARGS` with the redirections in capture, its stdout into out */
+static int run_duet(const char *args, const char *capture)
+{
+    return tu_run_duet(args, capture, out, sizeof out);
+}
+
 /* `$DUET_BIN ARGS`, both streams captured */
-static int duet(const char *args) { return tu_duet(args, "2>&1"); }
+static int duet(const char *args) { return run_duet(args, "2>&1"); }
 
 /* The names in dir, sorted, one per line. */
 static void listing(const char *dir, char *buf, size_t cap)
@@ -109,8 +117,8 @@ static void test_concurrent_runs(void **state)
     assert_int_equal(wait_exit(first), 0);
     if (first_still_running) { /* else the machine was too slow to overlap them */
         assert_int_equal(rc, 2);
-        assert_non_null(strstr(tu_out, "is writing this log"));
-        assert_non_null(strstr(tu_out, "another run (pid "));
+        assert_non_null(strstr(out, "is writing this log"));
+        assert_non_null(strstr(out, "another run (pid "));
     }
     static char logtext[1 << 16];
     assert_true(tu_read_file(log, logtext, sizeof logtext) > 0);
@@ -132,9 +140,9 @@ static void test_special_targets(void **state)
     assert_int_equal(stat("/dev/null", &st), 0);
     assert_true(S_ISCHR(st.st_mode));
     /* the log to stdout, as it runs */
-    assert_int_equal(tu_duet("train ner --steps 2 --no-eval --quiet --log /dev/stdout", "2>/dev/null"), 0);
-    assert_non_null(strstr(tu_out, "{\"step\":1,"));
-    assert_non_null(strstr(tu_out, "{\"step\":2,"));
+    assert_int_equal(run_duet("train ner --steps 2 --no-eval --quiet --log /dev/stdout", "2>/dev/null"), 0);
+    assert_non_null(strstr(out, "{\"step\":1,"));
+    assert_non_null(strstr(out, "{\"step\":2,"));
     /* stdout redirected to a file: the log shares the stream's offset, neither
      * overwrites the other */
     snprintf(path, sizeof path, "%s/out.txt", dir);
@@ -151,7 +159,7 @@ static void test_special_targets(void **state)
     snprintf(args, sizeof args, "train ner --steps 3 --no-eval --quiet --log %s >/dev/null & cat %s; wait", path,
              path);
     assert_int_equal(duet(args), 0);
-    assert_int_equal(tu_lines(tu_out), 3);
+    assert_int_equal(tu_lines(out), 3);
     /* a symlink to a file: the file is written, the link stays */
     snprintf(path, sizeof path, "%s/real.bin", dir);
     snprintf(link, sizeof link, "%s/link.bin", dir);
@@ -203,9 +211,9 @@ static void test_outputs_checked_first(void **state)
     assert_int_equal(duet(args), 2);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_true(t1.tv_sec - t0.tv_sec < 10); /* 50 epochs would take minutes */
-    assert_int_equal(tu_lines(tu_out), 1);
-    assert_non_null(strstr(tu_out, "--save: "));
-    assert_non_null(strstr(tu_out, "/no/such/dir/w.bin: its directory is not there"));
+    assert_int_equal(tu_lines(out), 1);
+    assert_non_null(strstr(out, "--save: "));
+    assert_non_null(strstr(out, "/no/such/dir/w.bin: its directory is not there"));
     tu_read_file(log, text, sizeof text);
     assert_string_equal(text, "the last run's log\n");
 

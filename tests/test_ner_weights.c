@@ -12,6 +12,14 @@
 #include "ner/weights.h"
 #include "testutil.h"
 
+static char out[1 << 16];
+
+/* `$DUET_BIN ARGS` with the redirections in capture, its stdout into out */
+static int run_duet(const char *args, const char *capture)
+{
+    return tu_run_duet(args, capture, out, sizeof out);
+}
+
 /* ---- a file, byte by byte, as docs/weights-format.md lays it out ---- */
 
 typedef struct file {
@@ -263,7 +271,7 @@ static void test_nan_weights_cli(void **state)
     tu_tmpdir(dir);
     snprintf(path, sizeof path, "%s/w.bin", dir);
     snprintf(args, sizeof args, "train ner --steps 1 --no-eval --quiet --save %s", path);
-    assert_int_equal(tu_duet(args, "2>&1"), 0);
+    assert_int_equal(run_duet(args, "2>&1"), 0);
     static unsigned char b[1 << 24];
     FILE *f = fopen(path, "rb");
     size_t n = fread(b, 1, sizeof b, f);
@@ -279,11 +287,11 @@ static void test_nan_weights_cli(void **state)
     fclose(f);
 
     snprintf(args, sizeof args, "train ner --steps 3 --load %s", path);
-    assert_int_equal(tu_duet(args, "2>&1"), 2);
-    assert_non_null(strstr(tu_out, "element 0 is NaN (--allow-nonfinite accepts it)"));
+    assert_int_equal(run_duet(args, "2>&1"), 2);
+    assert_non_null(strstr(out, "element 0 is NaN (--allow-nonfinite accepts it)"));
     snprintf(args, sizeof args, "train ner --steps 3 --load %s --allow-nonfinite --log %s/log", path, dir);
-    assert_int_equal(tu_duet(args, "2>&1 >/dev/null"), 1);
-    assert_string_equal(tu_out, "duet train: step 1 (epoch 1, batch 1): the loss is NaN; training "
+    assert_int_equal(run_duet(args, "2>&1 >/dev/null"), 1);
+    assert_string_equal(out, "duet train: step 1 (epoch 1, batch 1): the loss is NaN; training "
                                 "stopped (rerun with --check-numerics to find the first op that "
                                 "made a NaN or Inf)\n");
     char at[2][256], op[2][256];
@@ -291,9 +299,9 @@ static void test_nan_weights_cli(void **state)
     for (int m = 0; m < 2; m++) {
         snprintf(args, sizeof args, "train ner --steps 3 --load %s --allow-nonfinite --check-numerics --mode %s",
                  path, modes[m]);
-        assert_int_equal(tu_duet(args, "2>&1 >/dev/null"), 1);
-        assert_non_null(strstr(tu_out, "error: non-finite value: "));
-        char *a = strstr(tu_out, "\n  at:"), *o = strstr(tu_out, "\n  op:");
+        assert_int_equal(run_duet(args, "2>&1 >/dev/null"), 1);
+        assert_non_null(strstr(out, "error: non-finite value: "));
+        char *a = strstr(out, "\n  at:"), *o = strstr(out, "\n  op:");
         assert_non_null(a);
         assert_non_null(o);
         snprintf(at[m], sizeof at[m], "%.*s", (int)strcspn(a + 1, "\n"), a + 1);

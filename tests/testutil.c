@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 bool tu_no_relax;
 
@@ -268,23 +267,19 @@ void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *
     assert_int_equal(duet_ctx_status(c), DUET_OK);
 }
 
-/* ---- the duet command ---- */
-
-char tu_out[1 << 16];
-
-int tu_duet(const char *args, const char *capture)
+int tu_run_duet(const char *args, const char *capture, char *out, size_t cap)
 {
     const char *bin = getenv("DUET_BIN");
     assert_non_null(bin);
-    size_t n = strlen(bin) + strlen(args) + strlen(capture) + 32;
-    char *cmd = malloc(n);
+    size_t len = strlen(bin) + strlen(args) + strlen(capture) + 32; /* paths of 4095 bytes */
+    char *cmd = malloc(len);
     assert_non_null(cmd);
-    snprintf(cmd, n, "%s %s %s </dev/null", bin, args, capture);
+    snprintf(cmd, len, "%s %s %s </dev/null", bin, args, capture);
     FILE *p = popen(cmd, "r");
     free(cmd);
     assert_non_null(p);
-    size_t got = fread(tu_out, 1, sizeof tu_out - 1, p);
-    tu_out[got] = 0;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

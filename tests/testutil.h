@@ -49,13 +49,10 @@ void tu_expect_error(duet_ctx *c, duet_status code, const char *op, const char *
 /* Deterministic pseudo-random fill in [lo, hi). */
 void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
 
-/* ---- the duet command, as users and CI run it ---- */
-/* What the last tu_duet read from the command's stdout. */
-extern char tu_out[1 << 16];
-/* Runs `$DUET_BIN ARGS` through the shell, stdin from /dev/null, with the redirections
- * in capture ("2>&1": stdout and stderr; "2>&1 >/dev/null": stderr only), reading its
- * stdout into tu_out; returns the exit code (-1 if it did not exit). */
-int tu_duet(const char *args, const char *capture);
+/* Runs `$DUET_BIN ARGS` (the duet binary ctest names) with the shell redirections in
+ * capture, reading what reaches its stdout into out (cap bytes, NUL-terminated);
+ * returns the exit code. */
+int tu_run_duet(const char *args, const char *capture, char *out, size_t cap);
 /* Lines of s. */
 int tu_lines(const char *s);
 /* A fresh directory under /tmp (dir: at least 32 bytes); tu_rm_rf removes it. */

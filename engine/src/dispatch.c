@@ -157,7 +157,9 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
         return out;
     }
     if (!(def->flags & DUET_OPF_ALIAS) && alloc_output(ctx, g, out)) return &ctx->poison;
+    double start = ctx->profiler ? duet_clock_ms() : 0;
     if (def->kernel(ctx, attr, in, nin, out)) return &ctx->poison;
+    if (ctx->profiler) duet_profile_node(ctx, node, false, start);
     if (def->flags & (DUET_OPF_WRITES_VAR | DUET_OPF_HOST_IO))
         duet_vars_commit(ctx); /* eagerly, at once */
     if (ctx->check_numerics && duet_check_numerics(ctx, node, out, in)) return &ctx->poison;

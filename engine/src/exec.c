@@ -17,7 +17,7 @@ void duet_plan_free(duet_ctx *ctx, duet_plan *p)
     free(p->slot_buf);
     free(p->slot_cap);
     free(p->slot);
-    free(p->outputs);
+    free(p->graph.outputs);
     free(p->failed);
     free(p->graph.nodes);
     /* tensors of the trace may be stashed in user state: keep them readable */
@@ -131,7 +131,7 @@ int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n)
 
 static int bind_input(duet_ctx *ctx, const duet_node *ph, const duet_tensor *arg, int64_t *symv)
 {
-    int idx = (int)ph->attr.i[10];
+    int idx = duet_placeholder_index(ph);
     const duet_tensor *ty = ph->out;
     if (arg->dtype != ty->dtype || arg->rank != ty->rank)
         return duet_fail(ctx, DUET_ERR_ARG, "argument %d is %s rank %d; the trace expects %s rank %d",
@@ -238,7 +238,7 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         ctx->cur_op = n->op;
         ctx->cur_site = n->site;
         if (n->op == DUET_OP_PLACEHOLDER) {
-            const duet_tensor *arg = in[n->attr.i[10]];
+            const duet_tensor *arg = in[duet_placeholder_index(n)];
             if (bind_input(ctx, n, arg, symv)) return -1;
             *t = *arg;
             t->node = NULL;
@@ -286,7 +286,12 @@ static int run_node(duet_ctx *ctx, duet_plan *p, run_state *s, int i)
     ctx->exec_node = n;
     ctx->cur_op = n->op;
     ctx->cur_site = n->site;
-    return duet_op_table[n->op]->kernel(ctx, &n->attr, s->rin + s->rin_off[i], n->nin, t);
+    duet_tensor *const *in = s->rin + s->rin_off[i];
+    if (!ctx->profiler) return duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
+    double start = duet_clock_ms();
+    int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
+    duet_profile_node(ctx, n, true, start);
+    return rc;
 }
 
 static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_opts *opts)
@@ -323,13 +328,15 @@ int duet_exec_run(duet_ctx *ctx, duet_plan *p, duet_tensor *const *in, duet_tens
         ctx->sym_value = symv;
         ctx->nsym = p->nsym;
         rc = shape_pass(ctx, p, &s, in, symv);
+        ctx->exec_depth++;
         if (!rc) rc = run_nodes(ctx, p, &s, opts);
+        ctx->exec_depth--;
     }
     ctx->sym_value = outer_sym;
     ctx->nsym = outer_nsym;
     ctx->exec_node = outer_node;
-    for (int k = 0; k < p->nout && rc == 0; k++)
-        out[k] = duet_tensor_copy(ctx, &s.rt[p->outputs[k]->node->id]);
+    for (int k = 0; k < p->graph.nout && rc == 0; k++)
+        out[k] = duet_tensor_copy(ctx, &s.rt[p->graph.outputs[k]->node->id]);
     free_state(&s);
     if (rc == 0 && ctx->err.code) rc = -1;
     return rc;
@@ -364,7 +371,7 @@ static int example_node(duet_ctx *ctx, duet_example *ex, const duet_node *n)
     duet_tensor *t = &ex->val[n->id];
     memset(t, 0, sizeof *t);
     if (n->op == DUET_OP_PLACEHOLDER) {
-        const duet_tensor *arg = ex->args[n->attr.i[10]];
+        const duet_tensor *arg = ex->args[duet_placeholder_index(n)];
         if (bind_input(ctx, n, arg, ex->symv)) return -1;
         *t = *arg;
         t->node = NULL;

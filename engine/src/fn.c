@@ -2,7 +2,6 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "graph_internal.h"
 
@@ -45,7 +44,7 @@ static void cache_clear(duet_fn *fn)
         duet_plan_free(fn->ctx, p);
     }
     duet_plan_free(fn->ctx, fn->debug);
-    fn->debug = fn->latest = NULL;
+    fn->debug = fn->latest = fn->stopped = NULL;
 }
 
 void duet_fn_free(duet_fn *fn)
@@ -84,6 +83,16 @@ void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask)
     fn->dump = f;
     fn->dump_mask = mask;
 }
+void duet_fn_set_dump_format(duet_fn *fn, duet_graph_format format) { fn->dump_format = format; }
+
+void duet_fn_dump(const duet_fn *fn, const duet_graph *g, unsigned stage)
+{
+    if (!fn->dump || !(fn->dump_mask & stage)) return;
+    /* Graphviz skips lines starting with '#', so the heading suits DOT too */
+    fprintf(fn->dump, "# %s: after %s\n", fn->name,
+            stage == DUET_DUMP_TRACE ? "tracing" : duet_pass_name(stage));
+    duet_graph_write(fn->dump, g, fn->dump_format);
+}
 void duet_ctx_run_functions_eagerly(duet_ctx *ctx, bool on) { ctx->eager_functions = on; }
 
 void duet_fn_note(char ***list, int *n, const char *fmt, ...)
@@ -120,6 +129,10 @@ const char *duet_fn_warning(const duet_fn *fn, int i)
     return i >= 0 && i < fn->nwarnings ? fn->warnings[i] : NULL;
 }
 const duet_graph *duet_fn_graph(const duet_fn *fn) { return fn->latest ? &fn->latest->graph : NULL; }
+const duet_graph *duet_fn_failed_graph(const duet_fn *fn)
+{
+    return fn->stopped ? &fn->stopped->graph : NULL;
+}
 int duet_fn_node_count(const duet_fn *fn) { return fn->latest ? fn->latest->graph.n : 0; }
 size_t duet_fn_planned_bytes(const duet_fn *fn) { return fn->latest ? fn->latest->planned_bytes : 0; }
 size_t duet_fn_unplanned_bytes(const duet_fn *fn)
@@ -285,13 +298,6 @@ static void sig_diff(const duet_sig *old, const duet_sig *now, char *buf, size_t
 
 /* ---- tracing ---- */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 double duet_fn_trace_ms(const duet_fn *fn) { return fn->trace_ms; }
 double duet_fn_optimise_ms(const duet_fn *fn) { return fn->optimise_ms; }
 
@@ -346,7 +352,7 @@ static void trace_body(duet_fn *fn, const duet_sig *sig, duet_plan *p)
     for (int i = 0; i < fn->nin; i++)
         ph[i] = duet_placeholder(ctx, (duet_site){.file = "<input>", .line = i}, sig->dtype[i],
                                  sig->rank[i], sig->dim[i], i);
-    duet_tensor **outs = p->outputs;
+    duet_tensor **outs = p->graph.outputs;
     fn->body(ctx, ph, outs, fn->user);
     for (int i = 0; i < fn->nout && !ctx->err.code; i++) {
         if (!outs[i]) {
@@ -359,23 +365,24 @@ static void trace_body(duet_fn *fn, const duet_sig *sig, duet_plan *p)
     }
 }
 
-duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint)
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint,
+                         duet_plan **stopped)
 {
     duet_ctx *ctx = fn->ctx;
     duet_plan *p = calloc(1, sizeof *p);
-    if (p) p->outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->outputs);
-    if (!p || !p->outputs) {
+    if (p) p->graph.outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->graph.outputs);
+    if (!p || !p->graph.outputs) {
         if (p) free(p);
         duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: a trace", fn->name);
         return NULL;
     }
     p->sig = *sig;
-    p->nout = fn->nout;
+    p->graph.nout = fn->nout;
     /* host reads need the call's values under specialize, guard and lint */
     bool values = in && !ctx->tracing && (lint || fn->policy != DUET_POLICY_STRICT);
     duet_example ex = {.args = in};
     trace_frame f;
-    double t0 = now_ms();
+    double t0 = duet_clock_ms();
     if (!trace_enter(ctx, fn, &p->graph, values ? &ex : NULL, lint, &f)) {
         trace_body(fn, sig, p);
         p->nsym = f.tr.nsym;
@@ -383,16 +390,16 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     }
     if (values) duet_vars_abort(ctx); /* evaluation only staged its writes */
     duet_example_free(&ex);
-    if (!ctx->err.code && fn->dump && (fn->dump_mask & DUET_DUMP_TRACE)) {
-        fprintf(fn->dump, "# %s: after tracing\n", fn->name);
-        duet_graph_print(fn->dump, &p->graph);
-    }
-    double t1 = now_ms();
+    if (!ctx->err.code) duet_fn_dump(fn, &p->graph, DUET_DUMP_TRACE);
+    double t1 = duet_clock_ms();
     if (!ctx->err.code && !lint) duet_passes_run(ctx, fn, p);
     fn->trace_ms = t1 - t0;
-    fn->optimise_ms = now_ms() - t1;
+    fn->optimise_ms = duet_clock_ms() - t1;
     if (ctx->err.code) {
-        duet_plan_free(ctx, p);
+        if (stopped)
+            *stopped = p;
+        else
+            duet_plan_free(ctx, p);
         return NULL;
     }
     return p;
@@ -414,7 +421,7 @@ static int lint_trace(duet_fn *fn, duet_tensor *const *in)
     if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: the lint's signatures", fn->name);
     fn->linted = l;
     l[fn->nlinted++] = sig;
-    duet_plan *p = duet_fn_trace(fn, &sig, in, true);
+    duet_plan *p = duet_fn_trace(fn, &sig, in, true, NULL);
     if (p)
         duet_plan_free(ctx, p);
     else /* the eager run reports the body's own errors */
@@ -453,30 +460,38 @@ static void cache_append(duet_fn *fn, duet_plan *p)
 }
 
 /* Traces for the call and adds the entry. A trace stopped by a host read or a trace
- * error is remembered too: the same signature replays the diagnostic, not the trace. */
+ * error is remembered too: the same signature replays the diagnostic, not the trace,
+ * and the entry keeps the graph as far as the trace got, ending at a mark of where it
+ * stopped (the host read's own, or one made here from the diagnostic). */
 static duet_plan *trace_and_cache(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in,
                                   const char *reason)
 {
     duet_ctx *ctx = fn->ctx;
     duet_fn_note(&fn->reasons, &fn->nreasons, "%s", reason);
     fn->next_reason = NULL;
-    duet_plan *p = duet_fn_trace(fn, sig, in, false);
+    duet_plan *failed = NULL;
+    duet_plan *p = duet_fn_trace(fn, sig, in, false, &failed);
     if (p) {
         cache_append(fn, p);
         fn->latest = p;
         return p;
     }
-    if (ctx->err.code != DUET_ERR_HOST_BRANCH && ctx->err.code != DUET_ERR_TRACE) return NULL;
-    duet_plan *failed = calloc(1, sizeof *failed);
-    duet_diag *d = malloc(sizeof *d);
-    if (!failed || !d) {
-        free(failed), free(d);
+    duet_diag *d = NULL;
+    if ((ctx->err.code != DUET_ERR_HOST_BRANCH && ctx->err.code != DUET_ERR_TRACE) ||
+        !(d = malloc(sizeof *d))) {
+        duet_plan_free(ctx, failed);
         return NULL;
     }
     *d = ctx->err;
-    failed->sig = *sig;
     failed->failed = d;
+    const duet_read_mark *last = failed->graph.marks;
+    while (last && last->next) last = last->next;
+    if (!last || !last->stopped)
+        duet_graph_mark(ctx, &failed->graph,
+                        &(duet_read_mark){.stopped = true, .what = d->op, .file = d->file,
+                                          .line = d->line});
     cache_append(fn, failed);
+    fn->stopped = failed;
     return NULL;
 }
 
@@ -513,6 +528,7 @@ static int call_graph(duet_fn *fn, duet_site site, duet_tensor *const *in, duet_
         if (!sig_equal(&p->sig, &sig)) continue;
         if (p->failed) {
             ctx->err = *p->failed;
+            fn->stopped = p;
             return -1;
         }
         int rc = run_plan(ctx, p, in, out, NULL);
@@ -538,6 +554,7 @@ int duet_fn_call_at(duet_site site, duet_fn *fn, duet_tensor *const *in, duet_te
     duet_ctx *ctx = fn->ctx;
     for (int i = 0; i < fn->nout; i++) out[i] = &ctx->poison;
     if (ctx->err.code) return -1;
+    fn->stopped = NULL;
     if (fn->mode == DUET_EAGER || ctx->eager_functions || ctx->tracing)
         return call_eagerly(fn, in, out); /* inside a trace, a call inlines */
     return call_graph(fn, site, in, out);
@@ -561,7 +578,7 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
             duet_plan_free(ctx, fn->debug);
             unsigned passes = fn->passes;
             fn->passes &= DUET_PASS_PLAN;
-            fn->debug = duet_fn_trace(fn, &sig, in, false);
+            fn->debug = duet_fn_trace(fn, &sig, in, false, NULL);
             fn->passes = passes;
             if (!fn->debug) return -1;
         }

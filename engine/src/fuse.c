@@ -8,24 +8,8 @@
 
 #include "graph_internal.h"
 
-#define FUSE_MAX_STEPS 16
 #define FUSE_TILE 512
 
-/* Operand of a step: >= 0 is external input k, < 0 is the result of step -(k+1). */
-typedef struct fused_step {
-    duet_op op;
-    int a, b;
-    duet_attrs attr;
-    /* the member node's own identity, which diagnostics name (check_numerics) */
-    duet_site site;
-    const char *scope;
-    const duet_node *grad_of;
-} fused_step;
-
-typedef struct fused_prog {
-    int nsteps;
-    fused_step step[FUSE_MAX_STEPS];
-} fused_prog;
 
 static int fused_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_type *out)
@@ -51,13 +35,13 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
                         duet_tensor *out)
 {
     (void)c, (void)nin;
-    const fused_prog *prog = a->p;
-    float tmp[FUSE_MAX_STEPS][FUSE_TILE];
+    const duet_fused_prog *prog = a->p;
+    float tmp[DUET_FUSE_MAX_STEPS][FUSE_TILE];
     int64_t n = duet_numel(out);
     for (int64_t off = 0; off < n; off += FUSE_TILE) {
         int64_t len = n - off < FUSE_TILE ? n - off : FUSE_TILE;
         for (int s = 0; s < prog->nsteps; s++) {
-            const fused_step *st = &prog->step[s];
+            const duet_fused_step *st = &prog->step[s];
             const duet_op_def *def = duet_op_table[st->op];
             bool last = s == prog->nsteps - 1;
             float *dst = last ? (float *)out->data + off : tmp[s];
@@ -78,8 +62,27 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
-const duet_op_def duet_opdef_fused = {
-    .name = "fused", .nin = -1, .infer = fused_infer, .kernel = fused_kernel};
+const char *duet_fused_members(const duet_node *fused)
+{
+    return ((const duet_fused_prog *)fused->attr.p)->members;
+}
+
+/* " ops=[sub, mul, add]": the members in the order they run (a format with
+ * expand_fused shows each with its operands, attributes and site) */
+static void fused_attr_text(const duet_attrs *a, duet_text *t)
+{
+    const duet_fused_prog *prog = a->p;
+    duet_text_put(t, " ops=[");
+    for (int s = 0; s < prog->nsteps; s++)
+        duet_text_put(t, "%s%s", s ? ", " : "", duet_op_table[prog->step[s].op]->name);
+    duet_text_put(t, "]");
+}
+
+const duet_op_def duet_opdef_fused = {.name = "fused",
+                                      .nin = -1,
+                                      .infer = fused_infer,
+                                      .kernel = fused_kernel,
+                                      .attr_text = fused_attr_text};
 
 /* ---- the pass ---- */
 
@@ -96,7 +99,7 @@ static bool fusible(const duet_node *n)
 }
 
 typedef struct group {
-    duet_node *member[FUSE_MAX_STEPS];
+    duet_node *member[DUET_FUSE_MAX_STEPS];
     int n;
 } group;
 
@@ -112,7 +115,7 @@ static void grow(group *gr, const int *uses, const bool *taken, const duet_tenso
 {
     for (int m = 0; m < gr->n; m++) {
         duet_node *n = gr->member[m];
-        for (int j = 0; j < n->nin && gr->n < FUSE_MAX_STEPS; j++) {
+        for (int j = 0; j < n->nin && gr->n < DUET_FUSE_MAX_STEPS; j++) {
             duet_node *p = n->in[j]->node;
             if (uses[p->id] != 1 || taken[p->id] || in_group(gr, p) || !fusible(p) ||
                 !duet_same_shape(p->out, shape))
@@ -146,19 +149,25 @@ static int step_operand(const group *gr, duet_tensor **ext, int *next, duet_tens
 static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
 {
     qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
-    fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
-    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * FUSE_MAX_STEPS);
+    duet_fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
+    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * DUET_FUSE_MAX_STEPS);
     if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "the fuse pass");
     int next = 0;
     prog->nsteps = gr->n;
+    prog->members[0] = 0;
     for (int s = 0; s < gr->n; s++) {
         const duet_node *n = gr->member[s];
-        fused_step *st = &prog->step[s];
+        duet_fused_step *st = &prog->step[s];
         st->op = n->op;
         st->attr = n->attr;
-        st->site = n->site, st->scope = n->scope, st->grad_of = n->grad_of;
+        st->site = n->site;
+        st->scope = n->scope;
+        st->grad_of = n->grad_of;
         st->a = step_operand(gr, ext, &next, n->in[0]);
         st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
+        size_t len = strlen(prog->members);
+        snprintf(prog->members + len, sizeof prog->members - len, "%s%s", s ? " " : "",
+                 duet_op_table[n->op]->name);
     }
     duet_node *root = gr->member[gr->n - 1];
     for (int s = 0; s < gr->n - 1; s++) dead[gr->member[s]->id] = true;
@@ -182,7 +191,7 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     }
     for (int i = 0; i < g->n; i++)
         for (int j = 0; j < g->nodes[i]->nin; j++) uses[g->nodes[i]->in[j]->node->id]++;
-    for (int k = 0; k < p->nout; k++) uses[p->outputs[k]->node->id] += 2; /* never absorbed */
+    for (int k = 0; k < g->nout; k++) uses[g->outputs[k]->node->id] += 2; /* never absorbed */
     for (int i = g->n - 1; i >= 0 && !ctx->err.code; i--) {
         duet_node *root = g->nodes[i];
         if (taken[i] || !fusible(root)) continue;
@@ -202,9 +211,9 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
 bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
                                  duet_tensor *member_out, duet_node *member)
 {
-    const fused_prog *prog = fused->attr.p;
+    const duet_fused_prog *prog = fused->attr.p;
     int64_t n = duet_numel(member_out);
-    fused_prog cut = *prog;
+    duet_fused_prog cut = *prog;
     bool found = false;
     for (int s = 0; s < prog->nsteps && !found; s++) {
         cut.nsteps = s + 1;
@@ -215,10 +224,4 @@ bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_ten
                                   .scope = prog->step[s].scope, .grad_of = prog->step[s].grad_of};
     }
     return found;
-}
-
-duet_op duet_fused_root_op(const duet_node *fused)
-{
-    const fused_prog *prog = fused->attr.p;
-    return prog->step[prog->nsteps - 1].op;
 }

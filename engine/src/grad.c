@@ -22,7 +22,7 @@ static void mark_needed(const duet_graph *g, int end, const int *var_slot, bool 
     for (int i = 0; i < end; i++) {
         const duet_node *n = g->nodes[i];
         if (n->op == DUET_OP_VAR_READ) {
-            needs[i] = var_slot[n->attr.i[0]] >= 0;
+            needs[i] = var_slot[duet_attrs_var(&n->attr)->id] >= 0;
             continue;
         }
         for (int j = 0; j < n->nin && !needs[i]; j++)
@@ -101,7 +101,7 @@ int duet_grad(duet_ctx *ctx, duet_tensor *loss, duet_var *const *vars, int n, du
         const duet_node *node = g->nodes[i];
         if (!grad[i] || !needs[i]) continue;
         if (node->op == DUET_OP_VAR_READ) {
-            int slot = var_slot[node->attr.i[0]];
+            int slot = var_slot[duet_attrs_var(&node->attr)->id];
             grads[slot] = accumulate(ctx, grads[slot], grad[i]);
         } else {
             backprop_node(ctx, g, node, grad[i], needs, grad);

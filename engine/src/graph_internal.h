@@ -11,6 +11,22 @@
 /* The three host reads: DUET_BOOL, DUET_ITEM, DUET_DIM. */
 typedef enum { DUET_READ_BOOL, DUET_READ_ITEM, DUET_READ_DIM } duet_read_kind;
 
+/* Where a trace met a host read it could not leave symbolic: a value specialize baked
+ * in, or the operation a failed trace stopped at (a host read, or another trace
+ * error). The printers show it among the nodes, where it happened. */
+typedef struct duet_read_mark {
+    struct duet_read_mark *next; /* in the order they happened */
+    bool stopped;
+    const char *what;      /* "DUET_BOOL", or the failing operation ("duet_var_new") */
+    const char *file;
+    int line;
+    const duet_node *read; /* the node whose value was read; NULL for other errors */
+    char value[32];        /* baked: the value, as the warning shows it */
+    int at;                /* nodes before it; duet_graph_compact keeps it up to date */
+} duet_read_mark;
+/* Appends a copy of m (its at: the nodes traced so far), in g's arena. */
+void duet_graph_mark(duet_ctx *ctx, duet_graph *g, const duet_read_mark *m);
+
 /* An input signature: dtypes and dims, relaxed dims written as symbols. */
 typedef struct duet_sig {
     int n;
@@ -24,8 +40,6 @@ typedef struct duet_plan {
     duet_sig sig;
     int nsym;
     duet_graph graph;       /* nodes in execution order, ids = positions */
-    int nout;
-    duet_tensor **outputs;  /* tensors of graph */
     int *slot;              /* per node: buffer slot, or -1 (alias or external) */
     int nslots;
     void **slot_buf;        /* per slot: buffer, grown as needed across calls */
@@ -52,6 +66,7 @@ struct duet_fn {
     unsigned passes;
     FILE *dump;
     unsigned dump_mask;
+    duet_graph_format dump_format;
     /* relaxation from duet_fn_relax: per arg and dim, -1 keep, >= 0 symbol id, or a
      * fixed size written DUET_RELAX_FIXED(n) */
     bool has_relax;
@@ -60,6 +75,7 @@ struct duet_fn {
     int nsym;
     duet_plan *cache;  /* (signature, guards) entries, oldest first, tried in order */
     duet_plan *latest; /* the most recent successful trace */
+    duet_plan *stopped; /* the failed entry the last call stopped at, or NULL */
     duet_plan *debug;  /* the unoptimised trace debug runs use */
     int trace_limit;   /* cache entries at most; then a retrace storm is an error */
     const char *next_reason; /* why the next trace happens, when not a cache miss */
@@ -75,13 +91,19 @@ struct duet_fn {
 };
 
 void duet_fn_note(char ***list, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Writes g to the function's dump, in its dump format, if stage (a pass, or
+ * DUET_DUMP_TRACE) is in its dump mask. */
+void duet_fn_dump(const duet_fn *fn, const duet_graph *g, unsigned stage);
 void duet_fn_warn(duet_fn *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Traces fn's body for the signature (symbolic dims allowed), then runs the passes;
  * NULL with the context's error set on failure. in are the call's arguments: host
  * reads evaluate the trace on them (specialize, guard, lint); NULL where there are
- * none (a while_loop's cond and body). lint traces with no pass. */
-duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint);
+ * none (a while_loop's cond and body). lint traces with no pass. On failure the
+ * partial plan, its graph as far as the trace got, goes to *stopped when stopped is
+ * not NULL (a failed cache entry keeps it to print), and is freed otherwise. */
+duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *in, bool lint,
+                         duet_plan **stopped);
 
 /* The values of a trace's nodes on the call's arguments, computed on demand for host
  * reads: nodes run in order, each once, like a plan, except that an assign only
@@ -105,25 +127,41 @@ typedef struct duet_guard_spec {
 } duet_guard_spec;
 bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x);
 
+/* A fused node's body (its attrs.p): the member ops in the order they run, the last
+ * one giving the node's output. An operand >= 0 is the node's input k; < 0 is the
+ * result of step -(k+1). */
+#define DUET_FUSE_MAX_STEPS 16
+typedef struct duet_fused_step {
+    duet_op op;
+    int a, b;
+    duet_attrs attr;
+    duet_site site; /* the member's own, for the printers */
+    const char *scope;
+    const duet_node *grad_of; /* the member's, for check_numerics's "gradient of" */
+} duet_fused_step;
+typedef struct duet_fused_prog {
+    int nsteps;
+    duet_fused_step step[DUET_FUSE_MAX_STEPS];
+    char members[192]; /* the steps' op names, for profiles (cut to fit) */
+} duet_fused_prog;
+
 /* passes.c, fuse.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
+const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for profiles */
 /* The member of a fused node whose output first holds a NaN or Inf (the member eager
  * mode would have run first), rebuilt as a node with its op, site, scope and gradient
  * origin, its output in member_out (the fused node's type, with a buffer of its size);
  * false when none does. */
 bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
                                  duet_tensor *member_out, duet_node *member);
-/* The op a fused node was before fusion made it the root of its group. */
-duet_op duet_fused_root_op(const duet_node *fused);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
 extern const char *const duet_read_name[];
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
                          int dim);
-/* hostval.c: why a guard node failed, for the retrace record; its printed form */
+/* hostval.c: why a guard node failed, for the retrace record */
 void duet_guard_reason(const duet_node *guard, char *buf, size_t n);
-void duet_guard_text(const duet_node *guard, char *buf, size_t n);
 /* exec.c */
 typedef struct duet_exec_opts {
     bool keep;              /* debug: keep every intermediate */
@@ -138,5 +176,6 @@ void duet_plan_free(duet_ctx *ctx, duet_plan *p);
 
 duet_tensor *duet_placeholder(duet_ctx *c, duet_site s, duet_dtype dt, int rank,
                               const int64_t *shape, int index);
+int duet_placeholder_index(const duet_node *placeholder); /* the argument it binds */
 
 #endif

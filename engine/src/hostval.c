@@ -47,12 +47,6 @@ static int guard_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return ok ? 0 : DUET_GUARD_FAILED;
 }
 
-const duet_op_def duet_opdef_guard = {.name = "guard",
-                                      .nin = 1,
-                                      .flags = DUET_OPF_GUARD,
-                                      .infer = guard_infer,
-                                      .kernel = guard_kernel};
-
 /* A baked-in value as the warnings, guard reasons and printers show it. */
 static void value_text(duet_read_kind k, double v, char *buf, size_t n)
 {
@@ -62,20 +56,28 @@ static void value_text(duet_read_kind k, double v, char *buf, size_t n)
         snprintf(buf, n, "%.9g", v);
 }
 
-static const char *scope_text(const char *scope)
+/* " DUET_BOOL==false", " DUET_DIM(1)==7": the check, as the value was read */
+static void guard_attr_text(const duet_attrs *a, duet_text *t)
 {
-    return scope && scope[0] ? scope : "the top level";
-}
-
-void duet_guard_text(const duet_node *g, char *buf, size_t n)
-{
-    const duet_guard_spec *spec = g->attr.p;
+    const duet_guard_spec *spec = a->p;
     char seen[32];
     value_text(spec->kind, spec->value, seen, sizeof seen);
     if (spec->kind == DUET_READ_DIM)
-        snprintf(buf, n, " DUET_DIM(%d)==%s", spec->dim, seen);
+        duet_text_put(t, " DUET_DIM(%d)==%s", spec->dim, seen);
     else
-        snprintf(buf, n, " %s==%s", duet_read_name[spec->kind], seen);
+        duet_text_put(t, " %s==%s", duet_read_name[spec->kind], seen);
+}
+
+const duet_op_def duet_opdef_guard = {.name = "guard",
+                                      .nin = 1,
+                                      .flags = DUET_OPF_GUARD,
+                                      .infer = guard_infer,
+                                      .kernel = guard_kernel,
+                                      .attr_text = guard_attr_text};
+
+static const char *scope_text(const char *scope)
+{
+    return scope && scope[0] ? scope : "the top level";
 }
 
 void duet_guard_reason(const duet_node *g, char *buf, size_t n)
@@ -142,6 +144,28 @@ static void baked_record(duet_fn *fn, duet_site s, duet_read_kind k, const char 
     b->value = k == DUET_READ_BOOL ? v != 0 : v;
 }
 
+/* ---- marks: where the printers show a baked or failed read ---- */
+void duet_graph_mark(duet_ctx *ctx, duet_graph *g, const duet_read_mark *m)
+{
+    duet_read_mark *copy = duet_arena_alloc(ctx, &g->arena, sizeof *copy);
+    if (!copy) return; /* the warning or the diagnostic still says it */
+    *copy = *m;
+    copy->next = NULL;
+    copy->at = g->n;
+    duet_read_mark **tail = &g->marks;
+    while (*tail) tail = &(*tail)->next;
+    *tail = copy;
+}
+
+static void mark_read(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,
+                      bool stopped, double v)
+{
+    duet_read_mark m = {.stopped = stopped, .what = duet_read_name[k], .file = s.file,
+                        .line = s.line, .read = t->node};
+    if (!stopped) value_text(k, v, m.value, sizeof m.value);
+    duet_graph_mark(ctx, ctx->tracing->graph, &m);
+}
+
 /* ---- the reads ---- */
 
 static bool check_one(duet_ctx *ctx, duet_read_kind k, const duet_tensor *t)
@@ -163,6 +187,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     duet_policy policy = tr->fn->policy;
     if (!tr->lint && policy == DUET_POLICY_STRICT) {
         duet_host_read_fail(ctx, s, k, t, dim);
+        mark_read(ctx, s, k, t, true, 0);
         return 0;
     }
     if (!tr->ex) { /* a while_loop's cond or body: a new value every iteration */
@@ -172,6 +197,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
                  "This read is inside a duet_while_loop's cond or body, which runs once per "
                  "iteration on values that change each time: no single value can be baked "
                  "into the graph or guarded, under any policy.");
+        mark_read(ctx, s, k, t, true, 0);
         return 0;
     }
     const duet_tensor *x = duet_example_value(ctx, tr, t);
@@ -196,6 +222,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     char seen[32];
     value_text(k, v, seen, sizeof seen);
     baked_record(tr->fn, s, k, duet_scope_path(ctx), v);
+    mark_read(ctx, s, k, t, false, v);
     duet_fn_warn(tr->fn,
                  "specialize: %s at %s:%d in %s was baked into the graph as %s; inputs that "
                  "take the other branch will get a wrong result",

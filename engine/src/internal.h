@@ -23,16 +23,35 @@ void duet_arena_free(duet_ctx *ctx, duet_arena *a);
 void duet_arena_adopt(duet_arena *dst, duet_arena *src);
 char *duet_arena_strdup(duet_ctx *ctx, duet_arena *a, const char *s);
 
-/* ---- op attributes: fixed size and zero-initialised so memcmp compares them ---- */
+/* ---- op attributes: fixed size and zero-initialised so memcmp compares them ----
+ * Each op family names its slots next to its shape rule (reduce.c's REDUCE_AXES,
+ * shape.c's BOUND_AXIS, ...) and describes them by name for the printers (the op's
+ * attr_text); the few slots read outside their family are named here. */
 #define DUET_MAX_IATTR 12
 typedef struct duet_attrs {
     int64_t i[DUET_MAX_IATTR];
     float f[4];
     void *p; /* constants: data; var ops: the duet_var */
 } duet_attrs;
-/* sum: i[0] axes mask, i[1] keepdims, and this flag, which DUET_PASS_REASSOC sets on
- * f32 sums: accumulate in float, in vector lanes, rather than in order in double */
+/* sum: the flag DUET_PASS_REASSOC sets on f32 sums (accumulate in float, in vector
+ * lanes, rather than in order in double); the slot after reduce.c's axes and keepdims */
 #define DUET_SUM_ATTR_REASSOC 2
+/* constant, full, placeholder: the output type, as the shape rule reads it; constant
+ * folding writes it too (creation.c) */
+void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape);
+/* var_read, assign: the variable */
+static inline duet_var *duet_attrs_var(const duet_attrs *a) { return a->p; }
+
+/* Text built by appending, truncated at its capacity: what attr_text writes to. */
+typedef struct duet_text {
+    char *buf;
+    size_t cap, len;
+} duet_text;
+void duet_text_put(duet_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* " name=5", or " name=None" for a symbol */
+void duet_text_dim(duet_text *t, const char *name, int64_t d);
+/* " name=(None, 3)": dims written as a shape */
+void duet_text_dims(duet_text *t, const char *name, int rank, const int64_t *d);
 
 /* The output type an op's shape rule computes. */
 typedef struct duet_type {
@@ -76,6 +95,10 @@ typedef struct duet_op_def {
                 const bool *need);
     duet_map1_fn map1;
     duet_map2_fn map2;
+    /* The attributes by name, for the text and DOT printers: each appended as
+     * " name=value", a set flag as " name" ("sum %3 axes=[1] keepdims"). NULL when the
+     * op has no attributes. */
+    void (*attr_text)(const duet_attrs *a, duet_text *t);
 } duet_op_def;
 
 /* Op kinds: one table, entries defined in the families under src/ops/. */
@@ -124,7 +147,12 @@ typedef struct duet_graph {
     duet_arena arena;
     duet_node **nodes;
     int n, cap;
-    struct duet_plan *subplans; /* owned plans of loops traced into this graph */
+    /* a traced function's results (tensors of this graph, NULL where a trace stopped
+     * before setting them); none for the eager tape */
+    duet_tensor **outputs;
+    int nout;
+    struct duet_read_mark *marks; /* host reads baked in or stopped at (graph_internal.h) */
+    struct duet_plan *subplans;   /* owned plans of loops traced into this graph */
 } duet_graph;
 duet_node *duet_graph_append(duet_ctx *ctx, duet_graph *g);
 
@@ -175,6 +203,7 @@ void duet_vars_abort(duet_ctx *ctx);
  * its policy decides host reads, and its warnings collect them. */
 struct duet_fn;
 struct duet_example;
+struct duet_op_event;
 typedef struct duet_trace {
     struct duet_trace *outer;
     struct duet_fn *fn;         /* the outermost function being traced */
@@ -229,6 +258,10 @@ struct duet_ctx {
     /* executor binding of symbols to sizes, when running a plan */
     const int64_t *sym_value;
     int nsym;
+    int exec_depth; /* plans running: a loop node's kernel runs its body's plan inside */
+    /* per-op profiling (duet_ctx_set_profiler); NULL when off */
+    void (*profiler)(const struct duet_op_event *e, void *user);
+    void *profiler_user;
 };
 
 /* Largest tensor an op may create: guards size arithmetic against overflow. */
@@ -237,6 +270,11 @@ struct duet_ctx {
  * eager allocation, the executor and trace-time evaluation all size through it. */
 int duet_checked_bytes(duet_ctx *ctx, duet_dtype dtype, int rank, const int64_t *shape,
                        size_t *bytes);
+
+/* ---- profiling ---- */
+double duet_clock_ms(void); /* CLOCK_MONOTONIC */
+/* Reports node's kernel run since start_ms to the context's profiler (set). */
+void duet_profile_node(duet_ctx *ctx, const duet_node *n, bool graph, double start_ms);
 
 /* ---- numerics checking (numerics.c) ---- */
 /* With the context's check on: 0 when n's f32 output out is finite, else -1 with a

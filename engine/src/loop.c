@@ -8,6 +8,10 @@
 
 #include "graph_internal.h"
 
+/* Attribute slots: loop_out and loop_result hand out this state tensor; WHILE's (and
+ * loop_out's) attrs.p is the loop_prog. */
+enum { LOOP_STATE = 0 };
+
 typedef struct loop_prog {
     duet_loop_cond_fn cond;
     duet_loop_body_fn body;
@@ -75,7 +79,7 @@ static int loop_eager(duet_ctx *ctx, duet_site s, const loop_prog *lp, duet_tens
     duet_attrs a = {0};
     for (int i = 0; i < lp->n; i++) {
         in[0] = duet_tensor_copy(ctx, state[i]);
-        a.i[0] = i;
+        a.i[LOOP_STATE] = i;
         out[i] = duet_apply(ctx, s, DUET_OP_LOOP_RESULT, in, lp->n + 1, &a);
     }
     return ctx->err.code ? -1 : 0;
@@ -110,7 +114,7 @@ static duet_plan *trace_part(duet_ctx *ctx, loop_prog *lp, const char *name, due
         memcpy(sig.dim[i], state[i]->shape, sizeof sig.dim[i]);
     }
     duet_scope_push(ctx, name);
-    duet_plan *p = duet_fn_trace(&sub, &sig, NULL, false);
+    duet_plan *p = duet_fn_trace(&sub, &sig, NULL, false, NULL);
     duet_scope_pop(ctx);
     if (p) { /* the enclosing graph owns it */
         duet_graph *g = ctx->tracing->graph;
@@ -135,7 +139,7 @@ static int loop_trace(duet_ctx *ctx, duet_site s, loop_prog *lp, duet_tensor *co
     a.p = kept;
     out[0] = duet_apply(ctx, s, DUET_OP_WHILE, init, lp->n, &a);
     for (int k = 1; k < lp->n; k++) {
-        a.i[0] = k;
+        a.i[LOOP_STATE] = k;
         out[k] = duet_apply(ctx, s, DUET_OP_LOOP_OUT, (duet_tensor *[]){out[0], init[k]}, 2, &a);
     }
     return ctx->err.code ? -1 : 0;
@@ -168,7 +172,7 @@ static int while_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
                        duet_type *out)
 {
     (void)c, (void)nin;
-    duet_type_of(in[a->i[0] ? 1 : 0], out);
+    duet_type_of(in[a->i[LOOP_STATE] ? 1 : 0], out);
     return 0;
 }
 
@@ -208,8 +212,23 @@ static void loop_vjp(duet_ctx *ctx, const duet_node *n, duet_tensor *gy, duet_te
               n->site.file, n->site.line);
 }
 
-const duet_op_def duet_opdef_while = {
-    .name = "while", .nin = -1, .infer = while_infer, .kernel = while_kernel, .vjp = loop_vjp};
+static void while_attr_text(const duet_attrs *a, duet_text *t)
+{
+    const loop_prog *lp = a->p;
+    duet_text_put(t, " max_iters=%d", lp->max_iters);
+}
+
+const duet_op_def duet_opdef_while = {.name = "while",
+                                      .nin = -1,
+                                      .infer = while_infer,
+                                      .kernel = while_kernel,
+                                      .vjp = loop_vjp,
+                                      .attr_text = while_attr_text};
+
+static void state_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " state=%lld", (long long)a->i[LOOP_STATE]);
+}
 
 /* Hands out state k of the loop its first input ran (that input orders it after). */
 static int loop_out_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
@@ -217,12 +236,16 @@ static int loop_out_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const 
 {
     (void)c, (void)in, (void)nin;
     const loop_prog *lp = a->p;
-    memcpy(out->data, lp->result[a->i[0]]->data, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
+    memcpy(out->data, lp->result[a->i[LOOP_STATE]]->data, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
     return 0;
 }
 
-const duet_op_def duet_opdef_loop_out = {
-    .name = "loop_out", .nin = 2, .infer = while_infer, .kernel = loop_out_kernel, .vjp = loop_vjp};
+const duet_op_def duet_opdef_loop_out = {.name = "loop_out",
+                                         .nin = 2,
+                                         .infer = while_infer,
+                                         .kernel = loop_out_kernel,
+                                         .vjp = loop_vjp,
+                                         .attr_text = state_attr_text};
 
 /* An eager loop's state k: in[0] is its value, in[1..] the loop's initial state, there
  * only so that autodiff sees what the result depends on. */
@@ -246,4 +269,5 @@ const duet_op_def duet_opdef_loop_result = {.name = "loop_result",
                                             .nin = -1,
                                             .infer = loop_result_infer,
                                             .kernel = loop_result_kernel,
-                                            .vjp = loop_vjp};
+                                            .vjp = loop_vjp,
+                                            .attr_text = state_attr_text};

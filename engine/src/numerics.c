@@ -30,7 +30,8 @@ static const char *value_name(float v) { return isnan(v) ? "NaN" : v > 0 ? "Inf"
  * forward node, so its op is then the fused group's root's. */
 static const char *forward_name(const duet_node *fwd)
 {
-    duet_op op = fwd->op == DUET_OP_FUSED ? duet_fused_root_op(fwd) : fwd->op;
+    const duet_fused_prog *prog = fwd->attr.p;
+    duet_op op = fwd->op == DUET_OP_FUSED ? prog->step[prog->nsteps - 1].op : fwd->op;
     return duet_api_name(op, fwd->site, false);
 }
 

@@ -10,16 +10,21 @@ static unsigned flags_of(const duet_node *n) { return duet_op_table[n->op]->flag
 
 static duet_node *producer(const duet_tensor *t) { return t->node; }
 
-/* Drops the nodes marked dead and renumbers the rest in order. */
+/* Drops the nodes marked dead and renumbers the rest in order; a mark of a host read
+ * stays before the first surviving node that followed it. */
 void duet_graph_compact(duet_graph *g, const bool *dead)
 {
+    duet_read_mark *m = g->marks;
     int k = 0;
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; i < g->n; i++) {
+        for (; m && m->at <= i; m = m->next) m->at = k;
         if (!dead[i]) {
             g->nodes[k] = g->nodes[i];
             g->nodes[k]->id = k;
             k++;
         }
+    }
+    for (; m; m = m->next) m->at = k;
     g->n = k;
 }
 
@@ -33,7 +38,7 @@ static void pass_dce(duet_ctx *ctx, duet_plan *p)
         duet_ctx_fail(ctx, DUET_ERR_OOM, "the dce pass");
         return;
     }
-    for (int k = 0; k < p->nout; k++) live[producer(p->outputs[k])->id] = true;
+    for (int k = 0; k < g->nout; k++) live[producer(g->outputs[k])->id] = true;
     for (int i = g->n - 1; i >= 0; i--) {
         const duet_node *n = g->nodes[i];
         if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_HOST_IO) ||
@@ -96,8 +101,8 @@ static void replace_uses(duet_plan *p, duet_node **repl)
             duet_node *src = producer(g->nodes[i]->in[j]);
             if (repl[src->id]) g->nodes[i]->in[j] = repl[src->id]->out;
         }
-    for (int k = 0; k < p->nout; k++)
-        if (repl[producer(p->outputs[k])->id]) p->outputs[k] = repl[producer(p->outputs[k])->id]->out;
+    for (int k = 0; k < g->nout; k++)
+        if (repl[producer(g->outputs[k])->id]) g->outputs[k] = repl[producer(g->outputs[k])->id]->out;
 }
 
 static void pass_cse(duet_ctx *ctx, duet_plan *p)
@@ -175,9 +180,7 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
         n->op = DUET_OP_CONST;
         n->nin = 0;
         memset(&n->attr, 0, sizeof n->attr);
-        n->attr.i[0] = out->dtype;
-        n->attr.i[1] = out->rank;
-        for (int d = 0; d < out->rank; d++) n->attr.i[2 + d] = out->shape[d];
+        duet_attrs_set_type(&n->attr, out->dtype, out->rank, out->shape);
         n->attr.p = out->data;
     }
 }
@@ -212,8 +215,8 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
             int r = root[producer(g->nodes[i]->in[j])->id];
             if (r >= 0) last[r] = i;
         }
-    for (int k = 0; k < p->nout; k++) {
-        int r = root[producer(p->outputs[k])->id];
+    for (int k = 0; k < g->nout; k++) {
+        int r = root[producer(g->outputs[k])->id];
         if (r >= 0) last[r] = n; /* read after the run: never reused */
     }
     p->nslots = 0;
@@ -260,12 +263,7 @@ unsigned duet_pass_parse(const char *name)
     return 0;
 }
 
-static void dump(duet_fn *fn, duet_plan *p, unsigned pass)
-{
-    if (!fn->dump || !(fn->dump_mask & pass)) return;
-    fprintf(fn->dump, "# %s: after %s\n", fn->name, duet_pass_name(pass));
-    duet_graph_print(fn->dump, &p->graph);
-}
+static void dump(duet_fn *fn, duet_plan *p, unsigned pass) { duet_fn_dump(fn, &p->graph, pass); }
 
 /* ---- guards first: a guard and what it needs run before everything else ---- */
 

@@ -56,8 +56,15 @@ int duet_fn_relax(duet_fn *fn, const char *spec);
 void duet_fn_set_mode(duet_fn *fn, duet_exec_mode mode);
 void duet_fn_set_policy(duet_fn *fn, duet_policy policy);
 void duet_fn_set_passes(duet_fn *fn, unsigned passes);
-/* Prints the graph to f after each pass in mask (and after tracing when mask has bit 31). */
+/* How a graph is written: duet_graph_write, and the dumps below. */
+typedef struct duet_graph_format {
+    bool dot;          /* Graphviz DOT, clustered by scope, instead of text */
+    bool expand_fused; /* text: each fused node's member ops, in order, indented under it */
+} duet_graph_format;
+/* Prints the graph to f after each pass in mask (and after tracing when mask has bit 31),
+ * as text unless duet_fn_set_dump_format says otherwise. */
 void duet_fn_set_dump(duet_fn *fn, FILE *f, unsigned mask);
+void duet_fn_set_dump_format(duet_fn *fn, duet_graph_format format);
 #define DUET_DUMP_TRACE (1u << 31)
 
 /* Runs the function; out[i] are eager tensors valid until duet_ctx_reset. Returns 0,
@@ -95,6 +102,11 @@ int duet_fn_baked_count(const duet_fn *fn);
 const duet_baked_read *duet_fn_baked_at(const duet_fn *fn, int i);
 /* The graph of the most recent trace, after the enabled passes. */
 const duet_graph *duet_fn_graph(const duet_fn *fn);
+/* When the last call stopped at trace time (a host read under strict, a trace error,
+ * or the replay of one), the graph as far as that trace got, unoptimised, ending at
+ * a mark of the operation it stopped at; NULL otherwise. Valid until the function's
+ * cache is cleared (its policy, passes or relaxation change) or it is freed. */
+const duet_graph *duet_fn_failed_graph(const duet_fn *fn);
 int duet_fn_node_count(const duet_fn *fn);
 /* Bytes of the last run: with memory planning and without (sum of all outputs). */
 size_t duet_fn_planned_bytes(const duet_fn *fn);
@@ -114,8 +126,11 @@ int duet_fn_debug_call(duet_fn *fn, duet_tensor *const *in, duet_tensor **out,
 /* The same records for the ops of the context's eager tape (since the last reset). */
 int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n);
 
-/* Text (in the spirit of a jaxpr) and Graphviz DOT forms of a graph. */
-void duet_graph_print(FILE *f, const duet_graph *g);
+/* Text (in the spirit of a jaxpr) and Graphviz DOT forms of a graph: each node with its
+ * type, attributes by name, scope and site; the outputs; where specialize baked a host
+ * read in, and where a failed trace stopped (duet_fn_failed_graph). */
+void duet_graph_write(FILE *f, const duet_graph *g, duet_graph_format format);
+void duet_graph_print(FILE *f, const duet_graph *g); /* text, fused nodes folded */
 void duet_graph_dot(FILE *f, const duet_graph *g);
 
 /* ---- host reads of tensor values ---- */
@@ -143,6 +158,27 @@ typedef struct duet_lint {
 void duet_ctx_set_lint(duet_ctx *ctx, bool on);
 int duet_lint_count(const duet_ctx *ctx);
 const duet_lint *duet_lint_at(const duet_ctx *ctx, int i);
+
+/* ---- per-op profiling ---- */
+/* One op kernel's run: eager dispatch reports each op it computes, a plan each node it
+ * runs (a fused node once, named "fused", with its member ops). Strings are valid only
+ * during the callback. */
+typedef struct duet_op_event {
+    const char *op;      /* the op kind: "matmul", "fused" */
+    const char *members; /* a fused node's member ops in order ("mul add relu"), else NULL */
+    const char *scope;   /* "" at the top level */
+    const char *file;    /* call site; NULL for a node without one */
+    int line;
+    duet_exec_mode mode;
+    bool grad;           /* emitted by a VJP */
+    int depth;           /* > 0: run by a loop node, whose own event's time includes it */
+    double start_ms;     /* CLOCK_MONOTONIC */
+    double dur_ms;
+} duet_op_event;
+typedef void (*duet_profiler_fn)(const duet_op_event *e, void *user);
+/* Calls fn after every op kernel that runs on ctx, in both modes; NULL (the default)
+ * switches it off, which costs one branch per op. */
+void duet_ctx_set_profiler(duet_ctx *ctx, duet_profiler_fn fn, void *user);
 
 /* ---- graph-safe control flow ---- */
 typedef void (*duet_branch_fn)(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out,

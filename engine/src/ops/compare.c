@@ -158,11 +158,14 @@ static int where_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
     return duet_broadcast_shapes(c, in, nin, out);
 }
 
+/* cast: the target dtype */
+enum { CAST_TO = 0 };
+
 static int cast_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                       duet_type *out)
 {
     (void)nin;
-    int64_t to = a->i[0];
+    int64_t to = a->i[CAST_TO];
     if (to != DUET_F32 && to != DUET_I32 && to != DUET_BOOL8)
         return duet_fail(c, DUET_ERR_ARG, "target dtype %lld is not f32, i32 or bool (from %s)",
                          (long long)to, duet_dtype_name(in[0]->dtype));
@@ -319,8 +322,16 @@ const duet_op_def duet_opdef_logical_not = {
     .name = "logical_not", .nin = 1, .infer = logical_not_infer, .kernel = logical_not_kernel};
 const duet_op_def duet_opdef_where = {
     .name = "where", .nin = 3, .infer = where_infer, .kernel = where_kernel, .vjp = where_vjp};
-const duet_op_def duet_opdef_cast = {
-    .name = "cast", .nin = 1, .infer = cast_infer, .kernel = cast_kernel, .vjp = cast_vjp};
+static void cast_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " to=%s", duet_dtype_name((duet_dtype)a->i[CAST_TO]));
+}
+const duet_op_def duet_opdef_cast = {.name = "cast",
+                                     .nin = 1,
+                                     .infer = cast_infer,
+                                     .kernel = cast_kernel,
+                                     .vjp = cast_vjp,
+                                     .attr_text = cast_attr_text};
 
 duet_tensor *duet_greater_at(duet_site s, duet_ctx *c, duet_tensor *a, duet_tensor *b)
 {
@@ -356,6 +367,6 @@ duet_tensor *duet_where_at(duet_site s, duet_ctx *c, duet_tensor *cond, duet_ten
 duet_tensor *duet_cast_at(duet_site s, duet_ctx *c, duet_tensor *x, duet_dtype to)
 {
     duet_attrs at = {0};
-    at.i[0] = (int64_t)to;
+    at.i[CAST_TO] = (int64_t)to;
     return duet_apply(c, s, DUET_OP_CAST, &x, 1, &at);
 }

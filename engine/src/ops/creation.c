@@ -10,23 +10,30 @@ static int check_rank(duet_ctx *c, int rank)
     return 0;
 }
 
-/* attrs i[0] = dtype, i[1] = rank, i[2..] = shape */
-static void attr_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape)
+/* Attribute slots of the ops whose output type is an attribute (constant, full,
+ * placeholder): its dtype, rank and dims; then a placeholder's argument index. */
+enum { TYPE_DTYPE = 0, TYPE_RANK = 1, TYPE_SHAPE = 2, PLACEHOLDER_INDEX = TYPE_SHAPE + DUET_MAX_RANK };
+/* arange: its length (a symbol when it came from a symbolic dim) */
+enum { ARANGE_N = 0 };
+/* full: the value (a float slot) */
+enum { FULL_VALUE = 0 };
+
+void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *shape)
 {
-    a->i[0] = dt;
-    a->i[1] = rank;
-    for (int i = 0; i < rank; i++) a->i[2 + i] = shape[i];
+    a->i[TYPE_DTYPE] = dt;
+    a->i[TYPE_RANK] = rank;
+    for (int i = 0; i < rank; i++) a->i[TYPE_SHAPE + i] = shape[i];
 }
 
 static int infer_from_attrs(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                             duet_type *out)
 {
     (void)in, (void)nin;
-    out->dtype = (duet_dtype)a->i[0];
-    out->rank = (int)a->i[1];
+    out->dtype = (duet_dtype)a->i[TYPE_DTYPE];
+    out->rank = (int)a->i[TYPE_RANK];
     if (check_rank(c, out->rank)) return -1;
     for (int i = 0; i < out->rank; i++) {
-        int64_t d = duet_dim_resolve(c, a->i[2 + i]);
+        int64_t d = duet_dim_resolve(c, a->i[TYPE_SHAPE + i]);
         if (d < 0 && !DUET_DIM_IS_SYM(d))
             return duet_fail(c, DUET_ERR_ARG, "dim %d is %lld; dims must be >= 0", i, (long long)d);
         out->shape[i] = d;
@@ -42,8 +49,24 @@ static int constant_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const 
     memcpy(out->data, a->p, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
     return 0;
 }
-const duet_op_def duet_opdef_constant = {
-    .name = "constant", .nin = 0, .infer = infer_from_attrs, .kernel = constant_kernel};
+/* The value itself, whole when short: a baked host value reads as the number it is. */
+#define CONSTANT_SHOWN 4
+static void constant_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_tensor v = {.dtype = (duet_dtype)a->i[TYPE_DTYPE], .rank = (int)a->i[TYPE_RANK],
+                     .data = a->p};
+    memcpy(v.shape, a->i + TYPE_SHAPE, sizeof(int64_t) * (size_t)v.rank);
+    int64_t n = duet_numel(&v);
+    duet_text_put(t, " value=%s", v.rank ? "[" : "");
+    for (int64_t i = 0; i < n && i < CONSTANT_SHOWN; i++)
+        duet_text_put(t, "%s%g", i ? ", " : "", (double)duet_get_f32(&v, i));
+    if (v.rank) duet_text_put(t, "%s]", n > CONSTANT_SHOWN ? ", ..." : "");
+}
+const duet_op_def duet_opdef_constant = {.name = "constant",
+                                         .nin = 0,
+                                         .infer = infer_from_attrs,
+                                         .kernel = constant_kernel,
+                                         .attr_text = constant_attr_text};
 
 duet_tensor *duet_constant_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank,
                               const int64_t *shape, const void *data)
@@ -52,7 +75,7 @@ duet_tensor *duet_constant_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank,
     c->cur_op = DUET_OP_CONST, c->cur_site = s;
     if (check_rank(c, rank)) return &c->poison;
     duet_attrs a = {0};
-    attr_type(&a, dt, rank, shape);
+    duet_attrs_set_type(&a, dt, rank, shape);
     duet_type ty = {0};
     if (infer_from_attrs(c, &a, NULL, 0, &ty)) return &c->poison;
     size_t bytes;
@@ -76,13 +99,13 @@ duet_tensor *duet_scalar_i32_at(duet_site s, duet_ctx *c, int32_t v)
     return duet_constant_at(s, c, DUET_I32, 0, NULL, &v);
 }
 
-/* ---- full: attr f[0] = value; the shape may be symbolic ---- */
+/* ---- full: the value and the output type; the shape may be symbolic ---- */
 static int full_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_tensor *out)
 {
     (void)c, (void)in, (void)nin;
     int64_t n = duet_numel(out);
-    float v = a->f[0];
+    float v = a->f[FULL_VALUE];
     if (out->dtype == DUET_F32)
         for (int64_t i = 0; i < n; i++) ((float *)out->data)[i] = v;
     else if (out->dtype == DUET_I32)
@@ -91,8 +114,15 @@ static int full_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
         memset(out->data, v != 0.0f, (size_t)n);
     return 0;
 }
-const duet_op_def duet_opdef_full = {
-    .name = "full", .nin = 0, .infer = infer_from_attrs, .kernel = full_kernel};
+static void full_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " value=%g", (double)a->f[FULL_VALUE]);
+}
+const duet_op_def duet_opdef_full = {.name = "full",
+                                     .nin = 0,
+                                     .infer = infer_from_attrs,
+                                     .kernel = full_kernel,
+                                     .attr_text = full_attr_text};
 
 duet_tensor *duet_full_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank, const int64_t *shape,
                           float v)
@@ -101,8 +131,8 @@ duet_tensor *duet_full_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank, con
     c->cur_op = DUET_OP_FULL, c->cur_site = s;
     if (check_rank(c, rank)) return &c->poison;
     duet_attrs a = {0};
-    attr_type(&a, dt, rank, shape);
-    a.f[0] = v;
+    duet_attrs_set_type(&a, dt, rank, shape);
+    a.f[FULL_VALUE] = v;
     return duet_apply(c, s, DUET_OP_FULL, NULL, 0, &a);
 }
 
@@ -122,7 +152,7 @@ static int arange_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
                         duet_type *out)
 {
     (void)in, (void)nin;
-    int64_t n = duet_dim_resolve(c, a->i[0]);
+    int64_t n = duet_dim_resolve(c, a->i[ARANGE_N]);
     if (n < 0 && !DUET_DIM_IS_SYM(n))
         return duet_fail(c, DUET_ERR_ARG, "arange: n is %lld; must be >= 0", (long long)n);
     if (n > INT32_MAX) return duet_fail(c, DUET_ERR_ARG, "arange: n %lld exceeds i32", (long long)n);
@@ -138,13 +168,20 @@ static int arange_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
     for (int64_t i = 0; i < out->shape[0]; i++) ((int32_t *)out->data)[i] = (int32_t)i;
     return 0;
 }
-const duet_op_def duet_opdef_arange = {
-    .name = "arange", .nin = 0, .infer = arange_infer, .kernel = arange_kernel};
+static void arange_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_dim(t, "n", a->i[ARANGE_N]);
+}
+const duet_op_def duet_opdef_arange = {.name = "arange",
+                                       .nin = 0,
+                                       .infer = arange_infer,
+                                       .kernel = arange_kernel,
+                                       .attr_text = arange_attr_text};
 
 duet_tensor *duet_arange_at(duet_site s, duet_ctx *c, int64_t n)
 {
     duet_attrs a = {0};
-    a.i[0] = n;
+    a.i[ARANGE_N] = n;
     return duet_apply(c, s, DUET_OP_ARANGE, NULL, 0, &a);
 }
 
@@ -157,41 +194,53 @@ static int placeholder_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
     (void)a, (void)in, (void)nin, (void)out;
     return duet_fail(c, DUET_ERR_INTERNAL, "a placeholder has no kernel");
 }
+static void placeholder_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " arg=%lld", (long long)a->i[PLACEHOLDER_INDEX]);
+}
 const duet_op_def duet_opdef_placeholder = {.name = "placeholder",
                                             .nin = 0,
                                             .flags = DUET_OPF_SOURCE | DUET_OPF_ALIAS,
                                             .infer = infer_from_attrs,
-                                            .kernel = placeholder_kernel};
+                                            .kernel = placeholder_kernel,
+                                            .attr_text = placeholder_attr_text};
 
 duet_tensor *duet_placeholder(duet_ctx *c, duet_site s, duet_dtype dt, int rank,
                               const int64_t *shape, int index)
 {
     duet_attrs a = {0};
-    attr_type(&a, dt, rank, shape);
-    a.i[10] = index;
+    duet_attrs_set_type(&a, dt, rank, shape);
+    a.i[PLACEHOLDER_INDEX] = index;
     return duet_apply(c, s, DUET_OP_PLACEHOLDER, NULL, 0, &a);
 }
+
+int duet_placeholder_index(const duet_node *n) { return (int)n->attr.i[PLACEHOLDER_INDEX]; }
 
 /* ---- var_read: aliases the variable's current buffer ---- */
 static int var_read_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                           duet_type *out)
 {
     (void)c, (void)in, (void)nin;
-    duet_type_of(&((duet_var *)a->p)->value, out);
+    duet_type_of(&duet_attrs_var(a)->value, out);
     return 0;
 }
 static int var_read_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                            duet_tensor *out)
 {
     (void)c, (void)in, (void)nin;
-    out->data = (void *)duet_var_current(a->p);
+    out->data = (void *)duet_var_current(duet_attrs_var(a));
     return 0;
+}
+static void var_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " var=%s", duet_attrs_var(a)->name);
 }
 const duet_op_def duet_opdef_var_read = {.name = "var_read",
                                          .nin = 0,
                                          .flags = DUET_OPF_SOURCE | DUET_OPF_ALIAS,
                                          .infer = var_read_infer,
-                                         .kernel = var_read_kernel};
+                                         .kernel = var_read_kernel,
+                                         .attr_text = var_attr_text};
 
 duet_tensor *duet_var_read_at(duet_site s, duet_ctx *c, duet_var *v)
 {
@@ -201,7 +250,6 @@ duet_tensor *duet_var_read_at(duet_site s, duet_ctx *c, duet_var *v)
     }
     duet_attrs a = {0};
     a.p = v;
-    a.i[0] = v->id;
     return duet_apply(c, s, DUET_OP_VAR_READ, NULL, 0, &a);
 }
 
@@ -210,7 +258,7 @@ static int assign_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
                         duet_type *out)
 {
     (void)nin;
-    const duet_var *v = a->p;
+    const duet_var *v = duet_attrs_var(a);
     const duet_tensor *x = in[0];
     if (x->dtype != v->value.dtype)
         return duet_fail(c, DUET_ERR_DTYPE, "cannot assign %s to variable '%s' of %s",
@@ -231,7 +279,7 @@ static int assign_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
                          duet_tensor *out)
 {
     (void)nin;
-    duet_var *v = a->p;
+    duet_var *v = duet_attrs_var(a);
     if (duet_var_stage(c, v, in[0]->data)) return -1;
     out->data = v->staged;
     return 0;
@@ -240,7 +288,8 @@ const duet_op_def duet_opdef_assign = {.name = "assign",
                                        .nin = 1,
                                        .flags = DUET_OPF_WRITES_VAR | DUET_OPF_ALIAS,
                                        .infer = assign_infer,
-                                       .kernel = assign_kernel};
+                                       .kernel = assign_kernel,
+                                       .attr_text = var_attr_text};
 
 duet_tensor *duet_assign_at(duet_site s, duet_ctx *c, duet_var *v, duet_tensor *value)
 {
@@ -250,6 +299,5 @@ duet_tensor *duet_assign_at(duet_site s, duet_ctx *c, duet_var *v, duet_tensor *
     }
     duet_attrs a = {0};
     a.p = v;
-    a.i[0] = v->id;
     return duet_apply(c, s, DUET_OP_ASSIGN, &value, 1, &a);
 }

@@ -141,7 +141,9 @@ DEFINE_MAP1(sqrt, sqrtf(x))
 DEFINE_MAP1(rsqrt, 1.0f / sqrtf(x))
 DEFINE_MAP1(relu, x > 0.0f ? x : 0.0f)
 DEFINE_MAP1(tanh, tanhf(x))
-DEFINE_MAP1(pow_scalar, powf(x, at->f[0]))
+/* pow_scalar: the exponent (a float slot) */
+enum { POW_EXPONENT = 0 };
+DEFINE_MAP1(pow_scalar, powf(x, at->f[POW_EXPONENT]))
 
 static int unary_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_type *out)
@@ -220,7 +222,7 @@ static void pow_scalar_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, due
                            const bool *need)
 {
     (void)need;
-    float p = n->attr.f[0];
+    float p = n->attr.f[POW_EXPONENT];
     duet_tensor *d = duet_mul(c, duet_pow_scalar(c, n->in[0], p - 1.0f), duet_scalar(c, p));
     gx[0] = duet_mul(c, gy, d);
 }
@@ -246,17 +248,23 @@ UNARY_DEF(rsqrt, RSQRT)
 UNARY_DEF(relu, RELU)
 UNARY_DEF(tanh, TANH)
 
+static void pow_scalar_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " exponent=%g", (double)a->f[POW_EXPONENT]);
+}
+
 const duet_op_def duet_opdef_pow_scalar = {.name = "pow_scalar",
                                            .nin = 1,
                                            .flags = DUET_OPF_ELEMENTWISE,
                                            .infer = unary_infer,
                                            .kernel = unary_kernel,
                                            .vjp = pow_scalar_vjp,
-                                           .map1 = pow_scalar_map1};
+                                           .map1 = pow_scalar_map1,
+                                           .attr_text = pow_scalar_attr_text};
 
 duet_tensor *duet_pow_scalar_at(duet_site s, duet_ctx *c, duet_tensor *x, float p)
 {
     duet_attrs at = {0};
-    at.f[0] = p;
+    at.f[POW_EXPONENT] = p;
     return duet_apply(c, s, DUET_OP_POW_SCALAR, &x, 1, &at);
 }

@@ -82,7 +82,9 @@ duet_tensor *duet_gather_at(duet_site s, duet_ctx *c, duet_tensor *table, duet_t
 }
 
 /* ---- scatter_add: ids (...) i32, updates ids.shape + R f32 -> (rows,) + R;
- * attr i[0] = rows (may be a symbol) ---- */
+ * attribute: the output's rows (may be a symbol) ---- */
+
+enum { SCATTER_ROWS = 0 };
 
 static int scatter_add_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                              duet_type *out)
@@ -94,7 +96,7 @@ static int scatter_add_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
         return duet_fail(c, DUET_ERR_DTYPE,
                          "ids are %s and updates %s; need i32 ids and f32 updates",
                          duet_dtype_name(ids->dtype), duet_dtype_name(up->dtype));
-    int64_t rows = duet_dim_resolve(c, a->i[0]);
+    int64_t rows = duet_dim_resolve(c, a->i[SCATTER_ROWS]);
     if (rows < 0 && (!DUET_DIM_IS_SYM(rows) || c->mode != DUET_MODE_TRACE))
         return duet_fail(c, DUET_ERR_ARG, "rows is %lld; must be >= 0", (long long)rows);
     bool ok = up->rank >= ids->rank;
@@ -139,16 +141,22 @@ static void scatter_add_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, du
     if (need[1]) gx[1] = duet_gather(c, gy, n->in[0]);
 }
 
+static void scatter_add_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_dim(t, "rows", a->i[SCATTER_ROWS]);
+}
+
 const duet_op_def duet_opdef_scatter_add = {.name = "scatter_add",
                                             .nin = 2,
                                             .infer = scatter_add_infer,
                                             .kernel = scatter_add_kernel,
-                                            .vjp = scatter_add_vjp};
+                                            .vjp = scatter_add_vjp,
+                                            .attr_text = scatter_add_attr_text};
 
 duet_tensor *duet_scatter_add_at(duet_site s, duet_ctx *c, duet_tensor *ids, duet_tensor *updates,
                                  int64_t rows)
 {
     duet_attrs a = {0};
-    a.i[0] = rows;
+    a.i[SCATTER_ROWS] = rows;
     return duet_apply(c, s, DUET_OP_SCATTER_ADD, (duet_tensor *[]){ids, updates}, 2, &a);
 }

@@ -20,6 +20,9 @@ static bool dim_match(int64_t x, int64_t y)
     return x == y || DUET_DIM_IS_SYM(x) || DUET_DIM_IS_SYM(y);
 }
 
+/* Attribute slots: whether each operand is read transposed. */
+enum { MATMUL_TRANS_A = 0, MATMUL_TRANS_B = 1 };
+
 static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                         duet_type *out)
 {
@@ -32,7 +35,7 @@ static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     if (x->rank < 2 || y->rank < 2)
         return duet_fail(c, DUET_ERR_SHAPE, "operands %s and %s need rank >= 2",
                          duet_shape_str(x, sa, sizeof sa), duet_shape_str(y, sb, sizeof sb));
-    bool ta = a->i[0] != 0, tb = a->i[1] != 0;
+    bool ta = a->i[MATMUL_TRANS_A] != 0, tb = a->i[MATMUL_TRANS_B] != 0;
     int rx = x->rank, ry = y->rank;
     int64_t m = x->shape[rx - (ta ? 1 : 2)], kx = x->shape[rx - (ta ? 2 : 1)];
     int64_t ky = y->shape[ry - (tb ? 1 : 2)], n = y->shape[ry - (tb ? 2 : 1)];
@@ -183,7 +186,7 @@ static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *
 {
     (void)c, (void)nin;
     const duet_tensor *x = in[0], *y = in[1];
-    bool ta = at->i[0] != 0, tb = at->i[1] != 0;
+    bool ta = at->i[MATMUL_TRANS_A] != 0, tb = at->i[MATMUL_TRANS_B] != 0;
     int rx = x->rank, ry = y->rank, rb = out->rank - 2;
     int64_t m = out->shape[rb], n = out->shape[rb + 1];
     int64_t k = x->shape[rx - (ta ? 2 : 1)];
@@ -231,7 +234,7 @@ static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_t
                        const bool *need)
 {
     duet_tensor *a = nd->in[0], *b = nd->in[1];
-    bool ta = nd->attr.i[0] != 0, tb = nd->attr.i[1] != 0;
+    bool ta = nd->attr.i[MATMUL_TRANS_A] != 0, tb = nd->attr.i[MATMUL_TRANS_B] != 0;
     if (need[0]) {
         duet_tensor *ga;
         if (!ta)
@@ -250,17 +253,24 @@ static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_t
     }
 }
 
+static void matmul_attr_text(const duet_attrs *a, duet_text *t)
+{
+    if (a->i[MATMUL_TRANS_A]) duet_text_put(t, " trans_a");
+    if (a->i[MATMUL_TRANS_B]) duet_text_put(t, " trans_b");
+}
+
 const duet_op_def duet_opdef_matmul = {.name = "matmul",
                                        .nin = 2,
                                        .infer = matmul_infer,
                                        .kernel = matmul_kernel,
-                                       .vjp = matmul_vjp};
+                                       .vjp = matmul_vjp,
+                                       .attr_text = matmul_attr_text};
 
 duet_tensor *duet_matmul_at(duet_site s, duet_ctx *c, duet_tensor *a, duet_tensor *b, bool trans_a,
                             bool trans_b)
 {
     duet_attrs at = {0};
-    at.i[0] = trans_a;
-    at.i[1] = trans_b;
+    at.i[MATMUL_TRANS_A] = trans_a;
+    at.i[MATMUL_TRANS_B] = trans_b;
     return duet_apply(c, s, DUET_OP_MATMUL, (duet_tensor *[]){a, b}, 2, &at);
 }

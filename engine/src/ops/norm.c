@@ -4,7 +4,9 @@
 
 #include "../internal.h"
 
-/* ---- layer_norm: x (..., D), gamma (D), beta (D); attr f[0] = eps ---- */
+/* ---- layer_norm: x (..., D), gamma (D), beta (D); attribute: eps ---- */
+
+enum { NORM_EPS = 0 }; /* a float slot */
 
 static bool dim_eq(int64_t a, int64_t b)
 {
@@ -51,7 +53,7 @@ static int layer_norm_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
     int64_t d = in[0]->shape[in[0]->rank - 1];
     if (d == 0) return 0;
     int64_t rows = duet_numel(in[0]) / d;
-    double eps = a->f[0];
+    double eps = a->f[NORM_EPS];
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *orow = o + r * d;
@@ -83,7 +85,7 @@ static void layer_norm_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, due
     unsigned ax = DUET_AXIS(x->rank - 1);
     duet_tensor *xc = duet_sub(c, x, duet_mean(c, x, ax, true));
     duet_tensor *var = duet_mean(c, duet_mul(c, xc, xc), ax, true);
-    duet_tensor *rstd = duet_rsqrt(c, duet_add(c, var, duet_scalar(c, n->attr.f[0])));
+    duet_tensor *rstd = duet_rsqrt(c, duet_add(c, var, duet_scalar(c, n->attr.f[NORM_EPS])));
     duet_tensor *xhat = duet_mul(c, xc, rstd);
     if (need[1]) gx[1] = duet_unbroadcast(c, duet_mul(c, gy, xhat), gamma);
     if (need[0]) {
@@ -94,11 +96,17 @@ static void layer_norm_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, due
     }
 }
 
+static void layer_norm_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " eps=%g", (double)a->f[NORM_EPS]);
+}
+
 const duet_op_def duet_opdef_layer_norm = {.name = "layer_norm",
                                            .nin = 3,
                                            .infer = layer_norm_infer,
                                            .kernel = layer_norm_kernel,
-                                           .vjp = layer_norm_vjp};
+                                           .vjp = layer_norm_vjp,
+                                           .attr_text = layer_norm_attr_text};
 
 duet_tensor *duet_layer_norm_at(duet_site s, duet_ctx *c, duet_tensor *x, duet_tensor *gamma,
                                 duet_tensor *beta, float eps)
@@ -111,6 +119,6 @@ duet_tensor *duet_layer_norm_at(duet_site s, duet_ctx *c, duet_tensor *x, duet_t
         return &c->poison;
     }
     duet_attrs a = {0};
-    a.f[0] = eps;
+    a.f[NORM_EPS] = eps;
     return duet_apply(c, s, DUET_OP_LAYER_NORM, (duet_tensor *[]){x, gamma, beta}, 3, &a);
 }

@@ -118,12 +118,18 @@ static void print_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_ten
     if (need[0]) gx[0] = gy;
 }
 
+static void print_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " label=\"%s\"", (const char *)a->p);
+}
+
 const duet_op_def duet_opdef_print = {.name = "print",
                                       .nin = 1,
                                       .flags = DUET_OPF_HOST_IO,
                                       .infer = print_infer,
                                       .kernel = print_kernel,
-                                      .vjp = print_vjp};
+                                      .vjp = print_vjp,
+                                      .attr_text = print_attr_text};
 
 duet_tensor *duet_print_at(duet_site s, duet_ctx *c, const char *label, duet_tensor *x)
 {

@@ -41,13 +41,15 @@ static void philox4x32_10(const uint32_t ctr_in[4], const uint32_t key_in[2], ui
     memcpy(out, ctr, sizeof ctr);
 }
 
-/* attrs: i[0] = rank, i[1..8] = dims of `like` (may be symbols), i[9] = seed,
- * i[10] = stream; f[0] = rate. Input: the counter, an i32 scalar. */
+/* Attribute slots: the rank and dims of `like` (dims may be symbols), the seed and
+ * the stream; the rate is a float slot. Input: the counter, an i32 scalar. */
+enum { MASK_RANK = 0, MASK_SHAPE = 1, MASK_SEED = MASK_SHAPE + DUET_MAX_RANK, MASK_STREAM };
+enum { MASK_RATE = 0 };
 static int dropout_mask_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_type *out)
 {
     (void)nin;
-    float rate = a->f[0];
+    float rate = a->f[MASK_RATE];
     if (!(rate >= 0.0f && rate < 1.0f))
         return duet_fail(c, DUET_ERR_ARG, "rate is %g; must be in [0, 1)", (double)rate);
     const duet_tensor *ctr = in[0];
@@ -59,13 +61,13 @@ static int dropout_mask_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *con
         return duet_fail(c, DUET_ERR_SHAPE, "counter has shape %s; need an i32 scalar ()",
                          duet_shape_str(ctr, buf, sizeof buf));
     }
-    int rank = (int)a->i[0];
+    int rank = (int)a->i[MASK_RANK];
     if (rank < 0 || rank > DUET_MAX_RANK)
         return duet_fail(c, DUET_ERR_ARG, "rank %d is out of range 0..%d", rank, DUET_MAX_RANK);
     out->dtype = DUET_F32;
     out->rank = rank;
     for (int i = 0; i < rank; i++) {
-        int64_t d = duet_dim_resolve(c, a->i[1 + i]);
+        int64_t d = duet_dim_resolve(c, a->i[MASK_SHAPE + i]);
         if (d < 0 && !DUET_DIM_IS_SYM(d))
             return duet_fail(c, DUET_ERR_ARG, "dim %d is %lld; dims must be >= 0", i, (long long)d);
         out->shape[i] = d;
@@ -77,12 +79,12 @@ static int dropout_mask_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *co
                                duet_tensor *out)
 {
     (void)c, (void)nin;
-    const float rate = a->f[0];
+    const float rate = a->f[MASK_RATE];
     const float scale = 1.0f / (1.0f - rate);
-    const uint64_t seed = (uint64_t)a->i[9];
+    const uint64_t seed = (uint64_t)a->i[MASK_SEED];
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     const uint32_t counter = (uint32_t)*(const int32_t *)in[0]->data;
-    const uint32_t stream = (uint32_t)a->i[10];
+    const uint32_t stream = (uint32_t)a->i[MASK_STREAM];
     float *o = out->data;
     int64_t n = duet_numel(out);
     for (int64_t b = 0; b * 4 < n; b++) {
@@ -99,10 +101,17 @@ static int dropout_mask_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *co
 
 /* No vjp: the mask is a constant with respect to everything (the counter is an
  * integer); dropout's gradient flows through the mul by the mask. */
+static void dropout_mask_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " rate=%g seed=%llu stream=%lld", (double)a->f[MASK_RATE],
+                  (unsigned long long)a->i[MASK_SEED], (long long)a->i[MASK_STREAM]);
+}
+
 const duet_op_def duet_opdef_dropout_mask = {.name = "dropout_mask",
                                              .nin = 1,
                                              .infer = dropout_mask_infer,
-                                             .kernel = dropout_mask_kernel};
+                                             .kernel = dropout_mask_kernel,
+                                             .attr_text = dropout_mask_attr_text};
 
 duet_tensor *duet_dropout_mask_at(duet_site s, duet_ctx *c, duet_tensor *like, float rate,
                                   uint64_t seed, duet_tensor *counter, int stream)
@@ -122,11 +131,11 @@ duet_tensor *duet_dropout_mask_at(duet_site s, duet_ctx *c, duet_tensor *like, f
         return &c->poison;
     }
     duet_attrs a = {0};
-    a.i[0] = like->rank;
-    for (int i = 0; i < like->rank; i++) a.i[1 + i] = like->shape[i];
-    a.i[9] = (int64_t)seed;
-    a.i[10] = stream;
-    a.f[0] = rate;
+    a.i[MASK_RANK] = like->rank;
+    for (int i = 0; i < like->rank; i++) a.i[MASK_SHAPE + i] = like->shape[i];
+    a.i[MASK_SEED] = (int64_t)seed;
+    a.i[MASK_STREAM] = stream;
+    a.f[MASK_RATE] = rate;
     return duet_apply(c, s, DUET_OP_DROPOUT_MASK, &counter, 1, &a);
 }
 

@@ -13,8 +13,9 @@
 
 #include "../internal.h"
 
-/* attrs: i[0] = axes bitmask (0 = all), i[1] = keepdims; sum also
- * i[DUET_SUM_ATTR_REASSOC] (internal.h) */
+/* Attribute slots: the axes bitmask (0 = all) and keepdims; sum also has
+ * DUET_SUM_ATTR_REASSOC (internal.h) after them. */
+enum { REDUCE_AXES = 0, REDUCE_KEEPDIMS = 1 };
 
 static unsigned axes_mask(int64_t axes, int rank)
 {
@@ -39,9 +40,9 @@ static int check_axes(duet_ctx *c, int64_t axes, const duet_tensor *x)
  * included, carried over. */
 static int reduce_shape(duet_ctx *c, const duet_attrs *a, const duet_tensor *x, duet_type *out)
 {
-    if (check_axes(c, a->i[0], x)) return -1;
-    unsigned mask = axes_mask(a->i[0], x->rank);
-    bool keep = a->i[1] != 0;
+    if (check_axes(c, a->i[REDUCE_AXES], x)) return -1;
+    unsigned mask = axes_mask(a->i[REDUCE_AXES], x->rank);
+    bool keep = a->i[REDUCE_KEEPDIMS] != 0;
     out->rank = 0;
     for (int d = 0; d < x->rank; d++) {
         if ((mask >> d) & 1u) {
@@ -291,7 +292,7 @@ static int sum_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
 {
     (void)c, (void)nin;
     rplan p;
-    make_plan(in[0], axes_mask(a->i[0], in[0]->rank), &p);
+    make_plan(in[0], axes_mask(a->i[REDUCE_AXES], in[0]->rank), &p);
     if (in[0]->dtype == DUET_F32 && a->i[DUET_SUM_ATTR_REASSOC])
         reduce_sum_f32_reassoc(&p, in[0]->data, out->data);
     else if (in[0]->dtype == DUET_F32)
@@ -306,7 +307,7 @@ static int max_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
 {
     (void)c, (void)nin;
     rplan p;
-    make_plan(in[0], axes_mask(a->i[0], in[0]->rank), &p);
+    make_plan(in[0], axes_mask(a->i[REDUCE_AXES], in[0]->rank), &p);
     if (in[0]->dtype == DUET_F32)
         reduce_max_f32(&p, in[0]->data, out->data);
     else
@@ -319,7 +320,7 @@ static int any_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
 {
     (void)c, (void)nin;
     rplan p;
-    make_plan(in[0], axes_mask(a->i[0], in[0]->rank), &p);
+    make_plan(in[0], axes_mask(a->i[REDUCE_AXES], in[0]->rank), &p);
     reduce_any_bool(&p, in[0]->data, out->data);
     return 0;
 }
@@ -330,7 +331,7 @@ static int size_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
                       duet_type *out)
 {
     (void)nin;
-    if (check_axes(c, a->i[0], in[0])) return -1;
+    if (check_axes(c, a->i[REDUCE_AXES], in[0])) return -1;
     out->dtype = DUET_F32;
     out->rank = 0;
     return 0;
@@ -341,7 +342,7 @@ static int size_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    unsigned mask = axes_mask(a->i[0], x->rank);
+    unsigned mask = axes_mask(a->i[REDUCE_AXES], x->rank);
     int64_t n = 1;
     for (int d = 0; d < x->rank; d++) {
         if (!((mask >> d) & 1u)) continue;
@@ -371,8 +372,8 @@ static bool same_dims(const duet_tensor *t, int rank, const int64_t *dims)
 static duet_tensor *to_keepdims(duet_ctx *c, duet_tensor *g, const duet_node *n)
 {
     const duet_tensor *x = n->in[0];
-    if (n->attr.i[1]) return g; /* already kept */
-    unsigned mask = axes_mask(n->attr.i[0], x->rank);
+    if (n->attr.i[REDUCE_KEEPDIMS]) return g; /* already kept */
+    unsigned mask = axes_mask(n->attr.i[REDUCE_AXES], x->rank);
     int64_t dims[DUET_MAX_RANK];
     for (int d = 0; d < x->rank; d++) dims[d] = ((mask >> d) & 1u) ? 1 : x->shape[d];
     if (same_dims(g, x->rank, dims)) return g;
@@ -397,27 +398,68 @@ static void max_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tenso
     duet_tensor *y = to_keepdims(c, n->out, n);
     duet_tensor *g = to_keepdims(c, gy, n);
     duet_tensor *eq = duet_cast(c, duet_equal(c, x, y), DUET_F32);
-    duet_tensor *count = duet_sum(c, eq, (unsigned)n->attr.i[0], true);
+    duet_tensor *count = duet_sum(c, eq, (unsigned)n->attr.i[REDUCE_AXES], true);
     gx[0] = duet_div(c, duet_mul(c, eq, g), count);
 }
 
 /* ---- op table entries and the public API ---- */
 
-const duet_op_def duet_opdef_sum = {
-    .name = "sum", .nin = 1, .infer = sum_max_infer, .kernel = sum_kernel, .vjp = sum_vjp};
-const duet_op_def duet_opdef_max = {
-    .name = "max", .nin = 1, .infer = sum_max_infer, .kernel = max_kernel, .vjp = max_vjp};
-const duet_op_def duet_opdef_any = {
-    .name = "any", .nin = 1, .infer = any_infer, .kernel = any_kernel};
-const duet_op_def duet_opdef_size = {
-    .name = "size", .nin = 1, .infer = size_infer, .kernel = size_kernel};
+/* " axes=[0, 2]", or " axes=all" for the mask 0 */
+static void axes_text(const duet_attrs *a, duet_text *t)
+{
+    uint64_t mask = (uint64_t)a->i[REDUCE_AXES];
+    if (!mask) {
+        duet_text_put(t, " axes=all");
+        return;
+    }
+    duet_text_put(t, " axes=[");
+    const char *sep = "";
+    for (int d = 0; d < 64; d++)
+        if ((mask >> d) & 1u) duet_text_put(t, "%s%d", sep, d), sep = ", ";
+    duet_text_put(t, "]");
+}
+
+static void reduce_attr_text(const duet_attrs *a, duet_text *t)
+{
+    axes_text(a, t);
+    if (a->i[REDUCE_KEEPDIMS]) duet_text_put(t, " keepdims");
+}
+
+static void sum_attr_text(const duet_attrs *a, duet_text *t)
+{
+    reduce_attr_text(a, t);
+    if (a->i[DUET_SUM_ATTR_REASSOC]) duet_text_put(t, " reassoc");
+}
+
+const duet_op_def duet_opdef_sum = {.name = "sum",
+                                    .nin = 1,
+                                    .infer = sum_max_infer,
+                                    .kernel = sum_kernel,
+                                    .vjp = sum_vjp,
+                                    .attr_text = sum_attr_text};
+const duet_op_def duet_opdef_max = {.name = "max",
+                                    .nin = 1,
+                                    .infer = sum_max_infer,
+                                    .kernel = max_kernel,
+                                    .vjp = max_vjp,
+                                    .attr_text = reduce_attr_text};
+const duet_op_def duet_opdef_any = {.name = "any",
+                                    .nin = 1,
+                                    .infer = any_infer,
+                                    .kernel = any_kernel,
+                                    .attr_text = reduce_attr_text};
+const duet_op_def duet_opdef_size = {.name = "size",
+                                     .nin = 1,
+                                     .infer = size_infer,
+                                     .kernel = size_kernel,
+                                     .attr_text = axes_text};
 
 static duet_tensor *reduce_apply(duet_site s, duet_ctx *c, duet_op op, duet_tensor *x,
                                  unsigned axes, bool keepdims)
 {
     duet_attrs at = {0};
-    at.i[0] = axes;
-    at.i[1] = keepdims;
+    at.i[REDUCE_AXES] = axes;
+    at.i[REDUCE_KEEPDIMS] = keepdims;
     return duet_apply(c, s, op, &x, 1, &at);
 }
 

@@ -7,6 +7,15 @@
  * symbols go through duet_dim_resolve, which binds them while a plan runs. */
 #include "../internal.h"
 
+/* ---- attribute slots ----
+ * reshape, transpose, sum_to, broadcast_to: a rank, then that many dims (a shape, or
+ * transpose's perm). slice, pad: an axis, the first bound (start, before), then either
+ * the second (stop, after) or, when BOUND_BY_SIZE is set, the result's size along the
+ * axis (gradients write that, since it may be a symbol). concat: an axis. */
+enum { DIMS_RANK = 0, DIMS_AT = 1 };
+enum { BOUND_AXIS = 0, BOUND_FIRST = 1, BOUND_SECOND = 2, BOUND_BY_SIZE = 3, BOUND_SIZE = 4 };
+enum { CONCAT_AXIS = 0 };
+
 /* ---- helpers ---- */
 
 #define SYM(d) DUET_DIM_IS_SYM(d)
@@ -62,6 +71,12 @@ static int64_t mul_sat(int64_t a, int64_t b)
     if (a == 0 || b == 0) return 0;
     if (a > INT64_MAX / b) return INT64_MAX;
     return a * b;
+}
+
+/* An axis attribute counted from the end when negative (the shape rule checked it). */
+static int attr_axis(const duet_attrs *a, int slot, int rank)
+{
+    return (int)(a->i[slot] < 0 ? a->i[slot] + rank : a->i[slot]);
 }
 
 static void contig_strides(int rank, const int64_t *shape, int64_t *st)
@@ -211,19 +226,19 @@ static void strided_copy(size_t es, int nd, const int64_t *size, const int64_t *
     }
 }
 
-/* ---- reshape: attrs i[0] = rank, i[1..] = dims (one may be -1, any may be symbols) ---- */
+/* ---- reshape: the target dims (one may be -1, any may be symbols) ---- */
 
 static int reshape_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                          duet_type *out)
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int rank = (int)a->i[0];
+    int rank = (int)a->i[DIMS_RANK];
     int64_t d[DUET_MAX_RANK];
     int at = -1;
     char sx[96], sd[96];
     for (int i = 0; i < rank; i++) {
-        d[i] = duet_dim_resolve(c, a->i[1 + i]);
+        d[i] = duet_dim_resolve(c, a->i[DIMS_AT + i]);
         if (d[i] < DUET_DIM_INFER && !UNK(d[i]))
             return duet_fail(c, DUET_ERR_ARG, "dim %d is %lld; dims must be >= 0 or -1", i,
                              (long long)d[i]);
@@ -307,12 +322,18 @@ static void reshape_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_t
     gx[0] = duet_reshape(c, gy, n->in[0]->rank, n->in[0]->shape);
 }
 
+static void shape_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_dims(t, "shape", (int)a->i[DIMS_RANK], a->i + DIMS_AT);
+}
+
 const duet_op_def duet_opdef_reshape = {.name = "reshape",
                                         .nin = 1,
                                         .flags = DUET_OPF_ALIAS,
                                         .infer = reshape_infer,
                                         .kernel = reshape_kernel,
-                                        .vjp = reshape_vjp};
+                                        .vjp = reshape_vjp,
+                                        .attr_text = shape_attr_text};
 
 duet_tensor *duet_reshape_at(duet_site s, duet_ctx *c, duet_tensor *x, int rank,
                              const int64_t *dims)
@@ -322,35 +343,35 @@ duet_tensor *duet_reshape_at(duet_site s, duet_ctx *c, duet_tensor *x, int rank,
                          rank, DUET_MAX_RANK);
     if (rank > 0 && !dims) return fail_call(c, s, DUET_OP_RESHAPE, DUET_ERR_ARG, "dims is NULL");
     duet_attrs at = {0};
-    at.i[0] = rank;
-    for (int i = 0; i < rank; i++) at.i[1 + i] = dims[i];
+    at.i[DIMS_RANK] = rank;
+    for (int i = 0; i < rank; i++) at.i[DIMS_AT + i] = dims[i];
     return duet_apply(c, s, DUET_OP_RESHAPE, &x, 1, &at);
 }
 
-/* ---- transpose: attrs i[0] = rank, i[1..] = perm; out[i] = in[perm[i]] ---- */
+/* ---- transpose: the perm; out[i] = in[perm[i]] ---- */
 
 static int transpose_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                            duet_type *out)
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int rank = (int)a->i[0];
+    int rank = (int)a->i[DIMS_RANK];
     unsigned seen = 0;
     bool ok = rank == x->rank;
     for (int i = 0; ok && i < rank; i++) {
-        int64_t p = a->i[1 + i];
+        int64_t p = a->i[DIMS_AT + i];
         ok = p >= 0 && p < rank && !(seen & (1u << p));
         if (ok) seen |= 1u << p;
     }
     if (!ok) {
         char sx[96], sp[96];
         return duet_fail(c, DUET_ERR_AXIS, "perm %s is not a permutation of the %d axes of %s",
-                         dims_str(rank, a->i + 1, sp, sizeof sp), x->rank,
+                         dims_str(rank, a->i + DIMS_AT, sp, sizeof sp), x->rank,
                          duet_shape_str(x, sx, sizeof sx));
     }
     out->dtype = x->dtype;
     out->rank = rank;
-    for (int i = 0; i < rank; i++) out->shape[i] = x->shape[a->i[1 + i]];
+    for (int i = 0; i < rank; i++) out->shape[i] = x->shape[a->i[DIMS_AT + i]];
     return 0;
 }
 
@@ -362,7 +383,7 @@ static int transpose_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const
     int64_t xst[DUET_MAX_RANK], ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     contig_strides(x->rank, x->shape, xst);
     contig_strides(out->rank, out->shape, ost);
-    for (int i = 0; i < out->rank; i++) ist[i] = xst[a->i[1 + i]];
+    for (int i = 0; i < out->rank; i++) ist[i] = xst[a->i[DIMS_AT + i]];
     strided_copy(duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
     return 0;
 }
@@ -372,42 +393,50 @@ static void transpose_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet
 {
     (void)need;
     int inv[DUET_MAX_RANK];
-    int rank = (int)n->attr.i[0];
-    for (int i = 0; i < rank; i++) inv[n->attr.i[1 + i]] = i;
+    int rank = (int)n->attr.i[DIMS_RANK];
+    for (int i = 0; i < rank; i++) inv[n->attr.i[DIMS_AT + i]] = i;
     gx[0] = duet_transpose(c, gy, inv);
+}
+
+static void transpose_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " perm=[");
+    for (int i = 0; i < a->i[DIMS_RANK]; i++)
+        duet_text_put(t, "%s%lld", i ? ", " : "", (long long)a->i[DIMS_AT + i]);
+    duet_text_put(t, "]");
 }
 
 const duet_op_def duet_opdef_transpose = {.name = "transpose",
                                           .nin = 1,
                                           .infer = transpose_infer,
                                           .kernel = transpose_kernel,
-                                          .vjp = transpose_vjp};
+                                          .vjp = transpose_vjp,
+                                          .attr_text = transpose_attr_text};
 
 duet_tensor *duet_transpose_at(duet_site s, duet_ctx *c, duet_tensor *x, const int *perm)
 {
     if (!perm) return fail_call(c, s, DUET_OP_TRANSPOSE, DUET_ERR_ARG, "perm is NULL");
     duet_attrs at = {0};
     int rank = x ? x->rank : 0;
-    at.i[0] = rank;
-    for (int i = 0; i < rank; i++) at.i[1 + i] = perm[i];
+    at.i[DIMS_RANK] = rank;
+    for (int i = 0; i < rank; i++) at.i[DIMS_AT + i] = perm[i];
     return duet_apply(c, s, DUET_OP_TRANSPOSE, &x, 1, &at);
 }
 
-/* ---- slice: attrs i[0] = axis, i[1] = start, i[2] = stop, i[3] = 1 when i[4] holds
- * the length instead (used by gradients, where the length may be a symbol) ---- */
+/* ---- slice: axis, start, and stop or (by size, from gradients) the length ---- */
 
 static int slice_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_type *out)
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int ax = duet_norm_axis(c, (int)a->i[0], x->rank);
+    int ax = duet_norm_axis(c, (int)a->i[BOUND_AXIS], x->rank);
     if (ax < 0) return -1;
-    int64_t dim = x->shape[ax], start = duet_dim_resolve(c, a->i[1]), len;
+    int64_t dim = x->shape[ax], start = duet_dim_resolve(c, a->i[BOUND_FIRST]), len;
     char sx[96], b1[24], b2[24], b3[24];
     duet_shape_str(x, sx, sizeof sx);
-    if (a->i[3] == 0) {
-        int64_t stop = duet_dim_resolve(c, a->i[2]);
+    if (!a->i[BOUND_BY_SIZE]) {
+        int64_t stop = duet_dim_resolve(c, a->i[BOUND_SECOND]);
         if (!UNK(start) && !UNK(stop)) {
             if (start < 0 || start > stop || (!UNK(dim) && stop > dim))
                 return duet_fail(c, DUET_ERR_ARG,
@@ -428,7 +457,7 @@ static int slice_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
                              ax, sx);
         }
     } else {
-        len = duet_dim_resolve(c, a->i[4]);
+        len = duet_dim_resolve(c, a->i[BOUND_SIZE]);
         if ((!UNK(start) && start < 0) || (!UNK(len) && len < 0) ||
             (!UNK(start) && !UNK(len) && !UNK(dim) && start + len > dim))
             return duet_fail(c, DUET_ERR_ARG,
@@ -447,8 +476,8 @@ static int slice_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int ax = (int)(a->i[0] < 0 ? a->i[0] + x->rank : a->i[0]);
-    int64_t start = duet_dim_resolve(c, a->i[1]);
+    int ax = attr_axis(a, BOUND_AXIS, x->rank);
+    int64_t start = duet_dim_resolve(c, a->i[BOUND_FIRST]);
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     contig_strides(x->rank, x->shape, ist);
     contig_strides(out->rank, out->shape, ost);
@@ -465,27 +494,41 @@ static void slice_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_ten
 {
     (void)need;
     const duet_tensor *x = n->in[0];
-    int ax = (int)(n->attr.i[0] < 0 ? n->attr.i[0] + x->rank : n->attr.i[0]);
-    gx[0] = pad_total(c, gy, ax, n->attr.i[1], x->shape[ax]);
+    int ax = attr_axis(&n->attr, BOUND_AXIS, x->rank);
+    gx[0] = pad_total(c, gy, ax, n->attr.i[BOUND_FIRST], x->shape[ax]);
 }
+
+/* " axis=1 start=0 stop=3" (slice) or " axis=1 before=0 after=2" (pad); by size,
+ * the second bound reads " size=None" */
+static void bounds_text(const duet_attrs *a, duet_text *t, const char *first, const char *second)
+{
+    duet_text_put(t, " axis=%lld", (long long)a->i[BOUND_AXIS]);
+    duet_text_dim(t, first, a->i[BOUND_FIRST]);
+    if (a->i[BOUND_BY_SIZE])
+        duet_text_dim(t, "size", a->i[BOUND_SIZE]);
+    else
+        duet_text_dim(t, second, a->i[BOUND_SECOND]);
+}
+
+static void slice_attr_text(const duet_attrs *a, duet_text *t) { bounds_text(a, t, "start", "stop"); }
 
 const duet_op_def duet_opdef_slice = {.name = "slice",
                                       .nin = 1,
                                       .infer = slice_infer,
                                       .kernel = slice_kernel,
-                                      .vjp = slice_vjp};
+                                      .vjp = slice_vjp,
+                                      .attr_text = slice_attr_text};
 
 /* Slice and pad take their second bound either as the usual stop/after (by_size
- * false) or, for gradients, as the result's size, which may be a symbol (attrs i[3] = 1,
- * i[4] = size). */
+ * false) or, for gradients, as the result's size, which may be a symbol. */
 static duet_tensor *bounded_op(duet_ctx *c, duet_site s, duet_op op, duet_tensor *x, int axis,
                                int64_t first, int64_t second, bool by_size)
 {
     duet_attrs at = {0};
-    at.i[0] = axis;
-    at.i[1] = first;
-    at.i[by_size ? 4 : 2] = second;
-    at.i[3] = by_size;
+    at.i[BOUND_AXIS] = axis;
+    at.i[BOUND_FIRST] = first;
+    at.i[by_size ? BOUND_SIZE : BOUND_SECOND] = second;
+    at.i[BOUND_BY_SIZE] = by_size;
     return duet_apply(c, s, op, &x, 1, &at);
 }
 
@@ -501,21 +544,20 @@ static duet_tensor *slice_len(duet_ctx *c, duet_tensor *x, int axis, int64_t sta
     return bounded_op(c, DUET_HERE, DUET_OP_SLICE, x, axis, start, len, true);
 }
 
-/* ---- pad: attrs i[0] = axis, i[1] = before, i[2] = after, i[3] = 1 when i[4] holds
- * the padded size instead of `after` (used by gradients: the size may be a symbol) ---- */
+/* ---- pad: axis, before, and after or (by size, from gradients) the padded size ---- */
 
 static int pad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                      duet_type *out)
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int ax = duet_norm_axis(c, (int)a->i[0], x->rank);
+    int ax = duet_norm_axis(c, (int)a->i[BOUND_AXIS], x->rank);
     if (ax < 0) return -1;
-    int64_t dim = x->shape[ax], before = duet_dim_resolve(c, a->i[1]), size;
+    int64_t dim = x->shape[ax], before = duet_dim_resolve(c, a->i[BOUND_FIRST]), size;
     char sx[96], b1[24], b2[24];
     duet_shape_str(x, sx, sizeof sx);
-    if (a->i[3] == 0) {
-        int64_t after = duet_dim_resolve(c, a->i[2]);
+    if (!a->i[BOUND_BY_SIZE]) {
+        int64_t after = duet_dim_resolve(c, a->i[BOUND_SECOND]);
         if ((!UNK(before) && before < 0) || (!UNK(after) && after < 0))
             return duet_fail(c, DUET_ERR_ARG, "padding (%s, %s) of axis %d is negative",
                              dim_str(c, before, b1, sizeof b1),
@@ -529,7 +571,7 @@ static int pad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, i
                              ax, sx, dim_str(c, before, b1, sizeof b1),
                              dim_str(c, after, b2, sizeof b2));
     } else {
-        size = duet_dim_resolve(c, a->i[4]);
+        size = duet_dim_resolve(c, a->i[BOUND_SIZE]);
         if ((!UNK(before) && before < 0) ||
             (!UNK(before) && !UNK(dim) && !UNK(size) && before + dim > size))
             return duet_fail(c, DUET_ERR_ARG,
@@ -546,8 +588,8 @@ static int pad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int ax = (int)(a->i[0] < 0 ? a->i[0] + x->rank : a->i[0]);
-    int64_t before = duet_dim_resolve(c, a->i[1]);
+    int ax = attr_axis(a, BOUND_AXIS, x->rank);
+    int64_t before = duet_dim_resolve(c, a->i[BOUND_FIRST]);
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     size_t es = duet_dtype_size(x->dtype);
     memset(out->data, 0, (size_t)duet_numel(out) * es);
@@ -563,12 +605,18 @@ static void pad_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tenso
 {
     (void)need;
     const duet_tensor *x = n->in[0];
-    int ax = (int)(n->attr.i[0] < 0 ? n->attr.i[0] + x->rank : n->attr.i[0]);
-    gx[0] = slice_len(c, gy, ax, n->attr.i[1], x->shape[ax]);
+    int ax = attr_axis(&n->attr, BOUND_AXIS, x->rank);
+    gx[0] = slice_len(c, gy, ax, n->attr.i[BOUND_FIRST], x->shape[ax]);
 }
 
-const duet_op_def duet_opdef_pad = {
-    .name = "pad", .nin = 1, .infer = pad_infer, .kernel = pad_kernel, .vjp = pad_vjp};
+static void pad_attr_text(const duet_attrs *a, duet_text *t) { bounds_text(a, t, "before", "after"); }
+
+const duet_op_def duet_opdef_pad = {.name = "pad",
+                                    .nin = 1,
+                                    .infer = pad_infer,
+                                    .kernel = pad_kernel,
+                                    .vjp = pad_vjp,
+                                    .attr_text = pad_attr_text};
 
 duet_tensor *duet_pad_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis, int64_t before,
                          int64_t after)
@@ -581,14 +629,14 @@ static duet_tensor *pad_total(duet_ctx *c, duet_tensor *x, int axis, int64_t bef
     return bounded_op(c, DUET_HERE, DUET_OP_PAD, x, axis, before, total, true);
 }
 
-/* ---- concat: variadic; attrs i[0] = axis ---- */
+/* ---- concat: variadic, along an axis ---- */
 
 static int concat_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                         duet_type *out)
 {
     if (nin < 1) return duet_fail(c, DUET_ERR_ARG, "needs at least one input");
     const duet_tensor *x0 = in[0];
-    int ax = duet_norm_axis(c, (int)a->i[0], x0->rank);
+    int ax = duet_norm_axis(c, (int)a->i[CONCAT_AXIS], x0->rank);
     if (ax < 0) return -1;
     duet_type_of(x0, out);
     char s0[96], si[96];
@@ -631,7 +679,7 @@ static int concat_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
                          duet_tensor *out)
 {
     (void)c;
-    int ax = (int)(a->i[0] < 0 ? a->i[0] + out->rank : a->i[0]);
+    int ax = attr_axis(a, CONCAT_AXIS, out->rank);
     size_t es = duet_dtype_size(out->dtype);
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     contig_strides(out->rank, out->shape, ost);
@@ -649,7 +697,7 @@ static int concat_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
 static void concat_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
                        const bool *need)
 {
-    int ax = (int)(n->attr.i[0] < 0 ? n->attr.i[0] + gy->rank : n->attr.i[0]);
+    int ax = attr_axis(&n->attr, CONCAT_AXIS, gy->rank);
     int64_t off = 0;
     for (int i = 0; i < n->nin; i++) {
         int64_t len = n->in[i]->shape[ax];
@@ -658,11 +706,17 @@ static void concat_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_te
     }
 }
 
+static void concat_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " axis=%lld", (long long)a->i[CONCAT_AXIS]);
+}
+
 const duet_op_def duet_opdef_concat = {.name = "concat",
                                        .nin = -1,
                                        .infer = concat_infer,
                                        .kernel = concat_kernel,
-                                       .vjp = concat_vjp};
+                                       .vjp = concat_vjp,
+                                       .attr_text = concat_attr_text};
 
 duet_tensor *duet_concat_at(duet_site s, duet_ctx *c, duet_tensor *const *xs, int n, int axis)
 {
@@ -670,17 +724,17 @@ duet_tensor *duet_concat_at(duet_site s, duet_ctx *c, duet_tensor *const *xs, in
         return fail_call(c, s, DUET_OP_CONCAT, DUET_ERR_ARG, "needs at least one input (n = %d%s)",
                          n, xs ? "" : ", xs NULL");
     duet_attrs at = {0};
-    at.i[0] = axis;
+    at.i[CONCAT_AXIS] = axis;
     return duet_apply(c, s, DUET_OP_CONCAT, xs, n, &at);
 }
 
-/* ---- sum_to / broadcast_to: attrs i[0] = rank, i[1..] = shape ---- */
+/* ---- sum_to / broadcast_to: the target shape ---- */
 
 static int target_shape(duet_ctx *c, const duet_attrs *a, int64_t *t)
 {
-    int rank = (int)a->i[0];
+    int rank = (int)a->i[DIMS_RANK];
     for (int i = 0; i < rank; i++) {
-        t[i] = duet_dim_resolve(c, a->i[1 + i]);
+        t[i] = duet_dim_resolve(c, a->i[DIMS_AT + i]);
         if (t[i] < 0 && !UNK(t[i])) {
             char st[96];
             return duet_fail(c, DUET_ERR_ARG, "target shape %s has a negative dim",
@@ -695,7 +749,7 @@ static int sum_to_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int rank = (int)a->i[0];
+    int rank = (int)a->i[DIMS_RANK];
     int64_t t[DUET_MAX_RANK];
     if (target_shape(c, a, t)) return -1;
     bool ok = rank <= x->rank;
@@ -781,14 +835,15 @@ const duet_op_def duet_opdef_sum_to = {.name = "sum_to",
                                        .nin = 1,
                                        .infer = sum_to_infer,
                                        .kernel = sum_to_kernel,
-                                       .vjp = sum_to_vjp};
+                                       .vjp = sum_to_vjp,
+                                       .attr_text = shape_attr_text};
 
 static int broadcast_to_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_type *out)
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    int rank = (int)a->i[0];
+    int rank = (int)a->i[DIMS_RANK];
     int64_t t[DUET_MAX_RANK];
     if (target_shape(c, a, t)) return -1;
     bool ok = rank >= x->rank;
@@ -830,7 +885,8 @@ const duet_op_def duet_opdef_broadcast_to = {.name = "broadcast_to",
                                              .nin = 1,
                                              .infer = broadcast_to_infer,
                                              .kernel = broadcast_to_kernel,
-                                             .vjp = broadcast_to_vjp};
+                                             .vjp = broadcast_to_vjp,
+                                             .attr_text = shape_attr_text};
 
 static duet_tensor *shape_op(duet_site s, duet_ctx *c, duet_op op, duet_tensor *x, int rank,
                              const int64_t *shape)
@@ -840,8 +896,8 @@ static duet_tensor *shape_op(duet_site s, duet_ctx *c, duet_op op, duet_tensor *
                          DUET_MAX_RANK);
     if (rank > 0 && !shape) return fail_call(c, s, op, DUET_ERR_ARG, "shape is NULL");
     duet_attrs at = {0};
-    at.i[0] = rank;
-    for (int i = 0; i < rank; i++) at.i[1 + i] = shape[i];
+    at.i[DIMS_RANK] = rank;
+    for (int i = 0; i < rank; i++) at.i[DIMS_AT + i] = shape[i];
     return duet_apply(c, s, op, &x, 1, &at);
 }
 

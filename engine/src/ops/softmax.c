@@ -24,7 +24,9 @@ static int public_axis(duet_ctx *c, duet_site s, duet_op op, const duet_tensor *
     return duet_norm_axis(c, axis, x->rank);
 }
 
-/* ---- softmax / log_softmax: attr i[0] = normalised axis ---- */
+/* ---- softmax / log_softmax: attribute: the axis, normalised (>= 0) ---- */
+
+enum { SOFTMAX_AXIS = 0 };
 
 static int axis_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                       duet_type *out)
@@ -33,10 +35,10 @@ static int axis_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     const duet_tensor *x = in[0];
     if (x->dtype != DUET_F32)
         return duet_fail(c, DUET_ERR_DTYPE, "input is %s; need f32", duet_dtype_name(x->dtype));
-    if (a->i[0] < 0 || a->i[0] >= x->rank) {
+    if (a->i[SOFTMAX_AXIS] < 0 || a->i[SOFTMAX_AXIS] >= x->rank) {
         char sx[96];
         return duet_fail(c, DUET_ERR_AXIS, "axis %lld is out of range for input %s of rank %d",
-                         (long long)a->i[0], duet_shape_str(x, sx, sizeof sx), x->rank);
+                         (long long)a->i[SOFTMAX_AXIS], duet_shape_str(x, sx, sizeof sx), x->rank);
     }
     duet_type_of(x, out);
     return 0;
@@ -93,7 +95,7 @@ static int softmax_kernel_common(const duet_attrs *a, duet_tensor *const *in, du
                                  bool take_log)
 {
     int64_t outer, n, inner;
-    split_axis(in[0], (int)a->i[0], &outer, &n, &inner);
+    split_axis(in[0], (int)a->i[SOFTMAX_AXIS], &outer, &n, &inner);
     if (n == 0) return 0;
     const float *x = in[0]->data;
     float *o = out->data;
@@ -126,7 +128,7 @@ static void softmax_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_t
                         const bool *need)
 {
     if (!need[0]) return;
-    unsigned ax = DUET_AXIS((int)n->attr.i[0]);
+    unsigned ax = DUET_AXIS((int)n->attr.i[SOFTMAX_AXIS]);
     duet_tensor *y = n->out;
     duet_tensor *dot = duet_sum(c, duet_mul(c, gy, y), ax, true);
     gx[0] = duet_mul(c, y, duet_sub(c, gy, dot));
@@ -137,22 +139,29 @@ static void log_softmax_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, du
                             const bool *need)
 {
     if (!need[0]) return;
-    unsigned ax = DUET_AXIS((int)n->attr.i[0]);
+    unsigned ax = DUET_AXIS((int)n->attr.i[SOFTMAX_AXIS]);
     duet_tensor *sg = duet_sum(c, gy, ax, true);
     gx[0] = duet_sub(c, gy, duet_mul(c, duet_exp(c, n->out), sg));
+}
+
+static void axis_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_put(t, " axis=%lld", (long long)a->i[SOFTMAX_AXIS]);
 }
 
 const duet_op_def duet_opdef_softmax = {.name = "softmax",
                                         .nin = 1,
                                         .infer = axis_infer,
                                         .kernel = softmax_kernel,
-                                        .vjp = softmax_vjp};
+                                        .vjp = softmax_vjp,
+                                        .attr_text = axis_attr_text};
 
 const duet_op_def duet_opdef_log_softmax = {.name = "log_softmax",
                                             .nin = 1,
                                             .infer = axis_infer,
                                             .kernel = log_softmax_kernel,
-                                            .vjp = log_softmax_vjp};
+                                            .vjp = log_softmax_vjp,
+                                            .attr_text = axis_attr_text};
 
 /* Checks that mask broadcasts to x without changing x's shape. */
 static int check_mask(duet_ctx *c, const duet_tensor *x, const duet_tensor *mask)
@@ -178,7 +187,7 @@ duet_tensor *duet_softmax_at(duet_site s, duet_ctx *c, duet_tensor *x, int axis,
     duet_attrs a = {0};
     int ax = public_axis(c, s, DUET_OP_SOFTMAX, x, axis);
     if (ax < 0) return &c->poison;
-    a.i[0] = ax;
+    a.i[SOFTMAX_AXIS] = ax;
     if (mask) {
         if (x && !duet_is_poison(x) && !duet_is_poison(mask) && check_mask(c, x, mask))
             return &c->poison;
@@ -201,7 +210,7 @@ duet_tensor *duet_log_softmax_at(duet_site s, duet_ctx *c, duet_tensor *x, int a
     duet_attrs a = {0};
     int ax = public_axis(c, s, DUET_OP_LOG_SOFTMAX, x, axis);
     if (ax < 0) return &c->poison;
-    a.i[0] = ax;
+    a.i[SOFTMAX_AXIS] = ax;
     return duet_apply(c, s, DUET_OP_LOG_SOFTMAX, &x, 1, &a);
 }
 
@@ -285,8 +294,10 @@ duet_tensor *duet_sparse_xent_at(duet_site s, duet_ctx *c, duet_tensor *logits, 
     return duet_apply(c, s, DUET_OP_SPARSE_XENT, (duet_tensor *[]){logits, labels}, 2, &a);
 }
 
-/* ---- one_hot: ids (...) i32 -> (..., depth) f32; attr i[0] = depth (may be a symbol).
+/* ---- one_hot: ids (...) i32 -> (..., depth) f32; attribute: depth (may be a symbol).
  * Ids outside [0, depth) give an all-zero row, as in TF. No gradient. ---- */
+
+enum { ONE_HOT_DEPTH = 0 };
 
 static int one_hot_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                          duet_type *out)
@@ -296,7 +307,7 @@ static int one_hot_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
     char si[96];
     if (ids->dtype != DUET_I32)
         return duet_fail(c, DUET_ERR_DTYPE, "ids are %s; need i32", duet_dtype_name(ids->dtype));
-    int64_t depth = duet_dim_resolve(c, a->i[0]);
+    int64_t depth = duet_dim_resolve(c, a->i[ONE_HOT_DEPTH]);
     if (depth < 0 && (!DUET_DIM_IS_SYM(depth) || c->mode != DUET_MODE_TRACE))
         return duet_fail(c, DUET_ERR_ARG, "depth is %lld; must be >= 0", (long long)depth);
     if (ids->rank + 1 > DUET_MAX_RANK)
@@ -325,12 +336,20 @@ static int one_hot_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *
     return 0;
 }
 
-const duet_op_def duet_opdef_one_hot = {
-    .name = "one_hot", .nin = 1, .infer = one_hot_infer, .kernel = one_hot_kernel};
+static void one_hot_attr_text(const duet_attrs *a, duet_text *t)
+{
+    duet_text_dim(t, "depth", a->i[ONE_HOT_DEPTH]);
+}
+
+const duet_op_def duet_opdef_one_hot = {.name = "one_hot",
+                                        .nin = 1,
+                                        .infer = one_hot_infer,
+                                        .kernel = one_hot_kernel,
+                                        .attr_text = one_hot_attr_text};
 
 duet_tensor *duet_one_hot_at(duet_site s, duet_ctx *c, duet_tensor *ids, int64_t depth)
 {
     duet_attrs a = {0};
-    a.i[0] = depth;
+    a.i[ONE_HOT_DEPTH] = depth;
     return duet_apply(c, s, DUET_OP_ONE_HOT, &ids, 1, &a);
 }
