@@ -1,5 +1,6 @@
 /* NER data: tags, CoNLL reader/writer, vocabulary, batches. See data.h. */
 #include "ner/data.h"
+#include "escape.h"
 #include "outfile.h"
 
 #include <errno.h>
@@ -19,29 +20,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-const char *ner_escape(const char *s, char *buf, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; s[i] && i < 64 && k + 5 < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\r')
-            k += (size_t)snprintf(buf + k, n - k, "\\r");
-        else if (ch == '\t')
-            k += (size_t)snprintf(buf + k, n - k, "\\t");
-        else if (ch == '\n')
-            k += (size_t)snprintf(buf + k, n - k, "\\n");
-        else if (ch == '\\')
-            k += (size_t)snprintf(buf + k, n - k, "\\\\");
-        else if (ch < 0x20 || ch == 0x7f)
-            k += (size_t)snprintf(buf + k, n - k, "\\x%02X", ch);
-        else
-            buf[k++] = (char)ch;
-    }
-    if (n)
-        buf[k < n ? k : n - 1] = '\0';
-    return buf;
 }
 
 /* ------------------------------------------------------------------ tags ---- */
@@ -522,7 +500,7 @@ int ner_read_conll_stream(FILE *f, const char *path, ner_scheme scheme, ner_corp
         }
         if (tag_b == e) {
             set_err(err, errlen, "%s:%lld: missing tag (expected TOKEN ... TAG): '%s'", path,
-                    (long long)lineno, ner_escape(p + tok_b, escaped, sizeof escaped));
+                    (long long)lineno, duet_escape(p + tok_b, 64, escaped, sizeof escaped));
             goto done;
         }
         p[e] = '\0';
@@ -531,7 +509,7 @@ int ner_read_conll_stream(FILE *f, const char *path, ner_scheme scheme, ner_corp
             set_err(err, errlen,
                     "%s:%lld: unknown tag '%s' (expected O or B-/I- with PER, ORG, LOC, "
                     "MISC)",
-                    path, (long long)lineno, ner_escape(p + tag_b, escaped, sizeof escaped));
+                    path, (long long)lineno, duet_escape(p + tag_b, 64, escaped, sizeof escaped));
             goto done;
         }
         if (out->n_tokens - start >= NER_MAX_SENTENCE) {
@@ -597,7 +575,7 @@ static int check_writable(const char *path, const ner_corpus *c, char *err, size
             size_t n = strlen(tok);
             if (n == 0 || strpbrk(tok, " \t\r\n") || strcmp(tok, "-DOCSTART-") == 0) {
                 set_err(err, errlen, "%s: sentence %d token %d '%s' cannot be written", path,
-                        s, i, ner_escape(tok, buf, sizeof buf));
+                        s, i, duet_escape(tok, 64, buf, sizeof buf));
                 return -1;
             }
             if (t < 1 || t >= NER_NUM_TAGS) {

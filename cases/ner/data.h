@@ -187,11 +187,6 @@ const ner_batch *ner_batches_get(const ner_batches *b, int i);
 void ner_batches_free(ner_batches *b);
 
 /* ---- utility ---- */
-/* s as an error message may show text from a file: its first 64 bytes, with control
- * bytes escaped (\r, \t, \n, \\, \x01): a raw CR would move the cursor and hide what
- * precedes it ("unknown tag 'B-ORG\r'" printed raw looks like a valid tag). buf of at
- * least 330 bytes holds any; returns buf. */
-const char *ner_escape(const char *s, char *buf, size_t n);
 
 /* splitmix64: advances *state and returns the next value. */
 uint64_t ner_splitmix64(uint64_t *state);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ner/data.h"
+#include "escape.h"
 #include "outfile.h"
 
 static const char magic[8] = "DUETWTS\n";
@@ -217,7 +217,7 @@ static int read_record(duet_ctx *ctx, reader *r, uint32_t index, record *recs, i
     char escaped[330];
     if (k == duet_var_count(ctx))
         return fail(err, errlen, name, "variable '%s' is not in this model",
-                    ner_escape(vname, escaped, sizeof escaped));
+                    duet_escape(vname, 64, escaped, sizeof escaped));
     if (seen_at[k] >= 0)
         return fail(err, errlen, name, "variable '%s' appears twice (records %d and %u)", vname,
                     seen_at[k], index);
