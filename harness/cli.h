@@ -4,6 +4,8 @@
 #ifndef DUET_CLI_H
 #define DUET_CLI_H
 
+#include "duet/case.h"
+
 typedef struct duet_command {
     const char *name;
     const char *summary;
@@ -19,6 +21,11 @@ void duet_command_register(const duet_command *c);
         duet_command_register(&ident);                                                    \
     }
 
+/* The catalog by category, as list and explain print it: a case's category ("" for
+ * none), and whether a case before position upto has that category. */
+const char *duet_case_category(const duet_case *c);
+bool duet_category_seen(int upto, const char *category);
+
 /* Why a case could not be registered, or NULL. */
 const char *duet_case_registry_error(void);
 
@@ -32,5 +39,6 @@ int duet_cmd_probe(int argc, char **argv);
 int duet_cmd_baseline(int argc, char **argv);
 int duet_cmd_check(int argc, char **argv);
 int duet_cmd_merge(int argc, char **argv);
+int duet_cmd_explain(int argc, char **argv);
 
 #endif

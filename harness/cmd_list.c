@@ -6,12 +6,12 @@
 #include "cli.h"
 #include "duet/case.h"
 
-static const char *category_of(const duet_case *c) { return c->category ? c->category : ""; }
+const char *duet_case_category(const duet_case *c) { return c->category ? c->category : ""; }
 
-static bool seen_category(int upto, const char *category)
+bool duet_category_seen(int upto, const char *category)
 {
     for (int i = 0; i < upto; i++)
-        if (!strcmp(category_of(duet_case_at(i)), category)) return true;
+        if (!strcmp(duet_case_category(duet_case_at(i)), category)) return true;
     return false;
 }
 
@@ -26,12 +26,12 @@ int duet_cmd_list(int argc, char **argv)
         return 2;
     }
     for (int i = 0; i < duet_case_count(); i++) {
-        const char *cat = category_of(duet_case_at(i));
-        if (seen_category(i, cat)) continue;
+        const char *cat = duet_case_category(duet_case_at(i));
+        if (duet_category_seen(i, cat)) continue;
         printf("%s:\n", cat[0] ? cat : "(no category)");
         for (int j = i; j < duet_case_count(); j++) {
             const duet_case *c = duet_case_at(j);
-            if (strcmp(category_of(c), cat)) continue;
+            if (strcmp(duet_case_category(c), cat)) continue;
             printf("  %-26s %s", c->name, c->summary ? c->summary : "");
             if (c->twin) printf(" (fixed twin: %s)", c->twin);
             if (c->fixes) printf(" (fixes %s)", c->fixes);

@@ -22,6 +22,7 @@ static const duet_command builtin[] = {
     {"check", "compare a run's JSON with a baseline, within budgets; exit 1 on a regression",
      duet_cmd_check},
     {"merge", "join the JSON of shards (run --shard K/N) into the whole run's", duet_cmd_merge},
+    {"explain", "a case told step by step: code, eager, tracer, policies, fix, cost", duet_cmd_explain},
 };
 static const duet_command *extra[DUET_MAX_COMMANDS];
 static int nextra;

@@ -356,14 +356,9 @@ static const duet_baked_read *baked_differently(const duet_fn *fn, const duet_li
     return other;
 }
 
-/* The eager lint traces a function once per signature; a fresh function for the step
- * makes it trace this step's call too, so the values of this step's reads are
- * recorded. The body runs once, as in any eager call. */
-static int eager_step_linted(duet_session *e, int step, uint64_t seed, duet_tensor **out)
+int duet_session_call_linted(duet_session *e, duet_tensor *const *in, duet_tensor **out)
 {
     const duet_case *c = e->c;
-    duet_tensor *in[MAX_CASE_ARGS];
-    if (step_inputs(e, step, seed, in)) return -1;
     duet_fn *fn = duet_fn_new(e->ctx, c->name, c->body, c->nin, c->nout, e->state);
     if (!fn || (c->relax && duet_fn_relax(fn, c->relax))) {
         duet_fn_free(fn);
@@ -375,6 +370,12 @@ static int eager_step_linted(duet_session *e, int step, uint64_t seed, duet_tens
     duet_ctx_set_lint(e->ctx, false);
     duet_fn_free(fn);
     return rc;
+}
+
+static int eager_step_linted(duet_session *e, int step, uint64_t seed, duet_tensor **out)
+{
+    duet_tensor *in[MAX_CASE_ARGS];
+    return step_inputs(e, step, seed, in) ? -1 : duet_session_call_linted(e, in, out);
 }
 
 static bool probe_done(const duet_probe *p)

@@ -18,6 +18,12 @@ int duet_case_steps(const duet_case *c, const duet_run_opts *o);
  * 0, or -1 with the context's error set. */
 int duet_session_step(duet_session *s, int step, uint64_t seed, duet_tensor **out);
 
+/* Calls the case's body eagerly with the eager lint on, through a fresh function: the
+ * lint traces a function once per signature, so a fresh one records this call's host
+ * reads and their values (duet_lint_at) even when an earlier call had the same
+ * signature. The body runs once, as in any eager call. 0, or -1 with the error set. */
+int duet_session_call_linted(duet_session *e, duet_tensor *const *in, duet_tensor **out);
+
 /* Outside the tolerance: a mismatch, a NaN/Inf disagreement or another shape. */
 bool duet_compare_differs(const duet_compare *cmp);
 

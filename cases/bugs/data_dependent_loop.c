@@ -74,7 +74,22 @@ DUET_CASE(data_dependent_loop, LOOP_COMMON, .name = "data-dependent-loop",
           .twin = "data-dependent-loop-fixed", .body = host_loop,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = LOOP_SCALES}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = LOOP_SCALES}},
+          .why = "The C while loop asks for a bool on every iteration, and while tracing "
+                 "there is none. strict refuses. specialize answers each read from the first "
+                 "call's values, so the graph holds that call's number of halvings, unrolled: "
+                 "later inputs get the same number. guard unrolls it too and guards every read, "
+                 "so each new trip count traces again (4 here; past 8, a retrace storm).",
+          .fix_why = "duet_while_loop makes the loop one graph node: its condition and body are "
+                     "traced once as small graphs, and the node runs them until the condition "
+                     "is false, so the trip count is data. One trace, eager's bits.",
+          .frameworks = {.tensorflow = "AutoGraph turns a while on a tensor into tf.while_loop; "
+                                       "without it, OperatorNotAllowedInGraphError",
+                         .jax = "ConcretizationTypeError under jax.jit; fix with "
+                                "jax.lax.while_loop",
+                         .pytorch = "torch.jit.trace unrolls the traced iterations (with a "
+                                    "TracerWarning); torch.compile breaks the graph or guards on "
+                                    "the data"})
 
 DUET_CASE(data_dependent_loop_fixed, LOOP_COMMON, .name = "data-dependent-loop-fixed",
           .summary = "the same loop as duet_while_loop: one graph node, one trace",

@@ -51,7 +51,26 @@ DUET_CASE(dim_branch, DIM_BRANCH_COMMON, .name = "dim-branch",
           .twin = "dim-branch-fixed", .body = dim_branch_body,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 4}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 4}},
+          .why = "The length is relaxed (.relax = \"(N,T)\"): while tracing it is an unknown, "
+                 "None, so one graph can serve every length, and a C comparison with 6 has no "
+                 "answer. strict refuses. specialize bakes the first call's length (4: no "
+                 "truncation) and averages every position of later long batches. guard checks "
+                 "the exact length, one trace per length seen, which undoes the relaxation.",
+          .fix_why = "Keep the length symbolic. x->shape[1] is the length's symbol while "
+                     "tracing, and ops take it: duet_arange(ctx, x->shape[1]) numbers the "
+                     "positions, a keep-mask (position < 6) truncates, and the mean divides by "
+                     "the mask's sum. The plan resolves the symbol on every call: one trace "
+                     "serves every length.",
+          .frameworks = {.tensorflow = "with an input_signature of None dims, x.shape[1] > 6 is "
+                                       "None > 6 (a TypeError) and tf.shape(x)[1] > 6 a symbolic "
+                                       "bool; fix with tf.sequence_mask",
+                         .jax = "shapes are static under jax.jit, so every length compiles anew; "
+                                "with symbolic shapes (jax.export) the comparison is an "
+                                "InconclusiveDimensionOperation",
+                         .pytorch = "torch.compile with dynamic shapes guards the size and "
+                                    "recompiles when it changes; torch.jit.trace bakes the "
+                                    "branch"})
 
 DUET_CASE(dim_branch_fixed, DIM_BRANCH_COMMON, .name = "dim-branch-fixed",
           .summary = "the length stays symbolic: a keep-mask from duet_arange truncates",

@@ -63,7 +63,22 @@ DUET_CASE(frozen_rng, FROZEN_RNG_COMMON, .name = "frozen-rng",
           .twin = "frozen-rng-fixed", .body = frozen_rng_body,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_DIVERGENCE},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}},
+          .why = "The seed is a C number drawn when the body runs, and the body runs only while "
+                 "tracing: the seed of the first call becomes an attribute of the graph's dropout "
+                 "node, and every later call drops the same positions. No tensor is read, so no "
+                 "policy notices.",
+          .fix_why = "Keep the randomness in the graph: a seed fixed at set-up and a step counter "
+                     "held in a variable, read by the dropout and incremented with duet_assign. "
+                     "The counter-based RNG turns (seed, counter) into a new mask every call, the "
+                     "same in both modes.",
+          .frameworks = {.tensorflow = "random or np.random in a tf.function is frozen at trace "
+                                       "time; use tf.random.Generator or the stateless ops (as "
+                                       "Keras' SeedGenerator)",
+                         .jax = "np.random in a jitted function is a constant; pass a jax.random "
+                                "key in and split it",
+                         .pytorch = "torch.jit.trace bakes Python random numbers; use torch's own "
+                                    "RNG ops"})
 
 DUET_CASE(frozen_rng_fixed, FROZEN_RNG_COMMON, .name = "frozen-rng-fixed",
           .summary = "dropout keyed by a step counter variable: a new mask per step in both modes",

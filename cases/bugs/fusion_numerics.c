@@ -43,7 +43,20 @@ static void mixed_magnitudes(duet_ctx *ctx, void *state, int step, uint64_t seed
 DUET_CASE(fusion_numerics, SUM_COMMON, .name = "fusion-numerics",
           .summary = "sums reassociated in the graph (DUET_PASS_REASSOC): a few ULP from "
                      "eager, within tolerance",
-          .twin = "fusion-numerics-fixed", .passes = DUET_PASS_ALL | DUET_PASS_REASSOC)
+          .twin = "fusion-numerics-fixed", .passes = DUET_PASS_ALL | DUET_PASS_REASSOC,
+          .why = "Nothing is wrong, and that is the lesson. The opt-in pass DUET_PASS_REASSOC "
+                 "lets the graph's f32 sums add in float, in 8 lanes added pairwise, as loops "
+                 "vectorised by XLA or under -ffast-math do; eager adds in order in double. "
+                 "Floating-point addition is not associative, so the totals differ by a few ULP: "
+                 "within the default tolerance, not bit for bit.",
+          .fix_why = "Compare with a tolerance (allclose), not bit for bit, or leave the pass off "
+                     "(the twin): then the graph sums in eager's order and the results are "
+                     "bit-identical.",
+          .frameworks = {.tensorflow = "jit_compile=True (XLA) fuses and reorders reductions: "
+                                       "last-bit differences from eager",
+                         .jax = "jax.jit results differ from NumPy's in the last bits",
+                         .pytorch = "torch.compile (Inductor) vs eager; compare with "
+                                    "torch.testing.assert_close"})
 
 DUET_CASE(fusion_numerics_fixed, SUM_COMMON, .name = "fusion-numerics-fixed",
           .summary = "the same sums without the pass: bit-identical to eager",

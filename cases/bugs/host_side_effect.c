@@ -80,7 +80,22 @@ DUET_CASE(host_side_effect, HOST_SIDE_EFFECT_COMMON, .name = "host-side-effect",
           .observe = observe_logged,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_EFFECT_MISMATCH},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_EFFECT_MISMATCH},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_EFFECT_MISMATCH}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_EFFECT_MISMATCH}},
+          .why = "The counter is C, not an op, so it leaves no node in the graph: it runs when "
+                 "the body runs, and in graph mode the body runs only while tracing. Every later "
+                 "call runs the graph and the counter stays put. No policy can see it (there is "
+                 "no host read) and the outputs are right: only the effect is lost.",
+          .fix_why = "Make the effect an op: duet_print(ctx, \"loss\", loss) is a node of the "
+                     "graph that prints each time the graph runs, as it does eagerly on every "
+                     "call. Changing values (a step, a learning rate) belong in arguments or "
+                     "variables for the same reason.",
+          .frameworks = {.tensorflow = "Python print and counters in a tf.function run only at "
+                                       "trace time; tf.print is the op",
+                         .jax = "print in a jitted function prints tracers once, at trace time; "
+                                "jax.debug.print (and jax.debug.callback) run every call",
+                         .pytorch = "torch.jit.trace runs Python effects once, while tracing; "
+                                    "torch.compile breaks the graph at a print and runs it every "
+                                    "call"})
 
 DUET_CASE(host_side_effect_fixed, HOST_SIDE_EFFECT_COMMON, .name = "host-side-effect-fixed",
           .summary = "the step is logged with duet_print, an op that prints on every call",

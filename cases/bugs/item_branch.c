@@ -47,7 +47,24 @@ DUET_CASE(item_branch, ITEM_BRANCH_COMMON, .name = "item-branch",
           .twin = "item-branch-fixed", .body = item_branch_body,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}},
+          .why = "DUET_ITEM copies a tensor's value into a C double, and while tracing the "
+                 "mean has no value. strict refuses. specialize bakes the first call's mean "
+                 "(positive) and so doubles every later input, negative ones too. guard checks "
+                 "the exact number read, and the mean is new on every step, so every call traces "
+                 "again until the trace limit: a retrace storm. (A DUET_BOOL of the comparison "
+                 "would guard only its outcome, as in tensor-bool.)",
+          .fix_why = "Compare in the graph and select: duet_greater(mean, 0) is a bool tensor, "
+                     "and duet_where picks 2x or -x by it when the graph runs. Both branches are "
+                     "computed, the C code needs no value, and one trace serves every input.",
+          .frameworks = {.tensorflow = "float(t) or t.numpy() in a tf.function fails (a symbolic "
+                                       "tensor has no value); fix with tf.where, or tf.cond when "
+                                       "the branches compute different things",
+                         .jax = "ConcretizationTypeError on float(x) under jax.jit; fix with "
+                                "jnp.where or lax.cond",
+                         .pytorch = "x.item() makes torch.jit.trace warn and bake the number, "
+                                    "and torch.compile break the graph (or recompile per value "
+                                    "up to its recompile limit); fix with torch.where"})
 
 DUET_CASE(item_branch_fixed, ITEM_BRANCH_COMMON, .name = "item-branch-fixed",
           .summary = "the mean compared in the graph (duet_greater) and selected with duet_where",

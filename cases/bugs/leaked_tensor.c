@@ -86,7 +86,20 @@ DUET_CASE(leaked_tensor, LEAK_COMMON, .name = "leaked-tensor",
           .observe = log_largest,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_TRACE_ERROR}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_TRACE_ERROR}},
+          .why = "The body runs only while tracing, so what it keeps in C state is a symbolic "
+                 "tensor of that trace: a node, with no value outside it. The callback reads it "
+                 "after the call, when the graph has run but the node still has no value of its "
+                 "own: a leaked tensor, under every policy.",
+          .fix_why = "Return the predictions as an output of the function: an output is computed "
+                     "each time the graph runs and handed back as a concrete tensor, which the "
+                     "caller can read after the call.",
+          .frameworks = {.tensorflow = "An op outside of the function building code is being "
+                                       "passed a Graph tensor (or InaccessibleTensorError)",
+                         .jax = "UnexpectedTracerError: Encountered an unexpected tracer ... "
+                                "leaked out of a function transformed by jit",
+                         .pytorch = "torch.jit.trace leaves a stale tensor of the tracing call; "
+                                    "torch.compile replays the side effect on every call"})
 
 DUET_CASE(leaked_tensor_fixed, LEAK_COMMON, .name = "leaked-tensor-fixed",
           .summary = "the step returns its predictions as an output instead",

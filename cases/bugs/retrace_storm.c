@@ -49,7 +49,19 @@ DUET_CASE(retrace_storm, STORM_COMMON, .name = "retrace-storm",
           .twin = "retrace-storm-fixed",
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_RETRACE_STORM},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_RETRACE_STORM},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_RETRACE_STORM}},
+          .why = "A trace is made for a signature: each argument's dtype and shape. Without "
+                 ".relax every dim is fixed, so a batch of a new length is a new signature and "
+                 "traces again, and tracing costs far more than running a graph. After 8 traces "
+                 "(the trace limit) the call stops, naming the dim that keeps changing.",
+          .fix_why = "Relax the dims that vary: .relax = \"(B,T) (B,T)\" makes batch and length "
+                     "unknowns (None) shared by both arguments, so one trace serves every batch.",
+          .frameworks = {.tensorflow = "tf.function warns that calls triggered retracing; fix "
+                                       "with an input_signature of tf.TensorSpec([None, None]) or "
+                                       "reduce_retracing=True",
+                         .jax = "jax.jit compiles once per shape; pad to a few bucket sizes",
+                         .pytorch = "torch.compile recompiles up to its recompile limit (8), then "
+                                    "falls back to eager; fix with dynamic=True or mark_dynamic"})
 
 DUET_CASE(retrace_storm_fixed, STORM_COMMON, .name = "retrace-storm-fixed",
           .summary = "the same batches with batch and length relaxed: one trace for every length",

@@ -76,7 +76,21 @@ DUET_CASE(stale_capture, STALE_CAPTURE_COMMON, .name = "stale-capture",
           .inputs = scheduled_grads,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_DIVERGENCE},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_DIVERGENCE}},
+          .why = "duet_scalar(ctx, lr) while tracing turns the C double into a constant node of "
+                 "the graph, holding the first step's rate. The schedule goes on changing the "
+                 "double, but the graph never reads it again: every step updates w with the "
+                 "first rate. No tensor is read, so no policy notices.",
+          .fix_why = "Pass the rate in as an argument, a scalar tensor made for each call: an "
+                     "input of the graph, so each call's value reaches it. (A variable the host "
+                     "assigns works too; Keras optimizers keep the learning rate in one.)",
+          .frameworks = {.tensorflow = "Python values a tf.function closes over are constants "
+                                       "captured at trace time (and a Python scalar argument "
+                                       "retraces per value); pass a tensor",
+                         .jax = "closed-over values are constants of the jitted computation; "
+                                "pass them as arguments",
+                         .pytorch = "torch.jit.trace bakes the value; torch.compile guards on "
+                                    "closed-over Python numbers and recompiles when they change"})
 
 DUET_CASE(stale_capture_fixed, STALE_CAPTURE_COMMON, .name = "stale-capture-fixed",
           .summary = "the learning rate is an argument: each call's value reaches the graph",

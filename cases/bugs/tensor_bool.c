@@ -57,7 +57,27 @@ DUET_CASE(tensor_bool, TENSOR_BOOL_COMMON, .name = "tensor-bool",
           .twin = "tensor-bool-fixed", .body = tensor_bool_body,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_DIVERGENCE},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}},
+          .why = "The C `if` needs true or false now, but while tracing any(not mask) is a "
+                 "symbolic bool (): a node of the graph, with a value only when the graph runs. "
+                 "strict refuses. specialize and guard run the trace so far on the first call's "
+                 "inputs to get an answer; that call masks nothing, so the answer is false and "
+                 "the masking is left out of the graph. specialize then gives every later batch "
+                 "with padding an unmasked softmax, with probability on its padded positions; "
+                 "guard checks the answer on every call and traces again for true.",
+          .fix_why = "Always mask: duet_where(ctx, mask, scores, -1e9) keeps a score where the "
+                     "mask is true and puts -1e9 (probability 0 after the softmax) where it is "
+                     "false. Where nothing is masked it changes nothing, so the `if` was only a "
+                     "shortcut. With no host read the trace needs no value, and one graph serves "
+                     "every batch under every policy.",
+          .frameworks = {.tensorflow = "OperatorNotAllowedInGraphError: Using a symbolic "
+                                       "tf.Tensor as a Python bool is not allowed (the keras-io "
+                                       "NER example's Softmax.call); fix with tf.where",
+                         .jax = "TracerBoolConversionError under jax.jit; fix with jnp.where",
+                         .pytorch = "torch.jit.trace warns (TracerWarning: Converting a tensor "
+                                    "to a Python boolean might cause the trace to be incorrect) "
+                                    "and bakes the branch; torch.compile breaks the graph at the "
+                                    "if; fix with torch.where"})
 
 DUET_CASE(tensor_bool_fixed, TENSOR_BOOL_COMMON, .name = "tensor-bool-fixed",
           .summary = "the masked softmax always selects with duet_where: one trace, every policy",

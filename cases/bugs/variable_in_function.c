@@ -51,7 +51,18 @@ DUET_CASE(variable_in_function, TOTAL_COMMON, .name = "variable-in-function",
           .twin = "variable-in-function-fixed", .body = total_created_per_call,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
                      [DUET_RUN_SPECIALIZE] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_TRACE_ERROR}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_TRACE_ERROR}},
+          .why = "Eagerly every call creates a fresh variable at zero, so the \"total\" is only "
+                 "that call's sum. A trace runs the body once: it would create one variable and "
+                 "carry it across every later call, silently computing another thing. So "
+                 "duet_var_new while tracing is a diagnostic, under every policy.",
+          .fix_why = "Create the variable once, at set-up, and capture it (the function's user "
+                     "pointer): the body reads and assigns it, a running total in both modes.",
+          .frameworks = {.tensorflow = "ValueError: tf.function only supports singleton "
+                                       "tf.Variables created on the first call",
+                         .jax = "no mutable variables: state is passed in and returned",
+                         .pytorch = "parameters are created in __init__; a tensor created in "
+                                    "forward is a fresh constant per call"})
 
 DUET_CASE(variable_in_function_fixed, TOTAL_COMMON, .name = "variable-in-function-fixed",
           .summary = "the variable created once at set-up and captured: a running total in "

@@ -1,3 +1,4 @@
+/* The keras-io NER model: its layers, loss, train and predict steps (weights: weights.c). */
 #include "model.h"
 
 #include <stdio.h>

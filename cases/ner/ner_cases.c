@@ -87,8 +87,34 @@ DUET_CASE(ner_buggy_case, NER_CASE_COMMON, .name = "ner-buggy-softmax",
           .summary = "the seed bug: Softmax.call branches on its mask with DUET_BOOL",
           .twin = "ner", .setup = ner_buggy_setup,
           .expect = {[DUET_RUN_STRICT] = {DUET_OUTCOME_TRACE_ERROR},
-                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}})
+                     [DUET_RUN_GUARD] = {DUET_OUTCOME_OK, .max_traces = 2}},
+          .why = "Keras' Softmax.call asks the host whether anything is masked, to skip the "
+                 "masking when nothing is. Traced, the any() is a symbolic bool (): strict stops "
+                 "there, the OperatorNotAllowedInGraphError of the keras-io example. Under "
+                 "specialize the first batch has padding, so the graph bakes \"mask\", and that is "
+                 "right for every batch: masking where nothing is masked changes nothing. "
+                 "specialize gives eager's numbers here; `duet explain tensor-bool` shows the "
+                 "same bug where the baked branch is wrong.",
+          .fix_why = "The library's Softmax layer always applies the mask (duet_softmax with the "
+                     "mask, a select inside): no host read, one trace for every batch, losses "
+                     "bit-identical to eager's.",
+          .frameworks = {.tensorflow = "OperatorNotAllowedInGraphError: Using a symbolic "
+                                       "tf.Tensor as a Python bool is not allowed, raised in "
+                                       "Softmax.call while fitting the keras-io Transformer NER "
+                                       "example",
+                         .jax = "TracerBoolConversionError when the same layer runs under "
+                                "jax.jit (Keras 3 on JAX); fix with jnp.where",
+                         .pytorch = "torch.compile breaks the graph at the if; torch.jit.trace "
+                                    "bakes the branch with a TracerWarning; fix with torch.where"})
 
 DUET_CASE(ner_eagerly_case, NER_CASE_COMMON, .name = "ner-run-eagerly",
           .summary = "the escape hatch: the seed bug with every function run eagerly (and its cost)",
-          .twin = "ner", .setup = ner_eagerly_setup)
+          .twin = "ner", .setup = ner_eagerly_setup,
+          .why = "The seed bug's step with every function run eagerly "
+                 "(duet_ctx_run_functions_eagerly): nothing is traced, so the host read always "
+                 "has its value and every policy is ok. The price is the graph's speed.",
+          .fix_why = "Fix the code (the library's Softmax always masks) and let the step run as "
+                     "a graph again.",
+          .frameworks = {.tensorflow = "tf.config.run_functions_eagerly(True)",
+                         .jax = "jax.disable_jit()",
+                         .pytorch = "leaving the model uncompiled (no torch.compile)"})

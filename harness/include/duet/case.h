@@ -63,6 +63,12 @@ typedef struct duet_observation {
 
 #define DUET_CASE_MAX_OBS 8
 
+/* Where a case's bug lives in other frameworks: the error or the behaviour a reader
+ * will meet there, one line each, so duet's words map to theirs. */
+typedef struct duet_frameworks {
+    const char *tensorflow, *jax, *pytorch;
+} duet_frameworks;
+
 typedef struct duet_case {
     const char *name;     /* "item-branch" */
     const char *category; /* "host-read", "side-effect", ... */
@@ -84,6 +90,11 @@ typedef struct duet_case {
     /* Host observables after a step: fills obs, returns how many (<= DUET_CASE_MAX_OBS). */
     int (*observe)(void *state, duet_observation *obs);
     duet_expect expect[DUET_RUN_COUNT];
+    /* Teaching (`duet explain`, docs/bug-classes.md), on a buggy case; its twin is
+     * explained through it. Plain words for a reader who knows C but not graph mode. */
+    const char *why;     /* what the tracer sees and why graph mode differs from eager */
+    const char *fix_why; /* why the twin's rewrite is right in both modes */
+    duet_frameworks frameworks;
     /* Case-specific training with its own flags (`duet train NAME ...`), or NULL. */
     int (*train_cli)(int argc, char **argv);
     const char *file; /* set by DUET_CASE */
