@@ -9,11 +9,6 @@
 #include "cli.h"
 #include "report.h"
 
-static bool wants_help(int argc, char **argv)
-{
-    return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
-}
-
 static void baseline_usage(FILE *f)
 {
     fprintf(f, "usage: duet baseline save RUN.json -o BASELINE.json\n"
@@ -24,7 +19,7 @@ static void baseline_usage(FILE *f)
 
 int duet_cmd_baseline(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
+    if (duet_arg_help(argc, argv)) {
         baseline_usage(stdout);
         return 0;
     }
@@ -34,7 +29,7 @@ int duet_cmd_baseline(int argc, char **argv)
         return 2;
     }
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "-o")) {
+        if (duet_arg_is(argv[i], "-o")) {
             if (!(out = duet_arg_value("baseline", argc, argv, &i))) return 2;
         } else if (argv[i][0] == '-' || run) {
             fprintf(stderr, "duet baseline: %s '%s' (see duet baseline --help)\n",
@@ -80,7 +75,7 @@ static void check_usage(FILE *f)
 
 int duet_cmd_check(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
+    if (duet_arg_help(argc, argv)) {
         check_usage(stdout);
         return 0;
     }
@@ -89,18 +84,20 @@ int duet_cmd_check(int argc, char **argv)
     long long n;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--baseline")) {
+        int sw = duet_arg_switch("check", a, "--check-compile");
+        if (sw < 0) return 2;
+        if (sw) {
+            budget.compile_time = true;
+        } else if (duet_arg_is(a, "--baseline")) {
             if (!(base_path = duet_arg_value("check", argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--ulp-budget")) {
+        } else if (duet_arg_is(a, "--ulp-budget")) {
             if (!(v = duet_arg_value("check", argc, argv, &i)) ||
-                duet_arg_int("check", a, v, 0, INT64_MAX, &n))
+                duet_arg_int("check", "--ulp-budget", v, 0, INT64_MAX, &n))
                 return 2;
             budget.ulp = n;
-        } else if (!strcmp(a, "--check-compile")) {
-            budget.compile_time = true;
-        } else if (!strcmp(a, "--time-tolerance")) {
+        } else if (duet_arg_is(a, "--time-tolerance")) {
             if (!(v = duet_arg_value("check", argc, argv, &i)) ||
-                duet_arg_double("check", a, v, 1, 1e9, &budget.time_tolerance))
+                duet_arg_double("check", "--time-tolerance", v, 1, 1e9, &budget.time_tolerance))
                 return 2;
         } else if (a[0] == '-' || run_path) {
             fprintf(stderr, "duet check: %s '%s' (see duet check --help)\n",

@@ -42,19 +42,21 @@ static int parse(int argc, char **argv, compare_args *a)
             continue;
         }
         const char *f = argv[i], *v;
-        if (strcmp(f, "--policy") && strcmp(f, "--rtol") && strcmp(f, "--atol")) {
+        bool policy = duet_arg_is(f, "--policy"), rtol = duet_arg_is(f, "--rtol");
+        if (!policy && !rtol && !duet_arg_is(f, "--atol")) {
             fprintf(stderr, "duet compare: unknown flag '%s' (see duet compare --help)\n", f);
             return 2;
         }
         if (!(v = duet_arg_value("compare", argc, argv, &i))) return 2;
-        if (!strcmp(f, "--policy")) {
+        if (policy) {
             int k = duet_run_parse(v);
             if (k <= DUET_RUN_EAGER) {
                 fprintf(stderr, "duet compare: --policy: expected strict, specialize or guard, got '%s'\n", v);
                 return 2;
             }
             a->run = (duet_run_kind)k;
-        } else if (duet_arg_double("compare", f, v, 0, 1e30, f[2] == 'r' ? &a->o.rtol : &a->o.atol)) {
+        } else if (duet_arg_double("compare", rtol ? "--rtol" : "--atol", v, 0, 1e30,
+                                   rtol ? &a->o.rtol : &a->o.atol)) {
             return 2;
         }
     }
@@ -143,7 +145,7 @@ static int report(const compare_args *a, const duet_divergence *d)
 
 int duet_cmd_compare(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

@@ -515,14 +515,19 @@ static int parse(int argc, char **argv, explain_args *a)
 {
     a->o = (duet_explain_opts){.seed = 42, .timing_steps = 32};
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        const char *f = argv[i], *v;
         long long n;
-        if (!strcmp(argv[i], "--json")) a->json = true;
-        else if (!strcmp(argv[i], "--markdown")) a->markdown = true;
-        else if (!strcmp(argv[i], "--seed") || !strcmp(argv[i], "--steps")) {
-            bool seed = argv[i][3] == 'e';
+        int sw;
+        bool *on = NULL;
+        if ((sw = duet_arg_switch("explain", f, "--json"))) on = &a->json;
+        else if ((sw = duet_arg_switch("explain", f, "--markdown"))) on = &a->markdown;
+        if (sw < 0) return 2;
+        if (on) *on = true;
+        else if (duet_arg_is(f, "--seed") || duet_arg_is(f, "--steps")) {
+            bool seed = duet_arg_is(f, "--seed");
             if (!(v = duet_arg_value("explain", argc, argv, &i)) ||
-                duet_arg_int("explain", argv[i - 1], v, seed ? 0 : 2, seed ? INT64_MAX : DUET_MAX_STEPS, &n))
+                duet_arg_int("explain", seed ? "--seed" : "--steps", v, seed ? 0 : 2,
+                             seed ? INT64_MAX : DUET_MAX_STEPS, &n))
                 return 2;
             if (seed) a->o.seed = (uint64_t)n;
             else a->o.timing_steps = (int)n;
@@ -556,7 +561,7 @@ static int print_json(cJSON *o)
 
 int duet_cmd_explain(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

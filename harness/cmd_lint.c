@@ -77,7 +77,7 @@ static int lint_run(duet_session *s, const duet_run_opts *o)
 
 int duet_cmd_lint(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

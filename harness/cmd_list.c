@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "duet/case.h"
 
@@ -16,7 +17,7 @@ bool duet_category_seen(int upto, const char *category)
 
 int duet_cmd_list(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         printf("usage: duet list\n  the registered cases, by category: name, summary, twin\n");
         return 0;
     }

@@ -9,7 +9,7 @@
 
 int duet_cmd_merge(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         printf("usage: duet merge A.json B.json ... -o ALL.json\n"
                "  joins the JSON of shards (duet run --shard K/N --json) into the document of\n"
                "  the whole run; every shard once, same options, no case and run twice.\n"
@@ -21,7 +21,7 @@ int duet_cmd_merge(int argc, char **argv)
     int n = 0;
     if (!names) return 3;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o")) {
+        if (duet_arg_is(argv[i], "-o")) {
             if (!(out = duet_arg_value("merge", argc, argv, &i))) return free(names), 2;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "duet merge: unknown flag '%s' (see duet merge --help)\n", argv[i]);

@@ -37,7 +37,7 @@ static int parse(int argc, char **argv, const duet_case **c, duet_run_opts *o, i
         }
         const char *v;
         long long n;
-        if (strcmp(argv[i], "--seeds")) {
+        if (!duet_arg_is(argv[i], "--seeds")) {
             fprintf(stderr, "duet probe: unknown flag '%s' (see duet probe --help)\n", argv[i]);
             return 2;
         }
@@ -100,7 +100,7 @@ static int report(const duet_case *c, const duet_run_opts *o, const duet_probe *
 
 int duet_cmd_probe(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

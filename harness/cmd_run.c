@@ -64,19 +64,22 @@ static int parse_shard(const char *v, run_args *a)
 
 static int parse_flag(int argc, char **argv, int *i, run_args *a)
 {
-    const char *f = argv[*i], *v;
+    const char *arg = argv[*i], *f = NULL, *v;
     long long n;
-    if (!strcmp(f, "--all")) return a->all = true, 0;
-    if (!strcmp(f, "--no-fork")) return a->o.fork = false, 0;
-    if (!strcmp(f, "--verbose")) return a->verbose = true, 0;
+    int sw;
+    if ((sw = duet_arg_switch("run", arg, "--all"))) return sw < 0 ? 2 : (a->all = true, 0);
+    if ((sw = duet_arg_switch("run", arg, "--no-fork"))) return sw < 0 ? 2 : (a->o.fork = false, 0);
+    if ((sw = duet_arg_switch("run", arg, "--verbose"))) return sw < 0 ? 2 : (a->verbose = true, 0);
     static const char *const valued[] = {"--mode", "--policy", "--steps", "--seed", "--rtol",
                                          "--atol", "--timeout", "--shard", "--report",
                                          "--threads"};
-    bool known = false;
-    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(f, valued[k]);
-    for (size_t k = 0; k < NOUTPUTS; k++) known |= !strcmp(f, outputs[k].flag);
-    if (!known) {
-        fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", f);
+    /* f: the flag's name, whether given as "--flag value" or "--flag=value" */
+    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+        if (duet_arg_is(arg, valued[k])) f = valued[k];
+    for (size_t k = 0; k < NOUTPUTS; k++)
+        if (duet_arg_is(arg, outputs[k].flag)) f = outputs[k].flag;
+    if (!f) {
+        fprintf(stderr, "duet run: unknown flag '%s' (see duet run --help)\n", arg);
         return 2;
     }
     if (!(v = duet_arg_value("run", argc, argv, i))) return 2;
@@ -202,7 +205,7 @@ static void print_result(const duet_result *r, bool verbose)
 
 int duet_cmd_run(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

@@ -44,25 +44,28 @@ static int parse(int argc, char **argv, trace_args *a)
     a->run = DUET_RUN_STRICT;
     a->seed = 42;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int k;
-        if (!strcmp(argv[i], "--dot")) a->format.dot = true;
-        else if (!strcmp(argv[i], "--expand-fused")) a->format.expand_fused = true;
-        else if (!strcmp(argv[i], "--no-passes")) a->no_passes = true;
-        else if (!strcmp(argv[i], "--after")) {
+        const char *f = argv[i], *v;
+        int k, sw;
+        bool *on = NULL;
+        if ((sw = duet_arg_switch("trace", f, "--dot"))) on = &a->format.dot;
+        else if ((sw = duet_arg_switch("trace", f, "--expand-fused"))) on = &a->format.expand_fused;
+        else if ((sw = duet_arg_switch("trace", f, "--no-passes"))) on = &a->no_passes;
+        if (sw < 0) return 2;
+        if (on) *on = true;
+        else if (duet_arg_is(f, "--after")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if (!(a->after = pass_bit(v))) {
                 fprintf(stderr, "duet trace: --after: expected trace, reassoc, dce, cse, fold, fuse, guards or plan, got '%s'\n", v);
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--policy")) {
+        } else if (duet_arg_is(f, "--policy")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if ((k = duet_run_parse(v)) <= DUET_RUN_EAGER) {
                 fprintf(stderr, "duet trace: --policy: expected strict, specialize or guard, got '%s'\n", v);
                 return 2;
             }
             a->run = (duet_run_kind)k;
-        } else if (!strcmp(argv[i], "--seed")) {
+        } else if (duet_arg_is(f, "--seed")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i)) ||
                 duet_arg_int("trace", "--seed", v, 0, INT64_MAX, &a->seed))
                 return 2;
@@ -107,7 +110,7 @@ static int trace_and_print(duet_session *s, duet_tensor *const *in, const trace_
 
 int duet_cmd_trace(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

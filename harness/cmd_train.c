@@ -24,6 +24,7 @@ typedef struct train_args {
     const duet_case *c;
     bool eager;
     duet_run_kind policy;
+    bool policy_given;
     long long steps, seed;
 } train_args;
 
@@ -38,29 +39,34 @@ static int parse(int argc, char **argv, train_args *a)
             fprintf(stderr, "duet train: unexpected argument '%s' (see duet train --help)\n", f);
             return 2;
         }
-        if (strcmp(f, "--mode") && strcmp(f, "--policy") && strcmp(f, "--steps") && strcmp(f, "--seed")) {
+        bool mode = duet_arg_is(f, "--mode"), policy = duet_arg_is(f, "--policy"),
+             steps = duet_arg_is(f, "--steps");
+        if (!mode && !policy && !steps && !duet_arg_is(f, "--seed")) {
             fprintf(stderr, "duet train: unknown flag '%s' (see duet train --help)\n", f);
             return 2;
         }
         if (!(v = duet_arg_value("train", argc, argv, &i))) return 2;
-        if (!strcmp(f, "--mode")) {
+        if (mode) {
             if (strcmp(v, "eager") && strcmp(v, "graph")) {
                 fprintf(stderr, "duet train: --mode: expected eager or graph, got '%s'\n", v);
                 return 2;
             }
             a->eager = !strcmp(v, "eager");
-        } else if (!strcmp(f, "--policy")) {
+        } else if (policy) {
             if ((k = duet_run_parse(v)) <= DUET_RUN_EAGER) {
                 fprintf(stderr, "duet train: --policy: expected strict, specialize or guard, got '%s'\n", v);
                 return 2;
             }
             a->policy = (duet_run_kind)k;
-        } else if (!strcmp(f, "--steps")) {
+            a->policy_given = true;
+        } else if (steps) {
             if (duet_arg_int("train", "--steps", v, 1, DUET_MAX_STEPS, &a->steps)) return 2;
         } else if (duet_arg_int("train", "--seed", v, 0, INT64_MAX, &a->seed)) {
             return 2;
         }
     }
+    if (a->eager && a->policy_given)
+        fprintf(stderr, "duet train: note: --policy has no effect in eager mode (nothing is traced)\n");
     return 0;
 }
 
@@ -104,16 +110,21 @@ int duet_cmd_train(int argc, char **argv)
         fprintf(stderr, "duet train: missing CASE (see duet train --help)\n");
         return 2;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    train_args a = {0};
+    if (argv[1][0] == '-' || !(a.c = duet_case_find(argv[1]))) {
+        if (duet_arg_help(argc, argv)) {
+            usage(stdout);
+            return 0;
+        }
+        if (argv[1][0] == '-') fprintf(stderr, "duet train: missing CASE before '%s' (see duet train --help)\n", argv[1]);
+        else fprintf(stderr, "duet train: no case named '%s' (see duet list)\n", argv[1]);
+        return 2;
+    }
+    if (a.c->train_cli) return a.c->train_cli(argc, argv); /* its own flags, its own --help */
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    train_args a = {0};
-    if (!(a.c = duet_case_find(argv[1]))) {
-        fprintf(stderr, "duet train: no case named '%s' (see duet list)\n", argv[1]);
-        return 2;
-    }
-    if (a.c->train_cli) return a.c->train_cli(argc, argv);
     int rc = parse(argc, argv, &a);
     return rc ? rc : run_steps(&a);
 }

@@ -73,6 +73,10 @@ int duet_main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
+        if (argc > 2) {
+            fprintf(stderr, "duet: --version takes no arguments, got '%s'\n", argv[2]);
+            return 2;
+        }
         printf("duet %s\n", DUET_VERSION);
         return 0;
     }

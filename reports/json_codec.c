@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "json_codec.h"
 #include "report.h"
 
@@ -88,12 +89,14 @@ const cJSON *json_fail(json_in *in, const char *path, const char *what, ...)
 {
     if (in->failed) return NULL;
     in->failed = true;
-    char msg[256];
+    char msg[256], shown[1024];
     va_list ap;
     va_start(ap, what);
     vsnprintf(msg, sizeof msg, what, ap);
     va_end(ap);
-    snprintf(in->err, in->errlen, "%s: %s%s%s", in->file, path, path[0] ? ": " : "", msg);
+    /* msg may quote the document's own strings: escaped, the error stays one line */
+    snprintf(in->err, in->errlen, "%s: %s%s%s", in->file, path, path[0] ? ": " : "",
+             duet_escape(msg, sizeof msg, shown, sizeof shown));
     return NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "outfile.h" /* duet_write_atomic, duet_output_check */
 #include "result.h"
 
 typedef struct duet_suite {
@@ -31,16 +32,6 @@ int duet_suite_add(duet_suite *s, const duet_result *r);
 void duet_suite_free(duet_suite *s);
 /* Runs that were not as expected. */
 int duet_suite_unexpected(const duet_suite *s);
-
-/* Writes path atomically: write(f, user) fills a temporary file beside it, which is
- * renamed over path only when write returned 0 and every byte reached the disk.
- * 0, or -1 with a one-line reason (naming path) in err. */
-int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
-                      size_t errlen);
-/* Whether path can be written: its directory exists and is writable and path is not a
- * directory. Commands check their outputs before they run, so a mistyped path fails
- * at once, not after the whole run. 0, or -1 with a one-line reason in err. */
-int duet_output_check(const char *path, char *err, size_t errlen);
 
 /* ---- benchmarks: `duet bench` fills a duet_bench, these print and write it ---- */
 

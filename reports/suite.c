@@ -1,9 +1,7 @@
-/* The suite a run fills, and atomic file writing for every report. */
-#include <errno.h>
+/* The suite a run fills (outputs are written by outfile.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -80,76 +78,4 @@ const char *duet_opts_differing(const duet_run_opts *a, const duet_run_opts *b)
            : a->rtol != b->rtol   ? "options.rtol"
            : a->atol != b->atol   ? "options.atol"
                                   : NULL;
-}
-
-int duet_write_atomic(const char *path, int (*write)(FILE *f, void *user), void *user, char *err,
-                      size_t errlen)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
-        return -1;
-    }
-    /* mkstemp makes the file private (0600); a report is shared as any new file is */
-    mode_t mask = umask(0);
-    umask(mask);
-    FILE *f = fchmod(fd, 0666 & ~mask) ? NULL : fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        remove(tmp);
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = write(f, user);
-    bool io_error = ferror(f) != 0;
-    if (fflush(f) || fsync(fileno(f))) io_error = true;
-    if (fclose(f)) io_error = true;
-    if (rc || io_error) {
-        remove(tmp);
-        snprintf(err, errlen, "%s: %s", path, rc ? "the report could not be written" : "write error");
-        return -1;
-    }
-    if (rename(tmp, path)) {
-        remove(tmp);
-        snprintf(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-int duet_output_check(const char *path, char *err, size_t errlen)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    struct stat st;
-    if (!path[0]) {
-        snprintf(err, errlen, "an empty output path");
-        return -1;
-    }
-    if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: is a directory", path);
-        return -1;
-    }
-    /* the directory part: "." for a bare name, "/" for a file at the root */
-    int n = !slash          ? snprintf(dir, sizeof dir, ".")
-            : slash == path ? snprintf(dir, sizeof dir, "/")
-                            : snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (n >= (int)sizeof dir) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: no directory %s", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK | X_OK)) {
-        snprintf(err, errlen, "%s: directory %s is not writable", path, dir);
-        return -1;
-    }
-    return 0;
 }

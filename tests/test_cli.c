@@ -47,7 +47,16 @@ static void test_help_version(void **state)
     assert_int_equal(duet("--help"), 0);
     assert_non_null(strstr(out, "train"));
     assert_int_equal(duet("train --help"), 0);
+    assert_non_null(strstr(out, "usage: duet train CASE"));
+    /* issue 11 #9: --help after the model name, or anywhere, is the model's help */
+    assert_int_equal(duet("train ner --help"), 0);
     assert_non_null(strstr(out, "--mode eager|graph"));
+    assert_int_equal(duet("train ner --steps 3 -h"), 0);
+    assert_non_null(strstr(out, "--check-numerics"));
+    assert_int_equal(duet("run mlp --help"), 0);
+    assert_non_null(strstr(out, "usage: duet run"));
+    assert_int_equal(duet("trace mlp --dot --help"), 0);
+    assert_non_null(strstr(out, "usage: duet trace"));
 }
 
 static void test_bad_flags(void **state)
@@ -79,6 +88,30 @@ static void test_bad_flags(void **state)
         {"train ner --frob", "unknown option '--frob'"},
         {"train ner --data /nonexistent", "/nonexistent/train.txt: cannot open"},
         {"train ner --load /nonexistent.w --steps 1", "/nonexistent.w: cannot open"},
+        /* issue 11 #9: conflicts are errors, values are strict */
+        {"--version extra", "duet: --version takes no arguments, got 'extra'"},
+        {"train ner --steps ' 5'", "--steps: expected an integer in 1..100000000, got ' 5'"},
+        {"train ner --steps +5", "--steps: expected an integer in 1..100000000, got '+5'"},
+        {"train ner --steps 5x", "--steps: expected an integer in 1..100000000, got '5x'"},
+        {"train ner --steps=", "--steps needs a value"},
+        {"train ner --data /tmp --synthetic", "--data and --synthetic conflict: choose one"},
+        {"train ner --mode eager --mode graph", "duet train: --mode given twice"},
+        {"train ner --mode=eager --mode graph", "duet train: --mode given twice"},
+        {"train ner --data --quiet", "--data needs a value, got the flag '--quiet' (write --data=--quiet if that is the value)"},
+        {"train ner --quiet=yes", "duet train: --quiet takes no value, got '--quiet=yes'"},
+        {"train ner --allow-nonfinite", "--allow-nonfinite applies to --load, which is not given"},
+        {"train ner --log /tmp/duet-same --save /tmp/duet-same", "--log and --save name the same file"},
+        {"train ner --log /tmp/duet-same --load /tmp/duet-same", "--log names the --load file"},
+        {"train mlp --steps 1 --steps 2", "duet train: --steps given twice"},
+        {"run mlp --mode=lazy", "--mode: expected eager, graph or both, got 'lazy'"},
+        {"run mlp --seed 1 --seed=2", "duet run: --seed given twice"},
+        {"run mlp --rtol ' 1'", "--rtol: expected a number in 0..1e+30, got ' 1'"},
+        {"compare mlp --steps=0", "--steps: expected an integer in 1..512, got '0'"},
+        /* issue 11 #10: messages that say what is wrong */
+        {"train ner --load /tmp --steps 1", "/tmp: is a directory, not a weights file"},
+        {"train ner --log /nonexistent/x.jsonl", "duet train: --log: /nonexistent/x.jsonl: its directory is not there: No such file or directory"},
+        {"train ner --save /nonexistent/w.bin", "duet train: --save: /nonexistent/w.bin: its directory is not there: No such file or directory"},
+        {"train ner --log /tmp", "duet train: --log: /tmp: is a directory"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = duet(bad[i][0]);
@@ -190,18 +223,112 @@ static void test_docs_show_real_graphs(void **state)
     }
 }
 
-static void test_no_partial_log_on_error(void **state)
+/* A run that stops keeps the log of the steps it ran, complete lines only: how far it
+ * got is what a failed CI run needs (issue 11 #3). Nothing else is left behind. */
+static void test_log_of_a_stopped_run(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/duet_cli_XXXXXX", args[1024], path[512];
-    assert_non_null(mkdtemp(dir));
+    char dir[32], args[1024], path[512], text[4096];
+    tu_tmpdir(dir);
     snprintf(args, sizeof args, "train ner-buggy-softmax --steps 2 --log %s/log.jsonl", dir);
     assert_int_equal(duet(args), 1);
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
-    assert_int_equal(access(path, F_OK), -1);
-    snprintf(path, sizeof path, "%s/log.jsonl.tmp", dir);
-    assert_int_equal(access(path, F_OK), -1);
-    rmdir(dir);
+    assert_int_equal(tu_read_file(path, text, sizeof text), 0); /* stopped at its first trace */
+    snprintf(args, sizeof args, "ls -A %s", dir);
+    FILE *p = popen(args, "r");
+    assert_int_equal(fread(text, 1, sizeof text, p), strlen("log.jsonl\n"));
+    pclose(p);
+    tu_rm_rf(dir);
+}
+
+/* issue 11 #13: --flag=value everywhere, and a policy that does nothing says so */
+static void test_flag_conventions(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("train ner --mode=eager --steps=2 --no-eval --quiet --seed=7"), 0);
+    assert_int_equal(duet("train mlp --mode=eager --steps=1"), 0);
+    assert_int_equal(duet("run mlp --mode=eager --steps=1"), 0);
+    assert_int_equal(duet("trace mlp --policy=guard --after=fuse"), 0);
+    assert_int_equal(duet("compare mlp --steps=2 --rtol=1e-4"), 0);
+    assert_int_equal(duet_stderr("train ner --mode eager --policy specialize --steps 1 --no-eval --quiet"), 0);
+    assert_string_equal(out, "duet train: note: --policy has no effect in eager mode (nothing is traced)\n");
+    assert_int_equal(duet_stderr("train mlp --mode eager --policy guard --steps 1"), 0);
+    assert_non_null(strstr(out, "--policy has no effect in eager mode"));
+    assert_int_equal(duet_stderr("train ner --mode graph --policy specialize --steps 1 --no-eval --quiet"), 0);
+    assert_null(strstr(out, "no effect"));
+}
+
+/* issue 11 #7: --shuffle --seed 0 shuffles: its first batch is another one */
+static void test_shuffle_seed_zero(void **state)
+{
+    (void)state;
+    char dir[32], args[1024], path[512], a[4096], b[4096];
+    tu_tmpdir(dir);
+    snprintf(args, sizeof args, "train ner --seed 0 --steps 1 --no-eval --quiet --log %s/a", dir);
+    assert_int_equal(duet(args), 0);
+    snprintf(args, sizeof args, "train ner --seed 0 --shuffle --steps 1 --no-eval --quiet --log %s/b", dir);
+    assert_int_equal(duet(args), 0);
+    snprintf(path, sizeof path, "%s/a", dir);
+    assert_true(tu_read_file(path, a, sizeof a) > 0);
+    snprintf(path, sizeof path, "%s/b", dir);
+    assert_true(tu_read_file(path, b, sizeof b) > 0);
+    *strstr(a, "\"ms\"") = 0, *strstr(b, "\"ms\"") = 0; /* the step's time always differs */
+    if (!strcmp(a, b)) fail_msg("the same first step with and without --shuffle: %s", a);
+    tu_rm_rf(dir);
+}
+
+/* A sentence of n tokens "w0 w1 ..." tagged O, then a blank line. */
+static void append_sentence(char *text, size_t cap, int n)
+{
+    size_t len = strlen(text);
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "w%d O\n", i % 7);
+    snprintf(text + len, cap - len, "\n");
+}
+
+/* issue 11 #6: long sentences are counted aloud, scored on every token, or refused */
+static void test_long_sentences(void **state)
+{
+    (void)state;
+    char dir[32], path[512], args[1024];
+    static char text[1 << 16];
+    tu_tmpdir(dir);
+    text[0] = 0;
+    append_sentence(text, sizeof text, 5);
+    append_sentence(text, sizeof text, 200); /* lines 7..206 */
+    append_sentence(text, sizeof text, 3);
+    tu_write_file(dir, "train.txt", text, path, sizeof path);
+    text[0] = 0;
+    append_sentence(text, sizeof text, 4);
+    append_sentence(text, sizeof text, 300);
+    tu_write_file(dir, "valid.txt", text, path, sizeof path);
+    snprintf(args, sizeof args, "train ner --data %s --steps 1 --quiet", dir);
+    assert_int_equal(duet(args), 0);
+    assert_non_null(strstr(out, "warning: 1 training sentences are longer than the model's 128 "
+                                   "positions: 72 tokens past position 128 are not trained on "
+                                   "(--strict refuses them)\n"));
+    assert_non_null(strstr(out, "note: 1 validation sentences are longer than 128 tokens: "
+                                   "they are scored on every token, in windows of 128\n"));
+    assert_non_null(strstr(out, "processed 304 tokens")); /* 4 + 300: none dropped */
+    snprintf(args, sizeof args, "train ner --data %s --steps 1 --strict", dir);
+    assert_int_equal(duet(args), 2);
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "/train.txt:7: a sentence of 200 tokens is longer than the "
+                                   "model's 128 positions (--strict)\n"));
+    tu_rm_rf(dir);
+}
+
+/* issue 11 #8: out of memory is exit 3 and one line, said once */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    assert_int_equal(duet("train ner --steps 1 --no-eval --mem-limit 4000000"), 3);
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "duet train: out of memory: "));
+    assert_null(strstr(out, "out of memory: out of memory"));
+    assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 12000000"), 3);
+    assert_non_null(strstr(out, " at engine/src/")); /* in a step: the op and its site */
+    assert_non_null(strstr(out, "duet train: out of memory: "));
+    assert_int_equal(lines(out), 1);
 }
 
 static void test_trace(void **state)
@@ -269,6 +396,19 @@ static void test_bad_data(void **state)
     assert_int_equal(lines(out), 1);
     assert_non_null(strstr(out, "train.txt:3:"));
     assert_non_null(strstr(out, "B-MSIC"));
+    /* issue 11 #10: control bytes in a tag are shown escaped; a stray CR is named */
+    snprintf(path, sizeof path, "%s/train.txt", dir);
+    f = fopen(path, "w");
+    fputs("EU B-ORG\x01\n", f);
+    fclose(f);
+    assert_int_equal(duet(args), 2);
+    assert_non_null(strstr(out, "train.txt:1: unknown tag 'B-ORG\\x01' (expected"));
+    f = fopen(path, "w");
+    fputs("EU O\nrejects B-ORG\rX\n", f);
+    fclose(f);
+    assert_int_equal(duet(args), 2);
+    assert_non_null(strstr(out, "train.txt:2: carriage return at byte 14 inside the line"));
+    assert_int_equal(lines(out), 1);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     assert_int_equal(system(args), 0);
 }
@@ -282,7 +422,11 @@ int main(void)
         cmocka_unit_test(test_seed_bug_cli),
         cmocka_unit_test(test_train_reports_traces_and_warnings),
         cmocka_unit_test(test_docs_show_real_diagnostic),
-        cmocka_unit_test(test_no_partial_log_on_error),
+        cmocka_unit_test(test_log_of_a_stopped_run),
+        cmocka_unit_test(test_flag_conventions),
+        cmocka_unit_test(test_shuffle_seed_zero),
+        cmocka_unit_test(test_long_sentences),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_trace_shows_host_reads),
         cmocka_unit_test(test_docs_show_real_graphs),

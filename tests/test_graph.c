@@ -247,6 +247,15 @@ static void test_retrace_reasons(void **state)
     duet_tensor *t = duet_constant(ctx, DUET_F32, 2, (int64_t[]){2, 4}, x), *y;
     assert_int_equal(duet_fn_call(fn, &t, &y), -1);
     assert_non_null(strstr(duet_ctx_error(ctx)->message, "dim 0 is 2; the signature fixes it to 3"));
+    duet_ctx_clear_error(ctx);
+    /* found by fuzzing (tests/fuzz/regress/relax): a size near INT32_MAX overflowed the
+     * fixed-size code (UB), and a name over 31 characters was cut into two dims */
+    assert_int_equal(duet_fn_relax(fn, "(2147483647,None)"), -1);
+    assert_non_null(strstr(duet_ctx_error(ctx)->message, "bad number"));
+    duet_ctx_clear_error(ctx);
+    assert_int_equal(duet_fn_relax(fn, "(abcdefghijklmnopqrstuvwxyzabcdefgh)"), -1);
+    assert_non_null(strstr(duet_ctx_error(ctx)->message, "longer than 31 characters"));
+    duet_ctx_clear_error(ctx);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
 }

@@ -435,6 +435,19 @@ static void test_writer(void **state)
     assert_corpus_equal(&a, &b);
     ner_corpus_free(&b);
 
+    /* issue 11 #14: a first token that starts with U+FEFF survives the reader's BOM
+     * stripping */
+    ner_corpus bom;
+    ner_corpus_init(&bom);
+    const char *bom_toks[] = {"\xEF\xBB\xBFword", "x"};
+    int32_t bom_tags[] = {NER_TAG_O, NER_TAG_B_LOC};
+    assert_int_equal(ner_corpus_add_sentence(&bom, bom_toks, bom_tags, 2), 0);
+    assert_int_equal(ner_write_conll(path, &bom, err, sizeof err), 0);
+    assert_int_equal(ner_read_conll(path, NER_SCHEME_IOB2, &b, err, sizeof err), 0);
+    assert_corpus_equal(&bom, &b);
+    ner_corpus_free(&b);
+    ner_corpus_free(&bom);
+
     /* the synthetic corpus round-trips too */
     ner_corpus s;
     assert_int_equal(ner_synth_generate(&s, 500, 3), 0);
@@ -470,7 +483,7 @@ static void test_writer(void **state)
 
     /* an unwritable place fails with a message and leaves nothing */
     assert_int_equal(ner_write_conll("/tmp/duet_ner_no_such_dir/x.txt", &a, err, sizeof err), -1);
-    assert_non_null(strstr(err, "/tmp/duet_ner_no_such_dir/x.txt.tmp: cannot open: "));
+    assert_non_null(strstr(err, "/tmp/duet_ner_no_such_dir/x.txt: its directory is not there: "));
     ner_corpus_free(&a);
     unlink(path);
 
@@ -603,9 +616,9 @@ static void test_batches(void **state)
     assert_int_equal(ner_vocab_build(&v, &c, 40), 0); /* 38 of the 50 words */
 
     ner_batches b;
-    assert_int_equal(ner_batches_make(&b, &c, &v, 32, 128, 0, 0), 0);
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128}), 0);
     assert_int_equal(b.n_batches, 3);
-    assert_int_equal(b.n_truncated, 2);
+    assert_int_equal(b.n_long, 2);
     assert_true(b.n_dropped_tokens == 72 + 1);
     int expect_rows[3] = {32, 32, 6};
     int64_t kept = 0, oov = 0;
@@ -613,7 +626,7 @@ static void test_batches(void **state)
         const ner_batch *bt = ner_batches_get(&b, k);
         assert_non_null(bt);
         assert_int_equal(bt->rows, expect_rows[k]);
-        assert_int_equal(bt->first_sentence, k * 32);
+        assert_int_equal(bt->first_row, k * 32);
         int T = 0;
         for (int r = 0; r < bt->rows; r++) {
             int s = bt->sentences[r];
@@ -649,7 +662,7 @@ static void test_batches(void **state)
     ner_batches_free(&b);
 
     /* smaller maxlen: T varies batch to batch, every batch padded to its own longest */
-    assert_int_equal(ner_batches_make(&b, &c, &v, 8, 128, 0, 0), 0);
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 8, .maxlen = 128}), 0);
     assert_int_equal(b.n_batches, 9);
     int distinct_T = 0, prevT = -1;
     for (int k = 0; k < b.n_batches; k++) {
@@ -664,17 +677,17 @@ static void test_batches(void **state)
     assert_true(distinct_T >= 3);
     assert_int_equal(ner_batches_get(&b, 8)->rows, 6);
     ner_batches_free(&b);
-    assert_int_equal(ner_batches_make(&b, &c, &v, 32, 10, 0, 0), 0);
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 10}), 0);
     for (int k = 0; k < b.n_batches; k++)
         assert_int_equal(ner_batches_get(&b, k)->T, 10);
     ner_batches_free(&b);
 
     /* shuffling: deterministic for (seed, epoch), different otherwise, a permutation */
     ner_batches b2, b3, b4;
-    assert_int_equal(ner_batches_make(&b, &c, &v, 32, 128, 42, 0), 0);
-    assert_int_equal(ner_batches_make(&b2, &c, &v, 32, 128, 42, 0), 0);
-    assert_int_equal(ner_batches_make(&b3, &c, &v, 32, 128, 43, 0), 0);
-    assert_int_equal(ner_batches_make(&b4, &c, &v, 32, 128, 42, 1), 0);
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128, .shuffle = true, .seed = 42, .epoch = 0}), 0);
+    assert_int_equal(ner_batches_make(&b2, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128, .shuffle = true, .seed = 42, .epoch = 0}), 0);
+    assert_int_equal(ner_batches_make(&b3, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128, .shuffle = true, .seed = 43, .epoch = 0}), 0);
+    assert_int_equal(ner_batches_make(&b4, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128, .shuffle = true, .seed = 42, .epoch = 1}), 0);
     assert_memory_equal(b.order, b2.order, NS * sizeof(int));
     assert_true(memcmp(b.order, b3.order, NS * sizeof(int)) != 0);
     assert_true(memcmp(b.order, b4.order, NS * sizeof(int)) != 0);
@@ -708,14 +721,46 @@ static void test_batches(void **state)
     ner_batches_free(&b3);
     ner_batches_free(&b4);
 
+    /* issue 11 #7: seed 0 is a seed like any other, not "no shuffling" */
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128, .shuffle = true, .seed = 0, .epoch = 1}), 0);
+    identity = 1;
+    for (int i = 0; i < NS; i++)
+        identity &= b.order[i] == i;
+    assert_false(identity);
+    ner_batches_free(&b);
+
+    /* issue 11 #6: windows score every token: a 200-token sentence is rows of 128 and 72,
+     * one after the other, and nothing is dropped */
+    assert_int_equal(ner_batches_make(&b, &c, &v,
+                                      &(ner_batch_opts){.batch_size = 32, .maxlen = 128,
+                                                        .windows = true}),
+                     0);
+    assert_int_equal(b.n_rows, NS + 2);
+    assert_int_equal(b.n_long, 2);
+    assert_true(b.n_dropped_tokens == 0);
+    int64_t all_tokens = 0;
+    for (int s2 = 0; s2 < NS; s2++)
+        all_tokens += lens[s2];
+    assert_true(b.n_tokens == all_tokens);
+    const ner_batch *w = ner_batches_get(&b, 0);
+    assert_int_equal(w->sentences[5], 5);
+    assert_int_equal(w->offsets[5], 0);
+    assert_int_equal(w->lengths[5], 128);
+    assert_int_equal(w->sentences[6], 5);
+    assert_int_equal(w->offsets[6], 128);
+    assert_int_equal(w->lengths[6], 72);
+    assert_int_equal(w->tags[6 * w->T], c.sentences[5].tags[128]);
+    assert_int_equal(w->sentences[7], 6);
+    ner_batches_free(&b);
+
     /* argument errors and an empty corpus */
-    assert_int_equal(ner_batches_make(&b, &c, &v, 0, 128, 0, 0), -1);
-    assert_int_equal(ner_batches_make(&b, &c, &v, 32, 0, 0, 0), -1);
-    assert_int_equal(ner_batches_make(&b, &c, NULL, 32, 128, 0, 0), -1);
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 0, .maxlen = 128}), -1);
+    assert_int_equal(ner_batches_make(&b, &c, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 0}), -1);
+    assert_int_equal(ner_batches_make(&b, &c, NULL, &(ner_batch_opts){.batch_size = 32, .maxlen = 128}), -1);
     assert_int_equal(b.n_batches, 0);
     ner_corpus empty;
     ner_corpus_init(&empty);
-    assert_int_equal(ner_batches_make(&b, &empty, &v, 32, 128, 5, 0), 0);
+    assert_int_equal(ner_batches_make(&b, &empty, &v, &(ner_batch_opts){.batch_size = 32, .maxlen = 128, .shuffle = true, .seed = 5, .epoch = 0}), 0);
     assert_int_equal(b.n_batches, 0);
     ner_batches_free(&b);
     ner_vocab_free(&v);
@@ -811,15 +856,17 @@ static void test_synth(void **state)
 
 /* ---- the real CoNLL-2003 data, when present ---- */
 
+/* $DUET_SHARED_DATA (ctest sets it), else the shared directory beside the source tree
+ * ($DUET_SOURCE_DIR/../shared/data): never a path of one machine. */
 static int shared_data(char *dir, size_t n)
 {
-    const char *env = getenv("DUET_SHARED_DATA");
+    const char *env = getenv("DUET_SHARED_DATA"), *src = getenv("DUET_SOURCE_DIR");
     char cand[2][1024];
     int k = 0;
-    /* ctest sets it to <repo>/../shared/data (__FILE__ is relative, so cannot say) */
     if (env && *env)
         snprintf(cand[k++], sizeof cand[0], "%s", env);
-    snprintf(cand[k++], sizeof cand[0], "/work/main/../shared/data");
+    if (src && *src)
+        snprintf(cand[k++], sizeof cand[0], "%s/../shared/data", src);
     for (int i = 0; i < k; i++) {
         char probe[4096];
         snprintf(probe, sizeof probe, "%s/conll2003/train.txt", cand[i]);
@@ -865,11 +912,11 @@ static void test_conll2003(void **state)
 
     ner_batches b;
     t0 = now_s();
-    assert_int_equal(ner_batches_make(&b, &train, &v, NER_BATCH_SIZE, NER_MAXLEN, 1, 0), 0);
+    assert_int_equal(ner_batches_make(&b, &train, &v, &(ner_batch_opts){.batch_size = NER_BATCH_SIZE, .maxlen = NER_MAXLEN, .shuffle = true, .seed = 1, .epoch = 0}), 0);
     t1 = now_s();
     assert_int_equal(b.n_batches, (14041 + 31) / 32);
     printf("[ INFO     ] train batches: %d in %.1f ms, %d truncated, %lld OOV\n", b.n_batches,
-           (t1 - t0) * 1e3, b.n_truncated, (long long)b.n_oov);
+           (t1 - t0) * 1e3, b.n_long, (long long)b.n_oov);
     ner_batches_free(&b);
 
     snprintf(path, sizeof path, "%s/conll2003/valid.txt", dir);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "ner/model.h"
+#include "ner/weights.h"
 #include "testutil.h"
 
 /* Ragged batches: each row has a random length, the rest is padding (id 0, tag 0). */
@@ -136,7 +137,7 @@ static void test_save_load(void **state)
     assert_int_equal(ner_model_init(a, &ma, &ca), 0);
     assert_int_equal(ner_model_init(b, &mb, &cb), 0);
     assert_int_equal(ner_save_weights(a, path, err, sizeof err), 0);
-    assert_int_equal(ner_load_weights(b, path, err, sizeof err), 0);
+    assert_int_equal(ner_load_weights(b, path, false, err, sizeof err), 0);
     duet_tensor *tok, *tag, *ya, *yb;
     batch(a, 4, 6, 1, ca.vocab, &tok, &tag);
     ya = ner_model_forward(a, &ma, tok, duet_greater(a, tag, duet_scalar_i32(a, 0)), false);
@@ -149,9 +150,9 @@ static void test_save_load(void **state)
     ner_config cc = small_config(false);
     cc.vocab = 301;
     assert_int_equal(ner_model_init(c, &mc, &cc), 0);
-    assert_int_equal(ner_load_weights(c, path, err, sizeof err), -1);
+    assert_int_equal(ner_load_weights(c, path, false, err, sizeof err), -1);
     assert_non_null(strstr(err, "token_emb/embeddings"));
-    assert_int_equal(ner_load_weights(c, "/nonexistent/w.bin", err, sizeof err), -1);
+    assert_int_equal(ner_load_weights(c, "/nonexistent/w.bin", false, err, sizeof err), -1);
     assert_non_null(strstr(err, "cannot open"));
     ner_model_free(&ma), ner_model_free(&mb), ner_model_free(&mc);
     duet_ctx_free(a), duet_ctx_free(b), duet_ctx_free(c);

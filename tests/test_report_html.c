@@ -214,7 +214,7 @@ static void test_bad_paths(void **state)
     char args[256], file[128];
     const char *bad[][2] = {
         {"--report /nonexistent/deeper/report", "duet run: --report: /nonexistent/deeper/report: "},
-        {"--profile /nonexistent/trace.json", "duet run: --profile: /nonexistent/trace.json: no directory "},
+        {"--profile /nonexistent/trace.json", "duet run: --profile: /nonexistent/trace.json: its directory is not there"},
         {"--profile /tmp", "duet run: --profile: /tmp: is a directory"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

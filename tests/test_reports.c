@@ -642,15 +642,15 @@ static void test_output_checked_first(void **state)
     for (int i = 0; i < 3; i++) {
         assert_int_equal(duet("run mlp %s %s/no/such/dir/out", flags[i], dir), 2);
         assert_int_equal(lines(out), 1);
-        assert_non_null(strstr(out, "/no/such/dir/out: no directory "));
+        assert_non_null(strstr(out, "/no/such/dir/out: its directory is not there"));
         assert_null(strstr(out, "expected")); /* no run's row was printed */
     }
     assert_int_equal(duet("run mlp --json %s", dir), 2);
     assert_non_null(strstr(out, ": is a directory"));
     assert_int_equal(duet("merge %s -o %s/no/x.json", in_dir("run.json"), dir), 2);
-    assert_non_null(strstr(out, "/no/x.json: no directory "));
+    assert_non_null(strstr(out, "/no/x.json: its directory is not there"));
     assert_int_equal(duet("baseline save %s -o %s/no/b.json", in_dir("run.json"), dir), 2);
-    assert_non_null(strstr(out, "/no/b.json: no directory "));
+    assert_non_null(strstr(out, "/no/b.json: its directory is not there"));
 }
 
 /* Usage errors: one line naming the flag or what is missing, exit 2. */
@@ -698,7 +698,7 @@ static void test_failed_write_leaves_nothing(void **state)
                                                                           duet_write_sarif};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(writers[i](sub, &s, err, sizeof err), -1);
-        assert_non_null(strstr(err, "cannot rename into place"));
+        assert_non_null(strstr(err, ": is a directory")); /* refused before a temporary file */
     }
     assert_int_equal(duet_write_baseline(sub, &b, err, sizeof err), -1);
     snprintf(sub, sizeof sub, "%s/atomic", dir);

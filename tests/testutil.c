@@ -271,12 +271,54 @@ int tu_run_duet(const char *args, const char *capture, char *out, size_t cap)
 {
     const char *bin = getenv("DUET_BIN");
     assert_non_null(bin);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s %s </dev/null", bin, args, capture);
+    size_t len = strlen(bin) + strlen(args) + strlen(capture) + 32; /* paths of 4095 bytes */
+    char *cmd = malloc(len);
+    assert_non_null(cmd);
+    snprintf(cmd, len, "%s %s %s </dev/null", bin, args, capture);
     FILE *p = popen(cmd, "r");
+    free(cmd);
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);
     out[n] = 0;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int tu_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+void tu_tmpdir(char *dir)
+{
+    strcpy(dir, "/tmp/duet_test_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+void tu_rm_rf(const char *dir)
+{
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+void tu_write_file(const char *dir, const char *name, const char *text, char *path, size_t pathlen)
+{
+    assert_true((size_t)snprintf(path, pathlen, "%s/%s", dir, name) < pathlen);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+}
+
+long tu_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return (long)n;
 }

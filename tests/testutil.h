@@ -53,6 +53,16 @@ void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
  * capture, reading what reaches its stdout into out (cap bytes, NUL-terminated);
  * returns the exit code. */
 int tu_run_duet(const char *args, const char *capture, char *out, size_t cap);
+/* Lines of s. */
+int tu_lines(const char *s);
+/* A fresh directory under /tmp (dir: at least 32 bytes); tu_rm_rf removes it. */
+void tu_tmpdir(char *dir);
+void tu_rm_rf(const char *dir);
+/* Writes text to dir/name (asserting), returning the path in path. */
+void tu_write_file(const char *dir, const char *name, const char *text, char *path, size_t pathlen);
+/* The whole of a file into buf (at most cap - 1 bytes, NUL-terminated); bytes read, or
+ * -1 when it cannot be opened. */
+long tu_read_file(const char *path, char *buf, size_t cap);
 
 /* Skips the current test with a printed reason. */
 #define TU_SKIP(...)                                                                      \

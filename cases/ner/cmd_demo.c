@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "ner/train.h"
 #include "timing.h"
@@ -78,7 +79,10 @@ static int show_seed_bug(void)
 
 static int cmd_demo(int argc, char **argv)
 {
-    (void)argv;
+    if (duet_arg_help(argc, argv)) {
+        printf("usage: duet demo\n  train the NER model eagerly and as a graph, then show the seed bug\n");
+        return 0;
+    }
     if (argc > 1) {
         fprintf(stderr, "duet demo: takes no arguments (see duet --help)\n");
         return 2;

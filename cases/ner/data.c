@@ -1,5 +1,7 @@
 /* NER data: tags, CoNLL reader/writer, vocabulary, batches. See data.h. */
 #include "ner/data.h"
+#include "escape.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------- errors ---- */
 
@@ -176,6 +177,7 @@ static int end_sentence(ner_corpus *c, int64_t start, int allow_empty)
     }
     ner_sentence *s = &c->sentences[c->n_sentences++];
     s->len = (int)len;
+    s->line = 0;
     s->start = start;
     s->tokens = c->tokens + start;
     s->tags = c->tags + start;
@@ -391,24 +393,34 @@ int ner_read_conll(const char *path, ner_scheme scheme, ner_corpus *out, char *e
         set_err(err, errlen, "(null): cannot open: no path");
         return -1;
     }
-    if (scheme != NER_SCHEME_AUTO && scheme != NER_SCHEME_IOB1 && scheme != NER_SCHEME_IOB2) {
-        set_err(err, errlen, "%s: invalid tag scheme %d", path, (int)scheme);
-        return -1;
-    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = ner_read_conll_stream(f, path, scheme, out, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int ner_read_conll_stream(FILE *f, const char *path, ner_scheme scheme, ner_corpus *out,
+                          char *err, size_t errlen)
+{
+    if (!out)
+        return -1;
+    ner_corpus_init(out);
+    if (scheme != NER_SCHEME_AUTO && scheme != NER_SCHEME_IOB1 && scheme != NER_SCHEME_IOB2) {
+        set_err(err, errlen, "%s: invalid tag scheme %d", path, (int)scheme);
         return -1;
     }
     line_reader *rd = malloc(sizeof *rd);
     char *line = malloc(NER_MAX_LINE + 2);
     int64_t *lines = NULL;
     int64_t cap_lines = 0;
+    char escaped[330];
     int rc = -1;
-    if (!rd || !line) {
-        set_err(err, errlen, "%s: out of memory", path);
-        goto done;
-    }
+    if (!rd || !line)
+        goto oom;
     rd->f = f;
     rd->pos = rd->len = 0;
     rd->eof = 0;
@@ -439,6 +451,16 @@ int ner_read_conll(const char *path, ner_scheme scheme, ner_corpus *out, char *e
         if (bad >= 0) {
             set_err(err, errlen, "%s:%lld: invalid UTF-8 at byte %ld (0x%02X): %s", path,
                     (long long)lineno, bad + 1, (unsigned)(unsigned char)p[bad], why);
+            goto done;
+        }
+        /* a CR ends a line only before its LF: elsewhere it is no separator and no
+         * text either (a token holding one could not be written back) */
+        char *cr = memchr(p, '\r', len);
+        if (cr) {
+            set_err(err, errlen,
+                    "%s:%lld: carriage return at byte %ld inside the line (lines end with \\n "
+                    "or \\r\\n)",
+                    path, (long long)lineno, (long)(cr - p) + 1);
             goto done;
         }
         char *nul = memchr(p, '\0', len);
@@ -477,17 +499,17 @@ int ner_read_conll(const char *path, ner_scheme scheme, ner_corpus *out, char *e
             continue;
         }
         if (tag_b == e) {
-            set_err(err, errlen, "%s:%lld: missing tag (expected TOKEN ... TAG): '%.64s'", path,
-                    (long long)lineno, p + tok_b);
+            set_err(err, errlen, "%s:%lld: missing tag (expected TOKEN ... TAG): '%s'", path,
+                    (long long)lineno, duet_escape(p + tok_b, 64, escaped, sizeof escaped));
             goto done;
         }
         p[e] = '\0';
         int tag = ner_tag_id(p + tag_b);
         if (tag < 1) {
             set_err(err, errlen,
-                    "%s:%lld: unknown tag '%.64s' (expected O or B-/I- with PER, ORG, LOC, "
+                    "%s:%lld: unknown tag '%s' (expected O or B-/I- with PER, ORG, LOC, "
                     "MISC)",
-                    path, (long long)lineno, p + tag_b);
+                    path, (long long)lineno, duet_escape(p + tag_b, 64, escaped, sizeof escaped));
             goto done;
         }
         if (out->n_tokens - start >= NER_MAX_SENTENCE) {
@@ -515,12 +537,14 @@ int ner_read_conll(const char *path, ner_scheme scheme, ner_corpus *out, char *e
     }
     if (apply_scheme(out, scheme, lines, path, err, errlen))
         goto done;
+    for (int k = 0; k < out->n_sentences; k++)
+        out->sentences[k].line = lines[out->sentences[k].start];
     rc = 0;
     goto done;
 oom:
-    set_err(err, errlen, "%s: out of memory", path);
+    set_err(err, errlen, "%s: out of memory reading it", path);
+    rc = NER_ERR_OOM;
 done:
-    fclose(f);
     free(rd);
     free(line);
     free(lines);
@@ -531,12 +555,10 @@ done:
 
 /* ---------------------------------------------------------------- writer ---- */
 
-int ner_write_conll(const char *path, const ner_corpus *c, char *err, size_t errlen)
+/* The corpus can be written so that it reads back identically (see data.h). */
+static int check_writable(const char *path, const ner_corpus *c, char *err, size_t errlen)
 {
-    if (!path || !c) {
-        set_err(err, errlen, "%s: nothing to write", path ? path : "(null)");
-        return -1;
-    }
+    char buf[330];
     if (c->n_sentences == 0) {
         set_err(err, errlen, "%s: no sentences to write", path);
         return -1;
@@ -552,8 +574,8 @@ int ner_write_conll(const char *path, const ner_corpus *c, char *err, size_t err
             int32_t t = st->tags[i];
             size_t n = strlen(tok);
             if (n == 0 || strpbrk(tok, " \t\r\n") || strcmp(tok, "-DOCSTART-") == 0) {
-                set_err(err, errlen, "%s: sentence %d token %d '%.64s' cannot be written", path,
-                        s, i, tok);
+                set_err(err, errlen, "%s: sentence %d token %d '%s' cannot be written", path,
+                        s, i, duet_escape(tok, 64, buf, sizeof buf));
                 return -1;
             }
             if (t < 1 || t >= NER_NUM_TAGS) {
@@ -574,51 +596,52 @@ int ner_write_conll(const char *path, const ner_corpus *c, char *err, size_t err
             }
         }
     }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 5);
-    if (!tmp) {
-        set_err(err, errlen, "%s: out of memory", path);
+    return 0;
+}
+
+static int write_lines(FILE *f, void *user)
+{
+    const ner_corpus *c = user;
+    /* The reader drops one byte-order mark at the start of a file, so a first token
+     * that begins with U+FEFF keeps it only behind a mark of the file's own. */
+    if (memcmp(c->sentences[0].tokens[0], "\xEF\xBB\xBF", 3) == 0 && fputs("\xEF\xBB\xBF", f) < 0)
         return -1;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        set_err(err, errlen, "%s: cannot open: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int bad = 0;
-    for (int s = 0; s < c->n_sentences && !bad; s++) {
+    for (int s = 0; s < c->n_sentences; s++) {
         const ner_sentence *st = &c->sentences[s];
         for (int i = 0; i < st->len; i++)
-            if (fprintf(f, "%s %s\n", st->tokens[i], ner_tag_name(st->tags[i])) < 0) {
-                bad = 1;
-                break;
-            }
-        if (!bad && fputc('\n', f) == EOF)
-            bad = 1;
+            if (fprintf(f, "%s %s\n", st->tokens[i], ner_tag_name(st->tags[i])) < 0)
+                return -1;
+        if (fputc('\n', f) == EOF)
+            return -1;
     }
-    if (!bad && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
-        bad = 1;
-    int saved = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved = errno;
-    }
-    if (bad) {
-        set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved));
-        remove(tmp);
-        free(tmp);
+    return 0;
+}
+
+int ner_write_conll(const char *path, const ner_corpus *c, char *err, size_t errlen)
+{
+    if (!path || !c) {
+        set_err(err, errlen, "%s: nothing to write", path ? path : "(null)");
         return -1;
     }
-    if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
-        remove(tmp);
-        free(tmp);
+    if (check_writable(path, c, err, errlen))
+        return -1;
+    char why[1024];
+    if (duet_write_atomic(path, write_lines, (void *)c, why, sizeof why)) {
+        set_err(err, errlen, "%s", why);
         return -1;
     }
-    free(tmp);
+    return 0;
+}
+
+int ner_write_conll_stream(FILE *f, const char *name, const ner_corpus *c, char *err,
+                           size_t errlen)
+{
+    if (check_writable(name, c, err, errlen))
+        return -1;
+    if (write_lines(f, (void *)c) || fflush(f) != 0) {
+        set_err(err, errlen, "%s: write error: %s", name, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -693,7 +716,7 @@ int ner_vocab_build(ner_vocab *v, const ner_corpus *train, int vocab_size)
     char *keys = NULL;
     size_t n_ent = 0, cap_ent = 0, keys_len = 0, keys_cap = 0;
     uint32_t mask = (1u << 14) - 1;
-    int rc = -1;
+    int rc = NER_ERR_OOM; /* every way out before the end is an allocation that failed */
     tab = malloc(((size_t)mask + 1) * sizeof *tab);
     if (!tab)
         goto done;
@@ -832,6 +855,7 @@ void ner_batches_free(ner_batches *b)
     if (!b)
         return;
     free(b->order);
+    free(b->row_sentence);
     free(b->batches);
     free(b->buf);
     memset(b, 0, sizeof *b);
@@ -847,28 +871,32 @@ static uint64_t rand_below(uint64_t *s, uint64_t n)
     }
 }
 
-int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v, int batch_size,
-                     int maxlen, uint64_t shuffle_seed, int epoch)
+/* The rows of a sentence of len tokens: one (cut to maxlen), or one per window. */
+static int rows_of(int len, const ner_batch_opts *o)
+{
+    return o->windows && len > o->maxlen ? (len + o->maxlen - 1) / o->maxlen : 1;
+}
+
+int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v,
+                     const ner_batch_opts *o)
 {
     if (!b)
         return -1;
     memset(b, 0, sizeof *b);
-    if (!c || !v || batch_size < 1 || maxlen < 1)
+    if (!c || !v || !o || o->batch_size < 1 || o->maxlen < 1)
         return -1;
-    int n = c->n_sentences;
+    int n = c->n_sentences, maxlen = o->maxlen, batch_size = o->batch_size;
     b->batch_size = batch_size;
     b->maxlen = maxlen;
     b->n_sentences = n;
     b->order = malloc((size_t)(n ? n : 1) * sizeof *b->order);
-    int nb = n / batch_size + (n % batch_size != 0);
-    b->batches = calloc((size_t)(nb ? nb : 1), sizeof *b->batches);
-    if (!b->order || !b->batches)
-        goto fail;
+    if (!b->order)
+        goto oom;
     for (int i = 0; i < n; i++)
         b->order[i] = i;
-    if (shuffle_seed) {
-        uint64_t st = shuffle_seed;
-        st = ner_splitmix64(&st) ^ ((uint64_t)(uint32_t)epoch * 0xD1B54A32D192ED03ULL);
+    if (o->shuffle) {
+        uint64_t st = o->seed;
+        st = ner_splitmix64(&st) ^ ((uint64_t)(uint32_t)o->epoch * 0xD1B54A32D192ED03ULL);
         for (int i = n - 1; i > 0; i--) {
             int j = (int)rand_below(&st, (uint64_t)i + 1);
             int t = b->order[i];
@@ -876,14 +904,42 @@ int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v, in
             b->order[j] = t;
         }
     }
+    /* rows: a sentence per row, or a window of maxlen tokens per row */
+    int64_t nrows = 0;
+    for (int i = 0; i < n; i++)
+        nrows += rows_of(c->sentences[i].len, o);
+    if (nrows > INT_MAX)
+        goto oom;
+    b->row_sentence = malloc((size_t)(nrows ? nrows : 1) * sizeof *b->row_sentence);
+    int32_t *row_offset = malloc((size_t)(nrows ? nrows : 1) * sizeof *row_offset);
+    int nb = (int)(nrows / batch_size + (nrows % batch_size != 0));
+    b->batches = calloc((size_t)(nb ? nb : 1), sizeof *b->batches);
+    if (!b->row_sentence || !row_offset || !b->batches) {
+        free(row_offset);
+        goto oom;
+    }
+    int64_t r = 0;
+    for (int i = 0; i < n; i++) {
+        int len = c->sentences[b->order[i]].len, k = rows_of(len, o);
+        for (int w = 0; w < k; w++, r++) {
+            b->row_sentence[r] = b->order[i];
+            row_offset[r] = w * maxlen;
+        }
+        if (len > maxlen) {
+            b->n_long++;
+            if (!o->windows)
+                b->n_dropped_tokens += len - maxlen;
+        }
+    }
     size_t total = 0;
     for (int k = 0; k < nb; k++) {
         ner_batch *bt = &b->batches[k];
-        bt->first_sentence = k * batch_size;
-        bt->rows = n - bt->first_sentence < batch_size ? n - bt->first_sentence : batch_size;
+        bt->first_row = k * batch_size;
+        bt->rows = (int)(nrows - bt->first_row < batch_size ? nrows - bt->first_row : batch_size);
         bt->T = 1;
-        for (int r = 0; r < bt->rows; r++) {
-            int len = c->sentences[b->order[bt->first_sentence + r]].len;
+        for (int q = 0; q < bt->rows; q++) {
+            int row = bt->first_row + q;
+            int len = c->sentences[b->row_sentence[row]].len - row_offset[row];
             if (len > maxlen)
                 len = maxlen;
             if (len > bt->T)
@@ -891,30 +947,33 @@ int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v, in
         }
         total += (size_t)bt->rows * (size_t)bt->T;
     }
-    b->buf = calloc(2 * total + (size_t)n + 1, sizeof *b->buf);
-    if (!b->buf)
-        goto fail;
-    int32_t *tok = b->buf, *tag = b->buf + total, *lens = b->buf + 2 * total;
+    b->buf = calloc(2 * total + 2 * (size_t)nrows + 1, sizeof *b->buf);
+    if (!b->buf) {
+        free(row_offset);
+        goto oom;
+    }
+    int32_t *tok = b->buf, *tag = b->buf + total, *lens = b->buf + 2 * total,
+            *offs = lens + nrows;
+    memcpy(offs, row_offset, (size_t)nrows * sizeof *offs);
+    free(row_offset);
     for (int k = 0; k < nb; k++) {
         ner_batch *bt = &b->batches[k];
         bt->tokens = tok;
         bt->tags = tag;
         bt->lengths = lens;
-        bt->sentences = b->order + bt->first_sentence;
-        for (int r = 0; r < bt->rows; r++) {
-            const ner_sentence *st = &c->sentences[bt->sentences[r]];
-            int len = st->len;
-            if (len > maxlen) {
-                b->n_truncated++;
-                b->n_dropped_tokens += len - maxlen;
+        bt->sentences = b->row_sentence + bt->first_row;
+        bt->offsets = offs + bt->first_row;
+        for (int q = 0; q < bt->rows; q++) {
+            const ner_sentence *st = &c->sentences[bt->sentences[q]];
+            int off = bt->offsets[q], len = st->len - off;
+            if (len > maxlen)
                 len = maxlen;
-            }
-            lens[r] = len;
+            lens[q] = len;
             for (int t = 0; t < len; t++) {
-                int32_t id = ner_vocab_lookup(v, st->tokens[t]);
+                int32_t id = ner_vocab_lookup(v, st->tokens[off + t]);
                 b->n_oov += id == 0;
-                tok[(size_t)r * bt->T + t] = id;
-                tag[(size_t)r * bt->T + t] = st->tags[t];
+                tok[(size_t)q * bt->T + t] = id;
+                tag[(size_t)q * bt->T + t] = st->tags[off + t];
             }
             b->n_tokens += len;
         }
@@ -922,11 +981,12 @@ int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v, in
         tag += (size_t)bt->rows * bt->T;
         lens += bt->rows;
     }
+    b->n_rows = (int)nrows;
     b->n_batches = nb;
     return 0;
-fail:
+oom:
     ner_batches_free(b);
-    return -1;
+    return NER_ERR_OOM;
 }
 
 const ner_batch *ner_batches_get(const ner_batches *b, int i)

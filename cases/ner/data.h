@@ -2,14 +2,18 @@
  * Transformers", CoNLL-2003): tags, a CoNLL reader and writer, the StringLookup-like
  * vocabulary and padded batches. Plain C, no engine dependency.
  *
- * Errors are values: functions return 0 on success and -1 on failure, never exit or
- * abort; where an err buffer is taken it receives a one-line message (err may be NULL
- * or errlen 0). */
+ * Errors are values: functions return 0 on success and -1 on failure (NER_ERR_OOM when
+ * memory ran out, which is no fault of the input), never exit or abort; where an err
+ * buffer is taken it receives a one-line message (err may be NULL or errlen 0). */
 #ifndef DUET_NER_DATA_H
 #define DUET_NER_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#define NER_ERR_OOM (-2)
 
 /* ---- tags, exactly as the keras-io example (its mapping is the HF ids + 1) ---- */
 enum {
@@ -48,6 +52,7 @@ typedef enum ner_scheme { NER_SCHEME_AUTO = 0, NER_SCHEME_IOB1 = 1, NER_SCHEME_I
 
 typedef struct ner_sentence {
     int len;
+    int64_t line;   /* the file line of its first token (0 when not read from a file) */
     int64_t start;  /* index of the first token in the corpus' flat arrays */
     char **tokens;  /* len tokens (original case), = corpus->tokens + start */
     int32_t *tags;  /* len tag ids in 1..9, IOB2, = corpus->tags + start */
@@ -85,16 +90,25 @@ void ner_corpus_tag_counts(const ner_corpus *c, int64_t counts[NER_NUM_TAGS]);
  * IOB2: IOB1 input (I-X may open an entity, B-X only splits adjacent same-type
  * entities) is rewritten; with IOB2 an I-X must follow B-X or I-X. AUTO picks IOB2 if
  * some B-X follows a tag that is not of type X (B- opens entities), else IOB1.
- * On error: -1, *out empty, err = "PATH:LINE: what is wrong" (or "PATH: ..."). *out is
+ * On error: -1 (NER_ERR_OOM out of memory), *out empty, err = "PATH:LINE: what is wrong"
+ * (or "PATH: ..."), with control bytes of the file's text escaped (\r, \x01). *out is
  * overwritten (free a previous corpus first). */
 int ner_read_conll(const char *path, ner_scheme scheme, ner_corpus *out, char *err,
                    size_t errlen);
-/* Writes "TOKEN TAG" lines (IOB2) and a blank line after every sentence, atomically
- * (PATH.tmp then rename; the temp file is removed on failure). Refuses corpora that
- * would not read back identically: empty sentences, empty tokens or tokens with spaces,
- * tabs or line breaks, "-DOCSTART-" tokens, lines over NER_MAX_LINE, tags out of 1..9,
- * an I-X that does not continue an X entity. */
+/* The same from an open stream; name is what errors call it. */
+int ner_read_conll_stream(FILE *f, const char *name, ner_scheme scheme, ner_corpus *out,
+                          char *err, size_t errlen);
+/* Writes "TOKEN TAG" lines (IOB2) and a blank line after every sentence, whole or not at
+ * all (duet_write_atomic: a unique temporary file beside it, then a rename). What it
+ * writes reads back identically: a first token that starts with U+FEFF gets a
+ * byte-order mark before it, since the reader drops one at the start of a file. Refuses
+ * corpora that would not: empty sentences, empty tokens or tokens with spaces, tabs or
+ * line breaks, "-DOCSTART-" tokens, lines over NER_MAX_LINE, tags out of 1..9, an I-X
+ * that does not continue an X entity. */
 int ner_write_conll(const char *path, const ner_corpus *c, char *err, size_t errlen);
+/* The same lines to an open stream (flushed); name is what errors call it. */
+int ner_write_conll_stream(FILE *f, const char *name, const ner_corpus *c, char *err,
+                           size_t errlen);
 
 /* ---- vocabulary (keras StringLookup over Counter.most_common) ---- */
 #define NER_VOCAB_SIZE 20000 /* the example's vocab_size: ids 0..19998 used */
@@ -127,40 +141,53 @@ void ner_vocab_free(ner_vocab *v);
 
 typedef struct ner_batch {
     int rows;              /* batch_size, or fewer for the last batch */
-    int T;                 /* longest (truncated) sentence in this batch, >= 1 */
+    int T;                 /* longest row in this batch, >= 1 */
     int32_t *tokens;       /* (rows, T) row-major vocabulary ids, 0-padded */
     int32_t *tags;         /* (rows, T) tag ids, 0-padded ([PAD]) */
-    int32_t *lengths;      /* (rows) tokens kept per row, <= maxlen */
-    const int *sentences;  /* (rows) corpus index of each row */
-    int first_sentence;    /* position of row 0 in the epoch order (= i * batch_size) */
+    int32_t *lengths;      /* (rows) tokens in each row, <= maxlen */
+    const int *sentences;  /* (rows) corpus index of each row's sentence */
+    const int32_t *offsets; /* (rows) where in its sentence each row starts (windows) */
+    int first_row;         /* position of row 0 among all rows (= i * batch_size) */
 } ner_batch;
 
 typedef struct ner_batches {
-    int n_batches;
+    int n_batches, n_rows;
     int batch_size, maxlen;
     int n_sentences;
     int *order;               /* (n_sentences) corpus indices in epoch order */
     ner_batch *batches;
-    int n_truncated;          /* sentences longer than maxlen */
-    int64_t n_dropped_tokens; /* tokens cut by the truncation */
+    int n_long;               /* sentences longer than maxlen */
+    int64_t n_dropped_tokens; /* tokens cut from them (none with windows) */
     int64_t n_tokens;         /* tokens kept */
     int64_t n_oov;            /* kept tokens mapped to id 0 */
     /* private */
+    int *row_sentence;
     int32_t *buf;
 } ner_batches;
 
-/* Splits c into batches of batch_size sentences, in corpus order (shuffle_seed 0) or
- * in a Fisher-Yates permutation drawn from (shuffle_seed, epoch) with splitmix64 (the
- * same seed and epoch always give the same order). Sentences longer than maxlen are
- * truncated to maxlen. Each batch is padded to its own longest sentence. *b is
- * overwritten (free a previous one first); on error -1 and *b empty. */
-int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v, int batch_size,
-                     int maxlen, uint64_t shuffle_seed, int epoch);
+typedef struct ner_batch_opts {
+    int batch_size, maxlen;
+    /* shuffle: the sentences in a Fisher-Yates permutation drawn from (seed, epoch)
+     * with splitmix64 (the same seed and epoch always give the same order; any seed,
+     * 0 too); else corpus order */
+    bool shuffle;
+    uint64_t seed;
+    int epoch;
+    /* a sentence longer than maxlen becomes several rows, windows of maxlen tokens
+     * (for scoring every token); else it is cut to its first maxlen tokens */
+    bool windows;
+} ner_batch_opts;
+
+/* Splits c into batches of batch_size rows, each padded to its own longest row. *b is
+ * overwritten (free a previous one first); on error -1 (NER_ERR_OOM) and *b empty. */
+int ner_batches_make(ner_batches *b, const ner_corpus *c, const ner_vocab *v,
+                     const ner_batch_opts *o);
 /* Batch i, NULL out of range. */
 const ner_batch *ner_batches_get(const ner_batches *b, int i);
 void ner_batches_free(ner_batches *b);
 
 /* ---- utility ---- */
+
 /* splitmix64: advances *state and returns the next value. */
 uint64_t ner_splitmix64(uint64_t *state);
 

@@ -1,6 +1,6 @@
+/* The keras-io NER model: its layers, loss, train and predict steps (weights: weights.c). */
 #include "model.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,102 +94,6 @@ duet_tensor *ner_buggy_softmax(duet_site s, duet_ctx *ctx, duet_tensor *scores, 
         y = duet_softmax(ctx, scores, -1, NULL);
     duet_scope_pop(ctx);
     return y;
-}
-
-/* ---- weights file: "DUETW1\n", then per variable: name, dtype, rank, dims, data ---- */
-
-static const char weights_magic[8] = "DUETW1\n";
-
-static int write_var(FILE *f, const duet_var *v)
-{
-    const duet_tensor *t = duet_var_value(v);
-    uint32_t len = (uint32_t)strlen(duet_var_name(v)), dt = t->dtype, rank = (uint32_t)t->rank;
-    size_t bytes = (size_t)duet_numel(t) * duet_dtype_size(t->dtype);
-    return fwrite(&len, 4, 1, f) == 1 && fwrite(duet_var_name(v), 1, len, f) == len &&
-                   fwrite(&dt, 4, 1, f) == 1 && fwrite(&rank, 4, 1, f) == 1 &&
-                   fwrite(t->shape, 8, rank, f) == rank && fwrite(t->data, 1, bytes, f) == bytes
-               ? 0
-               : -1;
-}
-
-int ner_save_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        return -1;
-    }
-    uint32_t n = (uint32_t)duet_var_count(ctx);
-    int rc = fwrite(weights_magic, 1, 8, f) == 8 && fwrite(&n, 4, 1, f) == 1 ? 0 : -1;
-    for (uint32_t i = 0; i < n && !rc; i++) rc = write_var(f, duet_var_at(ctx, (int)i));
-    if (fclose(f) || rc || rename(tmp, path)) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-static duet_var *find_var(duet_ctx *ctx, const char *name)
-{
-    for (int i = 0; i < duet_var_count(ctx); i++)
-        if (!strcmp(duet_var_name(duet_var_at(ctx, i)), name)) return duet_var_at(ctx, i);
-    return NULL;
-}
-
-/* Reads one record into its variable after checking it matches. */
-static int read_var(duet_ctx *ctx, FILE *f, const char *path, char *err, size_t errlen)
-{
-    uint32_t len, dt, rank;
-    char name[512];
-    int64_t shape[DUET_MAX_RANK];
-    if (fread(&len, 4, 1, f) != 1 || len >= sizeof name || fread(name, 1, len, f) != len ||
-        fread(&dt, 4, 1, f) != 1 || fread(&rank, 4, 1, f) != 1 || rank > DUET_MAX_RANK ||
-        fread(shape, 8, rank, f) != rank) {
-        snprintf(err, errlen, "%s: truncated or corrupt weights file", path);
-        return -1;
-    }
-    name[len] = 0;
-    duet_var *v = find_var(ctx, name);
-    const duet_tensor *t = v ? duet_var_value(v) : NULL;
-    bool ok = t && t->dtype == (duet_dtype)dt && t->rank == (int)rank;
-    for (uint32_t d = 0; ok && d < rank; d++) ok = t->shape[d] == shape[d];
-    if (!ok) {
-        snprintf(err, errlen, "%s: variable '%s' %s", path, name,
-                 v ? "has a different dtype or shape in this model" : "is not in this model");
-        return -1;
-    }
-    size_t bytes = (size_t)duet_numel(t) * duet_dtype_size(t->dtype);
-    if (fread(t->data, 1, bytes, f) != bytes) {
-        snprintf(err, errlen, "%s: truncated weights file at '%s'", path, name);
-        return -1;
-    }
-    return 0;
-}
-
-int ner_load_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    char magic[8];
-    uint32_t n;
-    int rc = 0;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, weights_magic, 8) || fread(&n, 4, 1, f) != 1) {
-        snprintf(err, errlen, "%s: not a duet weights file", path);
-        rc = -1;
-    } else if (n != (uint32_t)duet_var_count(ctx)) {
-        snprintf(err, errlen, "%s: holds %u variables, this model has %d", path, n,
-                 duet_var_count(ctx));
-        rc = -1;
-    }
-    for (uint32_t i = 0; i < n && !rc; i++) rc = read_var(ctx, f, path, err, errlen);
-    fclose(f);
-    return rc;
 }
 
 double ner_flops(const ner_config *cfg, int batch, int seq, bool backward)

@@ -57,10 +57,4 @@ void ner_predict_step(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, 
  * duet_softmax_impl: s is the attention layer's call site. */
 duet_tensor *ner_buggy_softmax(duet_site s, duet_ctx *ctx, duet_tensor *scores, duet_tensor *mask);
 
-/* Weights: every variable of the context (parameters, optimiser slots, counters),
- * by name. Save writes atomically; load checks names, dtypes and shapes. Errors are
- * one line in err; return 0 or -1. */
-int ner_save_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen);
-int ner_load_weights(duet_ctx *ctx, const char *path, char *err, size_t errlen);
-
 #endif

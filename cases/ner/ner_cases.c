@@ -28,7 +28,8 @@ static void *ner_state(duet_ctx *ctx, uint64_t seed, bool buggy, bool eagerly)
     cfg.buggy_softmax = buggy;
     cfg.seed = seed;
     int rc = !s || ner_synth_generate(&c, 160, seed) || ner_vocab_build(&v, &c, NER_VOCAB_SIZE) ||
-             ner_batches_make(&s->batches, &c, &v, 16, NER_MAXLEN, 0, 0) ||
+             ner_batches_make(&s->batches, &c, &v,
+                              &(ner_batch_opts){.batch_size = 16, .maxlen = NER_MAXLEN}) ||
              ner_model_init(ctx, &s->model, &cfg);
     ner_vocab_free(&v);
     ner_corpus_free(&c);

@@ -25,7 +25,11 @@ typedef struct ner_run_opts {
     bool shuffle;
     bool evaluate;         /* run the validation set at the end */
     int threads;           /* kernels' threads (duet_ctx_set_threads); 0: the CPUs */
+    bool strict;           /* a sentence longer than the model's positions is an input error */
+    bool check_numerics;   /* stop at the first op that makes a NaN or Inf */
+    size_t mem_limit;      /* bytes the engine may hold; 0: no limit */
     const char *load_path, *save_path;
+    bool allow_nonfinite;  /* the weights loaded may hold NaN or Inf */
     void (*on_step)(void *user, const ner_step_info *info);
     void (*on_epoch)(void *user, int epoch, double mean_loss);
     void *user;
@@ -33,17 +37,21 @@ typedef struct ner_run_opts {
 
 ner_run_opts ner_run_defaults(void);
 
+/* One rule for every exit: bad input is 2; running out of memory is 3, like any failure
+ * that is not the input's fault (the same input may run on a bigger machine), with
+ * one line "out of memory: what needed it". */
 typedef enum {
     NER_RUN_OK = 0,
-    NER_RUN_DIAG = 1,  /* the engine stopped with a diagnostic (e.g. a host branch) */
-    NER_RUN_INPUT = 2, /* bad data or weights file */
-    NER_RUN_INTERNAL = 3,
+    NER_RUN_DIAG = 1,  /* the run stopped: a diagnostic (a host branch), a non-finite loss */
+    NER_RUN_INPUT = 2, /* bad data or weights file, an output that cannot be written */
+    NER_RUN_INTERNAL = 3, /* out of memory, or a bug */
 } ner_run_status;
 
 typedef struct ner_run_result {
     ner_run_status status;
-    char error[1024];  /* one line, for NER_RUN_INPUT / NER_RUN_INTERNAL */
-    duet_diag diag;    /* for NER_RUN_DIAG */
+    char error[1024];  /* one line, for NER_RUN_INPUT / NER_RUN_INTERNAL, and for a
+                        * non-finite loss (NER_RUN_DIAG without a diag) */
+    duet_diag diag;    /* for NER_RUN_DIAG from the engine */
     int steps;
     float *losses;     /* per step */
     double *ms;        /* per step, wall clock of the duet_fn_call */
@@ -52,7 +60,12 @@ typedef struct ner_run_result {
     char **warnings;   /* the train step's warnings (specialize: baked host reads) */
     int nwarnings;
     size_t planned_bytes, unplanned_bytes; /* graph mode: the last step's buffers */
-    int train_sentences, valid_sentences, vocab_size, truncated;
+    int train_sentences, valid_sentences, vocab_size;
+    /* sentences longer than the model's positions: training sees their first
+     * NER_MAXLEN tokens (train_dropped_tokens are cut); validation scores them whole,
+     * in windows */
+    int train_long, valid_long;
+    int64_t train_dropped_tokens;
     ner_eval eval;       /* validation, conlleval per sentence */
     ner_eval eval_keras; /* validation, the keras-io example's way (see metrics.h) */
 } ner_run_result;

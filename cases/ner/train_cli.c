@@ -7,7 +7,9 @@
 
 #include "args.h"
 #include "cli.h"
+#include "ner/data.h"
 #include "ner/train.h"
+#include "outfile.h"
 #include "timing.h"
 
 typedef struct train_cli {
@@ -26,7 +28,8 @@ static void on_step(void *user, const ner_step_info *s)
         cJSON_AddNumberToObject(o, "loss", s->loss);
         cJSON_AddNumberToObject(o, "ms", s->ms);
         char *line = cJSON_PrintUnformatted(o);
-        if (line) fprintf(c->log, "%s\n", line);
+        /* whole lines, flushed as they come: tail -f follows the run */
+        if (line) fprintf(c->log, "%s\n", line), fflush(c->log);
         cJSON_free(line);
         cJSON_Delete(o);
     }
@@ -53,7 +56,7 @@ static void on_epoch(void *user, int epoch, double mean)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: duet train MODEL [options]\n"
+    fprintf(f, "usage: duet train MODEL [options]   (--flag value or --flag=value)\n"
                "  MODEL              ner | ner-buggy-softmax (the seed bug: Softmax.call\n"
                "                     branches on its mask; graph mode stops with a diagnostic)\n"
                "  --data DIR         CoNLL files DIR/train.txt and DIR/valid.txt\n"
@@ -64,12 +67,17 @@ static void usage(FILE *f)
                "  --batch N          sentences per batch (default 32)\n"
                "  --steps N          stop after N training steps\n"
                "  --seed S           initial weights, dropout and shuffling (default 42)\n"
-               "  --threads N        threads for the kernels (default: the CPUs; results are\n"
-               "                     the same bits for any N)\n"
                "  --shuffle          shuffle the training sentences every epoch\n"
+               "  --strict           refuse sentences longer than the model's 128 positions\n"
+               "                     (default: train on their first 128 tokens, score them whole)\n"
                "  --log FILE         one JSON object per step: step, epoch, loss, ms\n"
                "  --save FILE        write the weights after training\n"
                "  --load FILE        start from saved weights\n"
+               "  --allow-nonfinite  let --load accept weights holding NaN or Inf\n"
+               "  --check-numerics   stop at the first op that makes a NaN or Inf, naming it\n"
+               "  --mem-limit BYTES  the most memory the engine may hold (default: no limit)\n"
+               "  --threads N        threads for the kernels (default: the CPUs; results are\n"
+               "                     the same bits for any N)\n"
                "  --no-eval          skip the validation metrics\n"
                "  --quiet            no progress output\n");
 }
@@ -77,7 +85,7 @@ static void usage(FILE *f)
 typedef struct train_args {
     ner_run_opts run;
     const char *log_path;
-    bool quiet;
+    bool quiet, synthetic, policy_given;
 } train_args;
 
 static int bad_choice(const char *flag, const char *choices, const char *v)
@@ -86,8 +94,11 @@ static int bad_choice(const char *flag, const char *choices, const char *v)
     return 2;
 }
 
-/* One flag that takes a value; returns 0, 2 after a one-line error, or -1 if f is not
- * such a flag. */
+static const char *const value_flags[] = {"--data",  "--log",   "--save",  "--load",
+                                          "--mode",  "--policy", "--epochs", "--batch",
+                                          "--steps", "--seed",  "--mem-limit", "--threads"};
+
+/* The flag that takes a value, with its value; returns 0 or 2 after a one-line error. */
 static int value_flag(const char *f, const char *v, train_args *a)
 {
     long long n;
@@ -101,6 +112,7 @@ static int value_flag(const char *f, const char *v, train_args *a)
         else if (!strcmp(v, "graph")) r->mode = DUET_GRAPH;
         else return bad_choice(f, "eager or graph", v);
     } else if (!strcmp(f, "--policy")) {
+        a->policy_given = true;
         if (!strcmp(v, "strict")) r->policy = DUET_POLICY_STRICT;
         else if (!strcmp(v, "specialize")) r->policy = DUET_POLICY_SPECIALIZE;
         else if (!strcmp(v, "guard")) r->policy = DUET_POLICY_GUARD;
@@ -121,19 +133,49 @@ static int value_flag(const char *f, const char *v, train_args *a)
         if (duet_arg_int("train", f, v, 1, DUET_MAX_THREADS, &n)) return 2;
         r->threads = (int)n;
     } else {
-        return -1;
+        if (duet_arg_int("train", f, v, 1, INT64_MAX, &n)) return 2;
+        r->mem_limit = (size_t)n;
     }
     return 0;
 }
 
-static bool takes_value(const char *f)
+/* A switch (a flag without a value): 1 when argv[i] is one (and sets it), 0 when not,
+ * -1 after an error. */
+static int switch_flag(const char *f, train_args *a)
 {
-    static const char *const flags[] = {"--data",  "--log",    "--save",  "--load",  "--mode",
-                                        "--policy", "--epochs", "--batch", "--steps", "--seed",
-                                        "--threads"};
-    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        if (!strcmp(f, flags[i])) return true;
-    return false;
+    struct { const char *name; bool *on; bool value; } sw[] = {
+        {"--synthetic", &a->synthetic, true},        {"--shuffle", &a->run.shuffle, true},
+        {"--no-eval", &a->run.evaluate, false},       {"--quiet", &a->quiet, true},
+        {"--strict", &a->run.strict, true},           {"--check-numerics", &a->run.check_numerics, true},
+        {"--allow-nonfinite", &a->run.allow_nonfinite, true},
+    };
+    for (size_t k = 0; k < sizeof sw / sizeof *sw; k++) {
+        int rc = duet_arg_switch("train", f, sw[k].name);
+        if (rc > 0) *sw[k].on = sw[k].value;
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int conflict(const char *what)
+{
+    fprintf(stderr, "duet train: %s\n", what);
+    return 2;
+}
+
+/* Flags that contradict each other are errors: silently letting one win would run
+ * something other than what was asked. */
+static int check_conflicts(const train_args *a)
+{
+    const ner_run_opts *r = &a->run;
+    if (r->data_dir && a->synthetic) return conflict("--data and --synthetic conflict: choose one");
+    if (a->log_path && r->save_path && duet_same_output(a->log_path, r->save_path))
+        return conflict("--log and --save name the same file");
+    if (a->log_path && r->load_path && duet_same_output(a->log_path, r->load_path))
+        return conflict("--log names the --load file: the log would overwrite the weights");
+    if (r->allow_nonfinite && !r->load_path)
+        return conflict("--allow-nonfinite applies to --load, which is not given");
+    return 0;
 }
 
 /* Returns 0, or 2 after printing a one-line error. */
@@ -150,19 +192,21 @@ static int parse(int argc, char **argv, train_args *a)
         return 2;
     }
     for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (!strcmp(f, "--synthetic")) a->run.data_dir = NULL;
-        else if (!strcmp(f, "--shuffle")) a->run.shuffle = true;
-        else if (!strcmp(f, "--no-eval")) a->run.evaluate = false;
-        else if (!strcmp(f, "--quiet")) a->quiet = true;
-        else if (!takes_value(f)) {
-            fprintf(stderr, "duet train: unknown option '%s' (see duet train --help)\n", f);
-            return 2;
-        } else if (!(v = duet_arg_value("train", argc, argv, &i)) || value_flag(f, v, a)) {
+        const char *f = argv[i], *flag = NULL, *v;
+        int sw = switch_flag(f, a);
+        if (sw < 0) return 2;
+        if (sw) continue;
+        for (size_t k = 0; k < sizeof value_flags / sizeof *value_flags; k++)
+            if (duet_arg_is(f, value_flags[k])) flag = value_flags[k];
+        if (!flag) {
+            fprintf(stderr, "duet train: unknown option '%s' (see duet train ner --help)\n", f);
             return 2;
         }
+        if (!(v = duet_arg_value("train", argc, argv, &i)) || value_flag(flag, v, a)) return 2;
     }
-    return 0;
+    if (a->run.mode == DUET_EAGER && a->policy_given)
+        fprintf(stderr, "duet train: note: --policy has no effect in eager mode (nothing is traced)\n");
+    return check_conflicts(a);
 }
 
 static void print_summary(const ner_run_result *r, const ner_run_opts *o)
@@ -193,20 +237,39 @@ static void print_trace_notes(const ner_run_result *r)
     for (int i = 0; i < r->nwarnings; i++) fprintf(stderr, "warning: %s\n", r->warnings[i]);
 }
 
-static int finish_log(FILE *log, const char *path, bool keep)
+/* Long sentences are never dropped silently: say what happened to them. */
+static void print_long_sentences(const ner_run_result *r)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int bad = fclose(log) != 0;
-    if (keep && !bad && rename(tmp, path) == 0) return 0;
-    remove(tmp);
-    if (keep) fprintf(stderr, "duet train: --log: cannot write '%s'\n", path);
-    return keep ? -1 : 0;
+    if (r->train_long)
+        fprintf(stderr,
+                "warning: %d training sentences are longer than the model's %d positions: "
+                "%lld tokens past position %d are not trained on (--strict refuses them)\n",
+                r->train_long, NER_MAXLEN, (long long)r->train_dropped_tokens, NER_MAXLEN);
+    if (r->valid_long)
+        fprintf(stderr,
+                "note: %d validation sentences are longer than %d tokens: they are scored on "
+                "every token, in windows of %d\n",
+                r->valid_long, NER_MAXLEN, NER_MAXLEN);
+}
+
+/* Every output is checked before any work: a bad --save must not cost a whole run. */
+static int open_outputs(const train_args *a, train_cli *cli)
+{
+    char err[1024];
+    if (a->run.save_path && duet_output_check(a->run.save_path, err, sizeof err)) {
+        fprintf(stderr, "duet train: --save: %s\n", err);
+        return 2;
+    }
+    if (a->log_path && !(cli->log = duet_log_open(a->log_path, err, sizeof err))) {
+        fprintf(stderr, "duet train: --log: %s\n", err);
+        return 2;
+    }
+    return 0;
 }
 
 int ner_train_cli(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (duet_arg_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
@@ -214,25 +277,24 @@ int ner_train_cli(int argc, char **argv)
     int rc = parse(argc, argv, &a);
     if (rc) return rc;
     train_cli cli = {.tty = isatty(2), .quiet = a.quiet, .t0 = duet_now_ms()};
-    if (a.log_path) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", a.log_path);
-        if (!(cli.log = fopen(tmp, "w"))) {
-            fprintf(stderr, "duet train: --log: cannot write '%s'\n", a.log_path);
-            return 2;
-        }
-    }
+    if ((rc = open_outputs(&a, &cli))) return rc;
     a.run.on_step = on_step;
     a.run.on_epoch = on_epoch;
     a.run.user = &cli;
     ner_run_result r;
     ner_run_status st = ner_run(&a.run, &r);
     if (cli.tty && !cli.quiet && st != NER_RUN_OK) fprintf(stderr, "\n");
+    if (st == NER_RUN_OK || st == NER_RUN_DIAG) print_long_sentences(&r); /* else: one line */
     if (st == NER_RUN_OK && !cli.quiet) print_trace_notes(&r);
     if (st == NER_RUN_OK) print_summary(&r, &a.run);
-    else if (st == NER_RUN_DIAG) duet_diag_print(stderr, &r.diag);
+    else if (st == NER_RUN_DIAG && r.diag.code) duet_diag_print(stderr, &r.diag);
     else fprintf(stderr, "duet train: %s\n", r.error);
-    if (cli.log && finish_log(cli.log, a.log_path, st == NER_RUN_OK) && st == NER_RUN_OK) st = 2;
+    char err[1024];
+    /* the log keeps the steps that ran, also when the run stopped: they say how far it got */
+    if (cli.log && duet_log_close(cli.log, a.log_path, err, sizeof err)) {
+        fprintf(stderr, "duet train: --log: %s\n", err);
+        if (st == NER_RUN_OK) st = NER_RUN_INPUT;
+    }
     ner_run_result_free(&r);
     return (int)st;
 }

@@ -197,6 +197,7 @@ const char *duet_status_name(duet_status s)
         [DUET_ERR_GUARD] = "guard failed",
         [DUET_ERR_RETRACE_STORM] = "retrace storm",
         [DUET_ERR_LEAKED] = "leaked symbolic tensor",
+        [DUET_ERR_NUMERICS] = "non-finite value",
         [DUET_ERR_INTERNAL] = "internal error",
     };
     return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown error";
@@ -348,7 +349,7 @@ duet_var *duet_var_new_at(duet_site s, duet_ctx *ctx, const char *name, duet_dty
     ctx->vars[ctx->nvars++] = v;
     return v;
 oom:
-    duet_ctx_fail(ctx, DUET_ERR_OOM, "variable '%s': out of memory", name);
+    duet_ctx_fail(ctx, DUET_ERR_OOM, "variable '%s'", name);
     return NULL;
 }
 
@@ -396,7 +397,7 @@ void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v)
         int cap = ctx->cap_staged ? 2 * ctx->cap_staged : 16;
         duet_var **l = realloc(ctx->staged, sizeof *l * (size_t)cap);
         if (!l) {
-            duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+            duet_fail(ctx, DUET_ERR_OOM, "assign to '%s'", v->name);
             return NULL;
         }
         ctx->staged = l;
@@ -404,7 +405,7 @@ void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v)
     }
     void *fresh = v->spare ? v->spare : var_buf_alloc(ctx, bytes);
     if (!fresh) {
-        duet_fail(ctx, DUET_ERR_OOM, "assign to '%s': out of memory", v->name);
+        duet_fail(ctx, DUET_ERR_OOM, "assign to '%s'", v->name);
         return NULL;
     }
     v->spare = NULL;
@@ -432,7 +433,7 @@ int duet_print_stage(duet_ctx *ctx, const char *line, size_t len)
         size_t cap = ctx->print_cap ? ctx->print_cap : 256;
         while (cap < ctx->print_len + len + 1) cap *= 2;
         char *b = realloc(ctx->print_staged, cap);
-        if (!b) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for a printed line");
+        if (!b) return duet_fail(ctx, DUET_ERR_OOM, "a printed line");
         ctx->print_staged = b;
         ctx->print_cap = cap;
     }

@@ -101,7 +101,7 @@ static int alloc_output(duet_ctx *ctx, duet_graph *g, duet_tensor *out)
     out->data = duet_arena_alloc(ctx, &g->arena, bytes);
     if (!out->data) {
         char buf[128];
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory for output %s %s",
+        return duet_fail(ctx, DUET_ERR_OOM, "output %s %s",
                          duet_dtype_name(out->dtype), duet_shape_str(out, buf, sizeof buf));
     }
     return 0;
@@ -162,8 +162,9 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
     if (ctx->profiler) duet_profile_node(ctx, node, false, start);
     if (def->flags & (DUET_OPF_WRITES_VAR | DUET_OPF_HOST_IO))
         duet_vars_commit(ctx); /* eagerly, at once */
+    if (ctx->check_numerics && duet_check_numerics(ctx, node, out, in)) return &ctx->poison;
     return out;
 oom:
-    duet_fail(ctx, DUET_ERR_OOM, "out of memory while recording the op");
+    duet_fail(ctx, DUET_ERR_OOM, "recording the op");
     return &ctx->poison;
 }

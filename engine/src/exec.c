@@ -65,7 +65,7 @@ static int *key_occurrences(duet_ctx *ctx, const duet_graph *g)
     int *occ = malloc(sizeof *occ * (size_t)(g->n ? g->n : 1));
     if (!slot || !occ) {
         free(slot), free(occ);
-        duet_fail(ctx, DUET_ERR_OOM, "out of memory numbering %d nodes", g->n);
+        duet_fail(ctx, DUET_ERR_OOM, "numbering %d nodes", g->n);
         return NULL;
     }
     for (int i = 0; i < g->n; i++) {
@@ -99,7 +99,7 @@ static int add_record(duet_ctx *ctx, const duet_node *n, int occurrence, const d
     duet_record *r = *recs;
     if ((used & (used - 1)) == 0) {
         r = realloc(r, sizeof *r * (size_t)(used ? 2 * used : 1));
-        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "out of memory for debug records");
+        if (!r) return duet_fail(ctx, DUET_ERR_OOM, "debug records");
         *recs = r;
     }
     r += (*nrec)++;
@@ -117,7 +117,7 @@ int duet_tape_records(duet_ctx *ctx, duet_record **records, int *n)
     duet_record *r = malloc(sizeof *r * (size_t)(ctx->tape.n ? ctx->tape.n : 1));
     if (!occ || !r) {
         free(occ), free(r);
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory for tape records");
+        return duet_fail(ctx, DUET_ERR_OOM, "tape records");
     }
     for (int i = 0; i < ctx->tape.n; i++) {
         node_key(ctx->tape.nodes[i], occ[i], &r[i]);
@@ -181,6 +181,8 @@ typedef struct run_state {
     duet_tensor **rin;  /* runtime inputs, flattened */
     int *rin_off;
     int *occurrence; /* per node, for debug records */
+    void **scratch;  /* numerics checks: outputs kept off their inputs' buffers */
+    int nscratch;
 } run_state;
 
 static int alloc_state(duet_ctx *ctx, const duet_graph *g, run_state *s)
@@ -191,7 +193,7 @@ static int alloc_state(duet_ctx *ctx, const duet_graph *g, run_state *s)
     s->rin = calloc((size_t)total + 1, sizeof *s->rin);
     s->rin_off = calloc((size_t)g->n + 1, sizeof *s->rin_off);
     if (!s->rt || !s->rin || !s->rin_off)
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory running a graph");
+        return duet_fail(ctx, DUET_ERR_OOM, "running a graph");
     int off = 0;
     for (int i = 0; i < g->n; i++) {
         const duet_node *n = g->nodes[i];
@@ -207,6 +209,29 @@ static void free_state(run_state *s)
     free(s->rin);
     free(s->rin_off);
     free(s->occurrence);
+    for (int k = 0; k < s->nscratch; k++) free(s->scratch[k]);
+    free(s->scratch);
+}
+
+/* A node the plan runs in place overwrites an input. The numerics check reads a
+ * node's inputs after its kernel (to say whether they were finite, and to re-run a
+ * fused node's members), so while it is on such a node writes to a buffer of its own. */
+static int keep_inputs(duet_ctx *ctx, run_state *s, duet_tensor *t, duet_tensor *const *in, int nin)
+{
+    bool aliased = false;
+    for (int j = 0; j < nin; j++) aliased |= in[j]->data == t->data;
+    if (!aliased) return 0;
+    size_t bytes;
+    if (duet_checked_bytes(ctx, t->dtype, t->rank, t->shape, &bytes)) return -1;
+    void **l = realloc(s->scratch, sizeof *l * (size_t)(s->nscratch + 1));
+    void *buf = malloc(bytes ? bytes : 1);
+    if (l) s->scratch = l;
+    if (!l || !buf) {
+        free(buf);
+        return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes to check a node's numerics", bytes);
+    }
+    s->scratch[s->nscratch++] = t->data = buf;
+    return 0;
 }
 
 /* Dim guards need only the bound shapes, so they are checked in the shape pass,
@@ -267,7 +292,7 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         free(p->slot_buf[k]);
         p->slot_buf[k] = malloc(need[k]);
         p->slot_cap[k] = p->slot_buf[k] ? need[k] : 0;
-        if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "out of memory: %zu bytes", need[k]);
+        if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes for a plan buffer", need[k]);
     }
     p->planned_bytes = total;
     return 0;
@@ -287,6 +312,7 @@ static int run_node(duet_ctx *ctx, duet_plan *p, run_state *s, int i)
     ctx->cur_op = n->op;
     ctx->cur_site = n->site;
     duet_tensor *const *in = s->rin + s->rin_off[i];
+    if (ctx->check_numerics && keep_inputs(ctx, s, t, in, n->nin)) return -1;
     if (!ctx->profiler) return duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
     double start = duet_clock_ms();
     int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
@@ -302,6 +328,9 @@ static int run_nodes(duet_ctx *ctx, duet_plan *p, run_state *s, const duet_exec_
         int rc = run_node(ctx, p, s, i);
         if (rc == DUET_GUARD_FAILED) p->failed_guard = n;
         if (rc) return rc;
+        if (ctx->check_numerics && n->op != DUET_OP_PLACEHOLDER &&
+            duet_check_numerics(ctx, n, &s->rt[i], s->rin + s->rin_off[i]))
+            return -1;
         if (opts && opts->keep && n->op != DUET_OP_PLACEHOLDER &&
             add_record(ctx, n, s->occurrence[i], &s->rt[i], opts->records, opts->nrecords))
             return -1;
@@ -347,13 +376,13 @@ static int example_grow(duet_ctx *ctx, duet_example *ex, int nodes, int nsym)
         int cap = ex->cap ? ex->cap : 256;
         while (cap < nodes) cap *= 2;
         duet_tensor *v = realloc(ex->val, sizeof *v * (size_t)cap);
-        if (!v) return duet_fail(ctx, DUET_ERR_OOM, "out of memory evaluating a trace");
+        if (!v) return duet_fail(ctx, DUET_ERR_OOM, "evaluating a trace");
         ex->val = v;
         ex->cap = cap;
     }
     if (nsym > ex->nsymv) {
         int64_t *sv = realloc(ex->symv, sizeof *sv * (size_t)nsym);
-        if (!sv) return duet_fail(ctx, DUET_ERR_OOM, "out of memory evaluating a trace");
+        if (!sv) return duet_fail(ctx, DUET_ERR_OOM, "evaluating a trace");
         for (int k = ex->nsymv; k < nsym; k++) sv[k] = -1;
         ex->symv = sv;
         ex->nsymv = nsym;
@@ -391,7 +420,7 @@ static int example_node(duet_ctx *ctx, duet_example *ex, const duet_node *n)
     if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
     if (!(duet_op_table[n->op]->flags & DUET_OPF_ALIAS) &&
         !(t->data = duet_arena_alloc(ctx, &ctx->tape.arena, bytes ? bytes : 1)))
-        return duet_fail(ctx, DUET_ERR_OOM, "out of memory: %zu bytes evaluating a trace", bytes);
+        return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes evaluating a trace", bytes);
     int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, in, n->nin, t);
     return rc == DUET_GUARD_FAILED ? 0 : rc; /* a guard on a value just read holds */
 }

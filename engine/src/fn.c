@@ -16,7 +16,7 @@ duet_fn *duet_fn_new(duet_ctx *ctx, const char *name, duet_fn_body body, int nin
     duet_fn *fn = calloc(1, sizeof *fn);
     if (!fn || !(fn->name = strdup(name))) {
         free(fn);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "duet_fn_new: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "duet_fn_new");
         return NULL;
     }
     fn->ctx = ctx;
@@ -165,8 +165,11 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
             char tok[32];
             int len = 0;
             while (isspace((unsigned char)*p)) p++;
-            while (*p && *p != ',' && *p != ')' && !isspace((unsigned char)*p) && len < 31)
+            while (*p && *p != ',' && *p != ')' && !isspace((unsigned char)*p)) {
+                /* cut at 31, the rest would silently become another dim */
+                if (len == 31) return spec_fail(fn, spec, "a dim longer than 31 characters");
                 tok[len++] = *p++;
+            }
             tok[len] = 0;
             while (isspace((unsigned char)*p)) p++;
             if (*p == ',') p++;
@@ -186,7 +189,8 @@ int duet_fn_relax(duet_fn *fn, const char *spec)
             } else if (isdigit((unsigned char)tok[0])) {
                 char *end;
                 long long n = strtoll(tok, &end, 10);
-                if (*end || n > INT32_MAX) return spec_fail(fn, spec, "bad number");
+                /* DUET_RELAX_FIXED(n) is -2 - n, an int */
+                if (*end || n > INT32_MAX - 2) return spec_fail(fn, spec, "bad number");
                 v = DUET_RELAX_FIXED(n);
             } else if (strcmp(tok, "_")) {
                 return spec_fail(fn, spec, "a dim must be a number, None, _ or a name");
@@ -314,7 +318,7 @@ static int trace_enter(duet_ctx *ctx, duet_fn *fn, duet_graph *g, duet_example *
     char **names = realloc(ctx->trace_names, sizeof *names * (ctx->ntraces + 1));
     if (names) ctx->trace_names = names;
     if (!names || !(names[ctx->ntraces] = strdup(governing->name)))
-        return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
+        return duet_fail(ctx, DUET_ERR_OOM, "%s: a trace", fn->name);
     f->tr = (duet_trace){.outer = outer,
                          .fn = governing,
                          .lint = outer ? outer->lint : lint,
@@ -369,7 +373,7 @@ duet_plan *duet_fn_trace(duet_fn *fn, const duet_sig *sig, duet_tensor *const *i
     if (p) p->graph.outputs = calloc((size_t)(fn->nout ? fn->nout : 1), sizeof *p->graph.outputs);
     if (!p || !p->graph.outputs) {
         if (p) free(p);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: out of memory for a trace", fn->name);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "%s: a trace", fn->name);
         return NULL;
     }
     p->sig = *sig;
@@ -414,7 +418,7 @@ static int lint_trace(duet_fn *fn, duet_tensor *const *in)
     for (int i = 0; i < fn->nlinted; i++)
         if (sig_equal(&fn->linted[i], &sig)) return 0;
     duet_sig *l = realloc(fn->linted, sizeof *l * (size_t)(fn->nlinted + 1));
-    if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: out of memory", fn->name);
+    if (!l) return duet_fail(ctx, DUET_ERR_OOM, "%s: the lint's signatures", fn->name);
     fn->linted = l;
     l[fn->nlinted++] = sig;
     duet_plan *p = duet_fn_trace(fn, &sig, in, true, NULL);

@@ -244,7 +244,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
     qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
     duet_fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
     duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * DUET_FUSE_MAX_STEPS);
-    if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+    if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "the fuse pass");
     int next = 0;
     prog->nsteps = gr->n;
     prog->members[0] = 0;
@@ -255,6 +255,7 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
         st->attr = n->attr;
         st->site = n->site;
         st->scope = n->scope;
+        st->grad_of = n->grad_of;
         st->a = step_operand(gr, ext, &next, n->in[0]);
         st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
         size_t len = strlen(prog->members);
@@ -295,5 +296,27 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     return;
 oom:
     free(uses), free(taken), free(dead);
-    duet_ctx_fail(ctx, DUET_ERR_OOM, "fuse: out of memory");
+    duet_ctx_fail(ctx, DUET_ERR_OOM, "the fuse pass");
+}
+
+/* Re-runs the program cut after each step in turn, whole, into a scratch tensor: the
+ * first cut whose output holds a NaN or Inf ends at the member that made it, the one
+ * eager mode would have run first. Quadratic in the steps, but it runs only once, when
+ * a check has already failed. */
+bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
+                                 duet_tensor *member_out, duet_node *member)
+{
+    const duet_fused_prog *prog = fused->attr.p;
+    int64_t n = duet_numel(member_out);
+    duet_fused_prog cut = *prog;
+    bool found = false;
+    for (int s = 0; s < prog->nsteps && !found; s++) {
+        cut.nsteps = s + 1;
+        fused_kernel(ctx, &(duet_attrs){.p = &cut}, in, fused->nin, member_out);
+        for (int64_t i = 0; i < n && !found; i++) found = !isfinite(((float *)member_out->data)[i]);
+        if (found)
+            *member = (duet_node){.op = prog->step[s].op, .site = prog->step[s].site,
+                                  .scope = prog->step[s].scope, .grad_of = prog->step[s].grad_of};
+    }
+    return found;
 }

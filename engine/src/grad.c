@@ -79,7 +79,7 @@ int duet_grad(duet_ctx *ctx, duet_tensor *loss, duet_var *const *vars, int n, du
     duet_tensor **grad = calloc((size_t)end, sizeof *grad);
     if (!var_slot || !needs || !grad) {
         free(var_slot), free(needs), free(grad);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "grad: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the gradient");
         return -1;
     }
     for (int i = 0; i < ctx->nvars; i++) var_slot[i] = -1;

@@ -137,6 +137,7 @@ typedef struct duet_fused_step {
     duet_attrs attr;
     duet_site site; /* the member's own, for the printers */
     const char *scope;
+    const duet_node *grad_of; /* the member's, for check_numerics's "gradient of" */
 } duet_fused_step;
 typedef struct duet_fused_prog {
     int nsteps;
@@ -148,6 +149,12 @@ typedef struct duet_fused_prog {
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
 const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for profiles */
+/* The member of a fused node whose output first holds a NaN or Inf (the member eager
+ * mode would have run first), rebuilt as a node with its op, site, scope and gradient
+ * origin, its output in member_out (the fused node's type, with a buffer of its size);
+ * false when none does. */
+bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
+                                 duet_tensor *member_out, duet_node *member);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
 extern const char *const duet_read_name[];

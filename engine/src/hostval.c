@@ -210,7 +210,7 @@ static double answer_symbolic(duet_site s, duet_ctx *ctx, duet_tensor *t, duet_r
     if (policy == DUET_POLICY_GUARD) {
         duet_guard_spec *spec = duet_alloc_bytes(ctx, sizeof *spec);
         if (!spec) {
-            duet_fail(ctx, DUET_ERR_OOM, "out of memory for a guard");
+            duet_fail(ctx, DUET_ERR_OOM, "a guard");
             return 0;
         }
         *spec = (duet_guard_spec){k, dim, v};

@@ -276,6 +276,7 @@ struct duet_ctx {
     size_t print_len, print_cap;
     int print_staged_lines;
     int64_t print_count; /* lines committed so far */
+    bool check_numerics; /* duet_ctx_set_check_numerics */
     /* tracing */
     bool eager_functions;             /* run_functions_eagerly */
     bool lint;
@@ -329,6 +330,13 @@ int duet_online_cpus(void);        /* at least 1, at most DUET_MAX_THREADS */
 double duet_clock_ms(void); /* CLOCK_MONOTONIC */
 /* Reports node's kernel run since start_ms to the context's profiler (set). */
 void duet_profile_node(duet_ctx *ctx, const duet_node *n, bool graph, double start_ms);
+
+/* ---- numerics checking (numerics.c) ---- */
+/* With the context's check on: 0 when n's f32 output out is finite, else -1 with a
+ * DUET_ERR_NUMERICS diagnostic naming n (for a fused node, its member that made the
+ * first NaN or Inf). in are n's inputs as it ran. */
+int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *out,
+                        duet_tensor *const *in);
 
 /* ---- dispatch ---- */
 duet_graph *duet_cur_graph(duet_ctx *ctx);

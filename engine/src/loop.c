@@ -129,7 +129,7 @@ static int loop_trace(duet_ctx *ctx, duet_site s, loop_prog *lp, duet_tensor *co
 {
     loop_prog *kept = duet_alloc_bytes(ctx, sizeof *kept);
     duet_tensor **result = duet_alloc_bytes(ctx, sizeof *result * (size_t)lp->n);
-    if (!kept || !result) return duet_fail(ctx, DUET_ERR_OOM, "while_loop: out of memory");
+    if (!kept || !result) return duet_fail(ctx, DUET_ERR_OOM, "while_loop");
     *kept = *lp;
     kept->result = result;
     if (!(kept->cond_plan = trace_part(ctx, kept, "while_cond", cond_adapter, 1, init)) ||

@@ -36,7 +36,7 @@ static duet_var *slot_new(duet_ctx *ctx, const duet_var *var, const char *suffix
     size_t len = strlen(name) + strlen(suffix) + 2;
     char *buf = malloc(len);
     if (!buf) {
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "adam: out of memory for a slot name");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "adam: a slot name");
         return NULL;
     }
     snprintf(buf, len, "%s/%s", name, suffix);
@@ -83,7 +83,7 @@ duet_adam *duet_adam_new(duet_ctx *ctx, duet_var *const *vars, int n, duet_adam_
     if (opt) opt->slots = calloc(cnt, sizeof *opt->slots);
     if (!opt || !opt->slots) {
         duet_adam_free(opt);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "adam: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "adam: the optimiser's state");
         return NULL;
     }
     opt->cfg = cfg;

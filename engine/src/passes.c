@@ -35,7 +35,7 @@ static void pass_dce(duet_ctx *ctx, duet_plan *p)
     bool *live = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
     if (!live || !dead) {
         free(live), free(dead);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "dce: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the dce pass");
         return;
     }
     for (int k = 0; k < g->nout; k++) live[producer(g->outputs[k])->id] = true;
@@ -114,7 +114,7 @@ static void pass_cse(duet_ctx *ctx, duet_plan *p)
     bool *dead = calloc((size_t)g->n + 1, 1);
     if (!table || !repl || !dead) {
         free(table), free(repl), free(dead);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "cse: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the cse pass");
         return;
     }
     for (int i = 0; i < g->n; i++) {
@@ -165,7 +165,7 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
         if (!(flags_of(n) & DUET_OPF_ALIAS)) {
             out->data = duet_arena_alloc(ctx, &g->arena, bytes ? bytes : 1);
             if (!out->data) {
-                duet_ctx_fail(ctx, DUET_ERR_OOM, "fold: out of memory");
+                duet_ctx_fail(ctx, DUET_ERR_OOM, "the fold pass");
                 return;
             }
         }
@@ -173,6 +173,8 @@ static void pass_fold(duet_ctx *ctx, duet_plan *p)
         ctx->cur_site = n->site;
         ctx->exec_node = n;
         int rc = duet_op_table[n->op]->kernel(ctx, &n->attr, n->in, n->nin, out);
+        /* a folded op runs now, once: checked now, under its own name */
+        if (!rc && ctx->check_numerics) rc = duet_check_numerics(ctx, n, out, n->in);
         ctx->exec_node = NULL;
         if (rc) return;
         n->op = DUET_OP_CONST;
@@ -210,7 +212,7 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
     p->slot = malloc(sizeof(int) * (size_t)(n + 1));
     if (!root || !last || !free_slots || !p->slot) {
         free(root), free(last), free(free_slots);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "plan: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the plan pass");
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -251,7 +253,7 @@ static void pass_plan(duet_ctx *ctx, duet_plan *p, bool reuse)
     }
     p->slot_buf = calloc((size_t)p->nslots + 1, sizeof *p->slot_buf);
     p->slot_cap = calloc((size_t)p->nslots + 1, sizeof *p->slot_cap);
-    if (!p->slot_buf || !p->slot_cap) duet_ctx_fail(ctx, DUET_ERR_OOM, "plan: out of memory");
+    if (!p->slot_buf || !p->slot_cap) duet_ctx_fail(ctx, DUET_ERR_OOM, "the plan pass");
     free(root), free(last), free(free_slots);
 }
 
@@ -321,7 +323,7 @@ static void pass_guards_first(duet_ctx *ctx, duet_plan *p)
     duet_node **order = malloc(sizeof *order * ((size_t)g->n + 1));
     if (!need || !order) {
         free(need), free(order);
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "guards first: out of memory");
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the guards pass");
         return;
     }
     bool any = false;

@@ -237,7 +237,7 @@ duet_tensor *duet_tensor_copy(duet_ctx *ctx, const duet_tensor *src)
     duet_tensor *t = duet_arena_alloc(ctx, &ctx->tape.arena, sizeof *t);
     void *data = duet_arena_alloc(ctx, &ctx->tape.arena, bytes ? bytes : 1);
     if (!t || !data) {
-        duet_ctx_fail(ctx, DUET_ERR_OOM, "out of memory copying a %zu-byte tensor", bytes);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "copying a %zu-byte tensor", bytes);
         return &ctx->poison;
     }
     *t = *src;

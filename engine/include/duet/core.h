@@ -50,6 +50,7 @@ typedef enum {
     DUET_ERR_GUARD,       /* a guard failed where retracing is not allowed */
     DUET_ERR_RETRACE_STORM, /* a function reached its trace limit (duet_fn_set_trace_limit) */
     DUET_ERR_LEAKED,      /* a symbolic tensor was used outside the trace that made it */
+    DUET_ERR_NUMERICS,    /* an op made a NaN or Inf (duet_ctx_set_check_numerics) */
     DUET_ERR_INTERNAL
 } duet_status;
 
@@ -106,6 +107,14 @@ void duet_ctx_reset(duet_ctx *ctx);
 /* Bytes the context may hold in arenas and variables; 0 = unlimited. */
 void duet_ctx_set_mem_limit(duet_ctx *ctx, size_t bytes);
 size_t duet_ctx_mem_used(const duet_ctx *ctx);
+/* Numerics checking, like tf.debugging.enable_check_numerics: after every op, eager or
+ * traced, an f32 output holding a NaN or Inf stops the run with DUET_ERR_NUMERICS
+ * naming the first op that made one: its scope path, op, call site, and whether the
+ * forward pass or a gradient ran it (the same op in both modes). A graph checks every
+ * node as it runs, constant folding as it folds, and a fused node that made one names
+ * the member op that did (fusion is not a blind spot, as check_numerics is under
+ * XLA). Off by default: it reads every output once. */
+void duet_ctx_set_check_numerics(duet_ctx *ctx, bool on);
 
 /* Threads the kernels of this context may use: n >= 1, or 0 for the online CPUs
  * (the default). Big kernels (matrix products) split their outputs over the threads,

@@ -82,7 +82,7 @@ duet_tensor *duet_constant_at(duet_site s, duet_ctx *c, duet_dtype dt, int rank,
     if (duet_checked_bytes(c, dt, ty.rank, ty.shape, &bytes)) return &c->poison;
     a.p = duet_alloc_bytes(c, bytes ? bytes : 1);
     if (!a.p) {
-        duet_fail(c, DUET_ERR_OOM, "out of memory for a constant of %zu bytes", bytes);
+        duet_fail(c, DUET_ERR_OOM, "a constant of %zu bytes", bytes);
         return &c->poison;
     }
     if (bytes) memcpy(a.p, data, bytes);

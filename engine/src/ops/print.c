@@ -101,7 +101,7 @@ static int print_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     line_buf l = {0};
     put(&l, "%s: ", (const char *)a->p);
     put_dims(&l, x, 0, 0, stride);
-    int rc = l.oom ? duet_fail(c, DUET_ERR_OOM, "out of memory formatting a printed line")
+    int rc = l.oom ? duet_fail(c, DUET_ERR_OOM, "formatting a printed line")
                    : duet_print_stage(c, l.buf, l.len);
     free(l.buf);
     /* a copy, not an alias: the plan may reuse x's buffer once print has read it */
@@ -142,7 +142,7 @@ duet_tensor *duet_print_at(duet_site s, duet_ctx *c, const char *label, duet_ten
     duet_attrs a = {0};
     /* the node outlives the caller's string when it is traced into a plan */
     if (!(a.p = duet_arena_strdup(c, &duet_cur_graph(c)->arena, label))) {
-        duet_fail(c, DUET_ERR_OOM, "out of memory for the label");
+        duet_fail(c, DUET_ERR_OOM, "a printed line's label");
         return &c->poison;
     }
     return duet_apply(c, s, DUET_OP_PRINT, &x, 1, &a);
