@@ -52,7 +52,7 @@ int64_t duet_fresh_dim(duet_ctx *ctx) { return DUET_SYM(ctx->tracing->nsym++); }
 int duet_check_trace_of(duet_ctx *ctx, const duet_tensor *t, const char *use)
 {
     const duet_trace *tr = ctx->tracing;
-    if (!t->trace || (tr && t->trace == tr->id)) return 0;
+    if (duet_of_this_trace(ctx, t)) return 0;
     const duet_site made = t->node->site; /* trace memory outlives the trace: readable */
     const char *fn = t->trace <= ctx->ntraces ? ctx->trace_names[t->trace - 1] : "?";
     for (const duet_trace *o = tr ? tr->outer : NULL; o; o = o->outer)
@@ -82,9 +82,11 @@ static int check_inputs(duet_ctx *ctx, duet_site site, duet_tensor **in, int nin
         if (!in[i]) return duet_fail(ctx, DUET_ERR_ARG, "input %d is NULL", i);
         if (in[i]->flags & DUET_TENSOR_POISON)
             return duet_fail(ctx, DUET_ERR_ARG, "input %d is a poisoned tensor", i);
-        char use[32];
-        snprintf(use, sizeof use, "input %d", i);
-        if (duet_check_trace_of(ctx, in[i], use)) return -1;
+        if (!duet_of_this_trace(ctx, in[i])) { /* name the input only for the diagnostic */
+            char use[32];
+            snprintf(use, sizeof use, "input %d", i);
+            return duet_check_trace_of(ctx, in[i], use);
+        }
         if (ctx->tracing && !in[i]->trace) {
             in[i] = capture(ctx, site, in[i]);
             ctx->cur_site = site;

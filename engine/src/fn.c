@@ -220,13 +220,14 @@ static int make_sig(duet_fn *fn, duet_tensor *const *in, duet_sig *sig)
     sig->n = fn->nin;
     for (int i = 0; i < fn->nin; i++) {
         const duet_tensor *t = in[i];
-        char use[48];
-        snprintf(use, sizeof use, "%s: argument %d", fn->name, i);
         if (!t || duet_is_poison(t)) {
-            duet_ctx_fail(fn->ctx, DUET_ERR_ARG, "%s is %s", use, !t ? "NULL" : "poisoned");
+            duet_ctx_fail(fn->ctx, DUET_ERR_ARG, "%s: argument %d is %s", fn->name, i,
+                          !t ? "NULL" : "poisoned");
             return -1;
         }
         if (t->trace) { /* a symbolic argument: a call from a trace inlines, so it leaked */
+            char use[48];
+            snprintf(use, sizeof use, "%s: argument %d", fn->name, i);
             duet_check_trace_of(fn->ctx, t, use);
             return -1;
         }
@@ -518,8 +519,6 @@ static int call_graph(duet_fn *fn, duet_site site, duet_tensor *const *in, duet_
     duet_ctx *ctx = fn->ctx;
     duet_sig sig;
     if (make_sig(fn, in, &sig)) return -1;
-    char reason[512];
-    snprintf(reason, sizeof reason, "%s", fn->next_reason ? fn->next_reason : "first call");
     const duet_plan *last = NULL;
     const duet_node *guard = NULL;
     int n = 0;
@@ -534,9 +533,15 @@ static int call_graph(duet_fn *fn, duet_site site, duet_tensor *const *in, duet_
         int rc = run_plan(ctx, p, in, out, NULL);
         if (rc != DUET_GUARD_FAILED) return rc;
         guard = p->failed_guard;
-        duet_guard_reason(guard, reason, sizeof reason);
     }
-    if (!guard && last) sig_diff(&last->sig, &sig, reason, sizeof reason);
+    /* a miss: why, for the retrace record (worked out only now, off the hit path) */
+    char reason[512];
+    if (guard)
+        duet_guard_reason(guard, reason, sizeof reason);
+    else if (last)
+        sig_diff(&last->sig, &sig, reason, sizeof reason);
+    else
+        snprintf(reason, sizeof reason, "%s", fn->next_reason ? fn->next_reason : "first call");
     if (n >= fn->trace_limit) return retrace_storm(fn, site, n, guard, reason);
     duet_plan *p = trace_and_cache(fn, &sig, in, reason);
     if (!p) return -1;

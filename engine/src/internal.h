@@ -347,6 +347,12 @@ duet_tensor *duet_apply(duet_ctx *ctx, duet_site site, duet_op op, duet_tensor *
  * A symbolic tensor of another trace (stashed by a body and used after its trace) is
  * a diagnostic naming that trace, like JAX's UnexpectedTracerError. */
 int duet_check_trace_of(duet_ctx *ctx, const duet_tensor *t, const char *use);
+/* The test duet_check_trace_of starts with, for hot paths that name the use only when
+ * it fails. */
+static inline bool duet_of_this_trace(const duet_ctx *ctx, const duet_tensor *t)
+{
+    return !t->trace || (ctx->tracing && t->trace == ctx->tracing->id);
+}
 /* Records an error against the op being dispatched (sticky: the first one wins). */
 int duet_fail(duet_ctx *ctx, duet_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
