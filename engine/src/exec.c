@@ -249,6 +249,31 @@ static bool dim_guard_fails(duet_plan *p, const run_state *s, const duet_node *n
     return true;
 }
 
+/* A node's concrete type under the binding symv: a placeholder binds its argument's
+ * dims, any other node runs its shape rule on its concrete inputs, checked against the
+ * traced type. The executor's shape pass and trace-time evaluation both size nodes
+ * through it; *bytes is t's size (0 for a placeholder, which holds its argument). */
+static int bind_node(duet_ctx *ctx, const duet_node *n, duet_tensor *const *args,
+                     duet_tensor *const *in, int64_t *symv, duet_tensor *t, size_t *bytes)
+{
+    *bytes = 0;
+    if (n->op == DUET_OP_PLACEHOLDER) {
+        const duet_tensor *arg = args[duet_placeholder_index(n)];
+        if (bind_input(ctx, n, arg, symv)) return -1;
+        *t = *arg;
+        t->node = NULL;
+        return 0;
+    }
+    duet_type ty = {0};
+    if (duet_op_table[n->op]->infer(ctx, &n->attr, in, n->nin, &ty) ||
+        check_bound(ctx, n->out, &ty, symv))
+        return -1;
+    t->dtype = ty.dtype;
+    t->rank = ty.rank;
+    memcpy(t->shape, ty.shape, sizeof t->shape);
+    return duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, bytes);
+}
+
 /* Shape pass: concrete types for every node, then buffers big enough for them. */
 static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *const *in,
                       int64_t *symv)
@@ -262,24 +287,10 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         ctx->exec_node = n;
         ctx->cur_op = n->op;
         ctx->cur_site = n->site;
-        if (n->op == DUET_OP_PLACEHOLDER) {
-            const duet_tensor *arg = in[duet_placeholder_index(n)];
-            if (bind_input(ctx, n, arg, symv)) return -1;
-            *t = *arg;
-            t->node = NULL;
-            continue;
-        }
         if (dim_guard_fails(p, s, n)) return DUET_GUARD_FAILED;
-        duet_type ty = {0};
-        if (duet_op_table[n->op]->infer(ctx, &n->attr, s->rin + s->rin_off[i], n->nin, &ty) ||
-            check_bound(ctx, n->out, &ty, symv))
-            return -1;
-        t->dtype = ty.dtype;
-        t->rank = ty.rank;
-        memcpy(t->shape, ty.shape, sizeof t->shape);
-        int sl = p->slot[i];
         size_t bytes;
-        if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
+        if (bind_node(ctx, n, in, s->rin + s->rin_off[i], symv, t, &bytes)) return -1;
+        int sl = p->slot[i];
         if (sl >= 0 && bytes > need[sl]) need[sl] = bytes;
     }
     size_t total = 0, unplanned = 0;
@@ -396,28 +407,15 @@ static int example_node(duet_ctx *ctx, duet_example *ex, const duet_node *n)
 {
     duet_tensor *t = &ex->val[n->id];
     memset(t, 0, sizeof *t);
-    if (n->op == DUET_OP_PLACEHOLDER) {
-        const duet_tensor *arg = ex->args[duet_placeholder_index(n)];
-        if (bind_input(ctx, n, arg, ex->symv)) return -1;
-        *t = *arg;
-        t->node = NULL;
-        return 0;
-    }
     duet_tensor *in[n->nin ? n->nin : 1];
     for (int j = 0; j < n->nin; j++) in[j] = &ex->val[n->in[j]->node->id];
-    duet_type ty = {0};
-    if (duet_op_table[n->op]->infer(ctx, &n->attr, in, n->nin, &ty) ||
-        check_bound(ctx, n->out, &ty, ex->symv))
-        return -1;
-    t->dtype = ty.dtype;
-    t->rank = ty.rank;
-    memcpy(t->shape, ty.shape, sizeof t->shape);
+    size_t bytes;
+    if (bind_node(ctx, n, ex->args, in, ex->symv, t, &bytes)) return -1;
+    if (n->op == DUET_OP_PLACEHOLDER) return 0;
     if (n->op == DUET_OP_CONST) {
         t->data = n->attr.p;
         return 0;
     }
-    size_t bytes;
-    if (duet_checked_bytes(ctx, ty.dtype, ty.rank, ty.shape, &bytes)) return -1;
     if (!(duet_op_table[n->op]->flags & DUET_OPF_ALIAS) &&
         !(t->data = duet_arena_alloc(ctx, &ctx->tape.arena, bytes ? bytes : 1)))
         return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes evaluating a trace", bytes);
