@@ -32,13 +32,6 @@ static void assert_doc_shows(const char *doc, const char *what)
     if (!strstr(text, out)) fail_msg("%s does not show %s as printed:\n%s", doc, what, out);
 }
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 static void test_help_version(void **state)
 {
     (void)state;
@@ -115,7 +108,7 @@ static void test_bad_flags(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = duet(bad[i][0]);
-        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
+        if (rc != 2 || !strstr(out, bad[i][1]) || tu_lines(out) != 1)
             fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
     }
 }
@@ -311,7 +304,7 @@ static void test_long_sentences(void **state)
     assert_non_null(strstr(out, "processed 304 tokens")); /* 4 + 300: none dropped */
     snprintf(args, sizeof args, "train ner --data %s --steps 1 --strict", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "/train.txt:7: a sentence of 200 tokens is longer than the "
                                    "model's 128 positions (--strict)\n"));
     tu_rm_rf(dir);
@@ -322,13 +315,13 @@ static void test_out_of_memory(void **state)
 {
     (void)state;
     assert_int_equal(duet("train ner --steps 1 --no-eval --mem-limit 4000000"), 3);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "duet train: out of memory: "));
     assert_null(strstr(out, "out of memory: out of memory"));
     assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 12000000"), 3);
     assert_non_null(strstr(out, " at engine/src/")); /* in a step: the op and its site */
     assert_non_null(strstr(out, "duet train: out of memory: "));
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
 }
 
 static void test_trace(void **state)
@@ -345,7 +338,7 @@ static void test_trace(void **state)
     assert_int_equal(duet("trace ner-buggy-softmax"), 1);
     assert_non_null(strstr(out, "(None, 4, None, None)"));
     assert_int_equal(duet("trace ner --after lunch"), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     /* --dot honours --after: the DOT of the graph right after that pass */
     assert_int_equal(duet("trace mlp --after cse --dot"), 0);
     assert_non_null(strstr(out, "# mlp: after cse\ndigraph duet {\n"));
@@ -393,7 +386,7 @@ static void test_bad_data(void **state)
     fclose(f);
     snprintf(args, sizeof args, "train ner --data %s --steps 1", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "train.txt:3:"));
     assert_non_null(strstr(out, "B-MSIC"));
     /* issue 11 #10: control bytes in a tag are shown escaped; a stray CR is named */
@@ -408,7 +401,7 @@ static void test_bad_data(void **state)
     fclose(f);
     assert_int_equal(duet(args), 2);
     assert_non_null(strstr(out, "train.txt:2: carriage return at byte 14 inside the line"));
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     assert_int_equal(system(args), 0);
 }
