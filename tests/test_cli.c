@@ -23,12 +23,8 @@ static void assert_doc_shows(const char *doc, const char *what)
     assert_non_null(src);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", src, doc);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
     static char text[1 << 17];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = 0;
-    fclose(f);
+    assert_true(tu_read_file(path, text, sizeof text) >= 0);
     if (!strstr(text, out)) fail_msg("%s does not show %s as printed:\n%s", doc, what, out);
 }
 
@@ -116,8 +112,8 @@ static void test_bad_flags(void **state)
 static void test_train_log_and_weights(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/duet_cli_XXXXXX", args[1024], path[512];
-    assert_non_null(mkdtemp(dir));
+    char dir[32], args[1024], path[512];
+    tu_tmpdir(dir);
     snprintf(args, sizeof args, "train ner --steps 5 --no-eval --log %s/log.jsonl --save %s/w.bin",
              dir, dir);
     assert_int_equal(duet(args), 0);
@@ -140,8 +136,7 @@ static void test_train_log_and_weights(void **state)
     assert_int_equal(n, 5);
     snprintf(args, sizeof args, "train ner --steps 1 --no-eval --load %s/w.bin", dir);
     assert_int_equal(duet(args), 0);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    assert_int_equal(system(args), 0);
+    tu_rm_rf(dir);
 }
 
 static void test_seed_bug_cli(void **state)
@@ -374,36 +369,24 @@ static void test_trace_shows_host_reads(void **state)
 static void test_bad_data(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/duet_cli_XXXXXX", path[512], args[1024];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/train.txt", dir);
-    FILE *f = fopen(path, "w");
-    fputs("EU B-ORG\nrejects O\nGerman B-MSIC\n", f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/valid.txt", dir);
-    f = fopen(path, "w");
-    fputs("EU B-ORG\n", f);
-    fclose(f);
+    char dir[32], path[512], args[1024];
+    tu_tmpdir(dir);
+    tu_write_file(dir, "train.txt", "EU B-ORG\nrejects O\nGerman B-MSIC\n", path, sizeof path);
+    tu_write_file(dir, "valid.txt", "EU B-ORG\n", path, sizeof path);
     snprintf(args, sizeof args, "train ner --data %s --steps 1", dir);
     assert_int_equal(duet(args), 2);
     assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "train.txt:3:"));
     assert_non_null(strstr(out, "B-MSIC"));
     /* issue 11 #10: control bytes in a tag are shown escaped; a stray CR is named */
-    snprintf(path, sizeof path, "%s/train.txt", dir);
-    f = fopen(path, "w");
-    fputs("EU B-ORG\x01\n", f);
-    fclose(f);
+    tu_write_file(dir, "train.txt", "EU B-ORG\x01\n", path, sizeof path);
     assert_int_equal(duet(args), 2);
     assert_non_null(strstr(out, "train.txt:1: unknown tag 'B-ORG\\x01' (expected"));
-    f = fopen(path, "w");
-    fputs("EU O\nrejects B-ORG\rX\n", f);
-    fclose(f);
+    tu_write_file(dir, "train.txt", "EU O\nrejects B-ORG\rX\n", path, sizeof path);
     assert_int_equal(duet(args), 2);
     assert_non_null(strstr(out, "train.txt:2: carriage return at byte 14 inside the line"));
     assert_int_equal(tu_lines(out), 1);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    assert_int_equal(system(args), 0);
+    tu_rm_rf(dir);
 }
 
 int main(void)
