@@ -23,20 +23,9 @@ static void assert_doc_shows(const char *doc, const char *what)
     assert_non_null(src);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", src, doc);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
     static char text[1 << 17];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = 0;
-    fclose(f);
+    assert_true(tu_read_file(path, text, sizeof text) >= 0);
     if (!strstr(text, out)) fail_msg("%s does not show %s as printed:\n%s", doc, what, out);
-}
-
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
 }
 
 static void test_help_version(void **state)
@@ -115,7 +104,7 @@ static void test_bad_flags(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = duet(bad[i][0]);
-        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
+        if (rc != 2 || !strstr(out, bad[i][1]) || tu_lines(out) != 1)
             fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
     }
 }
@@ -123,8 +112,8 @@ static void test_bad_flags(void **state)
 static void test_train_log_and_weights(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/duet_cli_XXXXXX", args[1024], path[512];
-    assert_non_null(mkdtemp(dir));
+    char dir[32], args[1024], path[512];
+    tu_tmpdir(dir);
     snprintf(args, sizeof args, "train ner --steps 5 --no-eval --log %s/log.jsonl --save %s/w.bin",
              dir, dir);
     assert_int_equal(duet(args), 0);
@@ -147,8 +136,7 @@ static void test_train_log_and_weights(void **state)
     assert_int_equal(n, 5);
     snprintf(args, sizeof args, "train ner --steps 1 --no-eval --load %s/w.bin", dir);
     assert_int_equal(duet(args), 0);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    assert_int_equal(system(args), 0);
+    tu_rm_rf(dir);
 }
 
 static void test_seed_bug_cli(void **state)
@@ -311,7 +299,7 @@ static void test_long_sentences(void **state)
     assert_non_null(strstr(out, "processed 304 tokens")); /* 4 + 300: none dropped */
     snprintf(args, sizeof args, "train ner --data %s --steps 1 --strict", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "/train.txt:7: a sentence of 200 tokens is longer than the "
                                    "model's 128 positions (--strict)\n"));
     tu_rm_rf(dir);
@@ -322,13 +310,13 @@ static void test_out_of_memory(void **state)
 {
     (void)state;
     assert_int_equal(duet("train ner --steps 1 --no-eval --mem-limit 4000000"), 3);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "duet train: out of memory: "));
     assert_null(strstr(out, "out of memory: out of memory"));
     assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 12000000"), 3);
     assert_non_null(strstr(out, " at engine/src/")); /* in a step: the op and its site */
     assert_non_null(strstr(out, "duet train: out of memory: "));
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
 }
 
 static void test_trace(void **state)
@@ -345,7 +333,7 @@ static void test_trace(void **state)
     assert_int_equal(duet("trace ner-buggy-softmax"), 1);
     assert_non_null(strstr(out, "(None, 4, None, None)"));
     assert_int_equal(duet("trace ner --after lunch"), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     /* --dot honours --after: the DOT of the graph right after that pass */
     assert_int_equal(duet("trace mlp --after cse --dot"), 0);
     assert_non_null(strstr(out, "# mlp: after cse\ndigraph duet {\n"));
@@ -381,36 +369,24 @@ static void test_trace_shows_host_reads(void **state)
 static void test_bad_data(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/duet_cli_XXXXXX", path[512], args[1024];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/train.txt", dir);
-    FILE *f = fopen(path, "w");
-    fputs("EU B-ORG\nrejects O\nGerman B-MSIC\n", f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/valid.txt", dir);
-    f = fopen(path, "w");
-    fputs("EU B-ORG\n", f);
-    fclose(f);
+    char dir[32], path[512], args[1024];
+    tu_tmpdir(dir);
+    tu_write_file(dir, "train.txt", "EU B-ORG\nrejects O\nGerman B-MSIC\n", path, sizeof path);
+    tu_write_file(dir, "valid.txt", "EU B-ORG\n", path, sizeof path);
     snprintf(args, sizeof args, "train ner --data %s --steps 1", dir);
     assert_int_equal(duet(args), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "train.txt:3:"));
     assert_non_null(strstr(out, "B-MSIC"));
     /* issue 11 #10: control bytes in a tag are shown escaped; a stray CR is named */
-    snprintf(path, sizeof path, "%s/train.txt", dir);
-    f = fopen(path, "w");
-    fputs("EU B-ORG\x01\n", f);
-    fclose(f);
+    tu_write_file(dir, "train.txt", "EU B-ORG\x01\n", path, sizeof path);
     assert_int_equal(duet(args), 2);
     assert_non_null(strstr(out, "train.txt:1: unknown tag 'B-ORG\\x01' (expected"));
-    f = fopen(path, "w");
-    fputs("EU O\nrejects B-ORG\rX\n", f);
-    fclose(f);
+    tu_write_file(dir, "train.txt", "EU O\nrejects B-ORG\rX\n", path, sizeof path);
     assert_int_equal(duet(args), 2);
     assert_non_null(strstr(out, "train.txt:2: carriage return at byte 14 inside the line"));
-    assert_int_equal(lines(out), 1);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    assert_int_equal(system(args), 0);
+    assert_int_equal(tu_lines(out), 1);
+    tu_rm_rf(dir);
 }
 
 int main(void)

@@ -31,13 +31,6 @@ static int duet(const char *fmt, ...)
     return tu_run_duet(args, "2>&1", out, sizeof out);
 }
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 static const char *in_dir(const char *name)
 {
     static char paths[8][512];
@@ -194,7 +187,7 @@ static void expect_bad_run(const char *name, void (*edit)(cJSON *doc), const cha
                           "merge %2$s -o %1$s.new"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         int rc = duet(cmds[i], in_dir("base.json"), in_dir(name));
-        if (rc != 2 || lines(out) != 1 || !strstr(out, expect))
+        if (rc != 2 || tu_lines(out) != 1 || !strstr(out, expect))
             fail_msg("%s: exit %d, expected 2 and '%s', got: %s", cmds[i], rc, expect, out);
     }
 }
@@ -241,7 +234,7 @@ static void test_json_malformed(void **state)
     fputs("{\n  \"format\": \"duet-run\",\n  \"schema_version\": 1,,\n}\n", f);
     fclose(f);
     assert_int_equal(duet("check --baseline %s %s", in_dir("base.json"), in_dir("syntax.json")), 2);
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "syntax.json:3:24: not valid JSON"));
     /* a baseline is not a run */
     assert_int_equal(duet("check --baseline %s %s", in_dir("base.json"), in_dir("base.json")), 2);
@@ -500,11 +493,11 @@ static void test_check_planted_regressions(void **state)
     /* not comparable, or not a baseline: bad input */
     assert_int_equal(check_edited(other_seed, ""), 2);
     assert_non_null(strstr(out, "options.seed differs from the baseline's"));
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_int_equal(check_edited(extra_row, ""), 2);
     assert_non_null(strstr(out, "edited.json: rows["));
     assert_non_null(strstr(out, "]: mlp guard again (first at rows["));
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
 }
 
 /* A case whose code changes between the baseline and the run: the body starts
@@ -618,7 +611,7 @@ static void test_merge_shards(void **state)
     assert_int_equal(duet("merge %s %s %s -o %s", in_dir("shard1.json"), in_dir("shard2-rtol.json"),
                           in_dir("shard3.json"), in_dir("x.json")), 2);
     assert_non_null(strstr(out, "shard2-rtol.json: options.rtol differs from "));
-    assert_int_equal(lines(out), 1);
+    assert_int_equal(tu_lines(out), 1);
     assert_int_equal(access(in_dir("x.json"), F_OK), -1);
 }
 
@@ -641,7 +634,7 @@ static void test_output_checked_first(void **state)
     const char *flags[] = {"--json", "--junit", "--sarif"};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(duet("run mlp %s %s/no/such/dir/out", flags[i], dir), 2);
-        assert_int_equal(lines(out), 1);
+        assert_int_equal(tu_lines(out), 1);
         assert_non_null(strstr(out, "/no/such/dir/out: its directory is not there"));
         assert_null(strstr(out, "expected")); /* no run's row was printed */
     }
@@ -674,7 +667,7 @@ static void test_bad_usage(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = duet("%s", bad[i][0]);
-        if (rc != 2 || !strstr(out, bad[i][1]) || lines(out) != 1)
+        if (rc != 2 || !strstr(out, bad[i][1]) || tu_lines(out) != 1)
             fail_msg("duet %s: exit %d, output:\n%s", bad[i][0], rc, out);
     }
 }

@@ -38,9 +38,8 @@ static void total_captured(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **
 static void amounts(duet_ctx *ctx, void *state, int step, uint64_t seed, duet_tensor **in)
 {
     (void)state;
-    float x[TOTAL_N];
-    bugs_fill_uniform(x, TOTAL_N, seed, step, 0, 0.0f, 10.0f);
-    in[0] = duet_constant(ctx, DUET_F32, 1, (int64_t[]){TOTAL_N}, x);
+    uint64_t rng = bugs_rng_init(seed, step, 0);
+    in[0] = bugs_uniform(ctx, &rng, 1, (int64_t[]){TOTAL_N}, 0.0f, 10.0f);
 }
 
 #define TOTAL_COMMON .category = "state", .nin = 1, .nout = 1, .steps = 6, .inputs = amounts
