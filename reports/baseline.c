@@ -86,9 +86,7 @@ void duet_baseline_free(duet_baseline *b)
 int duet_write_baseline(const char *path, const duet_baseline *b, char *err, size_t errlen)
 {
     json_out w = {0};
-    cJSON *doc = cJSON_CreateObject();
-    json_add(&w, doc, "format", cJSON_CreateString(BASELINE_FORMAT));
-    json_add(&w, doc, "schema_version", cJSON_CreateNumber(DUET_JSON_SCHEMA_VERSION));
+    cJSON *doc = json_new_doc(&w, BASELINE_FORMAT, DUET_JSON_SCHEMA_VERSION);
     if (doc) json_put_fields(&w, doc, baseline_fields, b);
     cJSON *rows = json_add(&w, doc, "rows", cJSON_CreateArray());
     for (int i = 0; rows && i < b->n; i++) {

@@ -134,9 +134,7 @@ static const json_field bench_fields[] = {
 int duet_write_bench_json(const char *path, const duet_bench *b, char *err, size_t errlen)
 {
     json_out w = {0};
-    cJSON *doc = cJSON_CreateObject();
-    json_add(&w, doc, "format", cJSON_CreateString("duet-bench"));
-    json_add(&w, doc, "schema_version", cJSON_CreateNumber(1));
+    cJSON *doc = json_new_doc(&w, "duet-bench", 1);
     if (doc) json_put_fields(&w, doc, bench_fields, b);
     json_add(&w, doc, "flops_counted", b->flops_counted ? cJSON_CreateString(b->flops_counted)
                                                         : cJSON_CreateNull());

@@ -169,9 +169,7 @@ cJSON *duet_result_to_json(const duet_result *r)
 int duet_write_json(const char *path, const duet_suite *s, char *err, size_t errlen)
 {
     json_out w = {0};
-    cJSON *doc = cJSON_CreateObject();
-    json_add(&w, doc, "format", cJSON_CreateString(DUET_RUN_FORMAT));
-    json_add(&w, doc, "schema_version", cJSON_CreateNumber(DUET_JSON_SCHEMA_VERSION));
+    cJSON *doc = json_new_doc(&w, DUET_RUN_FORMAT, DUET_JSON_SCHEMA_VERSION);
     if (doc) json_put_fields(&w, doc, duet_json_suite_fields, s);
     /* for readers who want the verdict without walking the results */
     cJSON *summary = json_add(&w, doc, "summary", cJSON_CreateObject());

@@ -63,6 +63,14 @@ void json_put_fields(json_out *w, cJSON *obj, const json_field *f, const void *b
     for (; f->name; f++) json_add(w, obj, f->name, field_value(w, f, base));
 }
 
+cJSON *json_new_doc(json_out *w, const char *format, int schema_version)
+{
+    cJSON *doc = cJSON_CreateObject();
+    json_add(w, doc, "format", cJSON_CreateString(format));
+    json_add(w, doc, "schema_version", cJSON_CreateNumber(schema_version));
+    return doc;
+}
+
 static int put_text(FILE *f, void *text) { return fputs(text, f) < 0 || fputc('\n', f) < 0; }
 
 int json_write_doc(const char *path, const cJSON *doc, const json_out *w, char *err, size_t errlen)

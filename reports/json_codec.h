@@ -49,6 +49,9 @@ cJSON *json_number(json_out *w, double v);
 cJSON *json_add(json_out *w, cJSON *obj, const char *name, cJSON *item);
 /* Adds every field of the table, read from base. */
 void json_put_fields(json_out *w, cJSON *obj, const json_field *f, const void *base);
+/* A new document object starting with its "format" and "schema_version" (what
+ * json_read_doc checks); NULL (and oom marked) when out of memory. */
+cJSON *json_new_doc(json_out *w, const char *format, int schema_version);
 /* Prints doc into path atomically; 0, or -1 with the reason in err. */
 int json_write_doc(const char *path, const cJSON *doc, const json_out *w, char *err, size_t errlen);
 

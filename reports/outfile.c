@@ -129,14 +129,13 @@ static int check_dir(const char *path, const target *t, char *err, size_t errlen
 static int check(const char *path, target *t, char *err, size_t errlen)
 {
     if (resolve(path, t, err, errlen)) return -1;
+    /* the file itself when it exists (a target written in place always does); the
+     * directory too when a temporary file or a new file goes there */
     int rc = 0;
-    if (t->in_place) {
-        if (access(t->path, W_OK) != 0) rc = fail(err, errlen, path, "cannot write", errno);
-    } else if (t->exists && access(t->path, W_OK) != 0) {
+    if (t->exists && access(t->path, W_OK) != 0)
         rc = fail(err, errlen, path, "cannot write", errno);
-    } else {
+    else if (!t->in_place)
         rc = check_dir(path, t, err, errlen);
-    }
     if (rc) free(t->path);
     return rc;
 }
