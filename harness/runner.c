@@ -315,8 +315,7 @@ static void result_init(const duet_case *c, duet_run_kind run, const duet_run_op
     r->op_step = -1;
     r->expected = c->expect[run].outcome;
     r->max_traces = c->expect[run].max_traces;
-    r->steps = o->steps > 0 ? o->steps : c->steps > 0 ? c->steps : 1;
-    if (r->steps > DUET_MAX_STEPS) r->steps = DUET_MAX_STEPS;
+    r->steps = duet_case_steps(c, o);
 }
 
 /* Which op and which pass: the localisation `duet compare` prints, kept in the record. */
