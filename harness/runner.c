@@ -263,7 +263,7 @@ static void judge_graph(const trajectory *g, const trajectory *e, const duet_run
 {
     compare_runs(g, e, o, &r->cmp);
     ledger(g, e, r);
-    if (r->cmp.mismatches || r->cmp.nonfinite || r->cmp.shape_mismatch) {
+    if (duet_compare_differs(&r->cmp)) {
         r->actual = DUET_OUTCOME_DIVERGENCE;
         set_why(r, "differs from eager first at %s: max abs %.3g, max rel %.3g, %lld ULP",
                  r->cmp.first, r->cmp.max_abs, r->cmp.max_rel, (long long)r->cmp.max_ulp);
