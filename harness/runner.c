@@ -263,7 +263,7 @@ static void judge_graph(const trajectory *g, const trajectory *e, const duet_run
 {
     compare_runs(g, e, o, &r->cmp);
     ledger(g, e, r);
-    if (r->cmp.mismatches || r->cmp.nonfinite || r->cmp.shape_mismatch) {
+    if (duet_compare_differs(&r->cmp)) {
         r->actual = DUET_OUTCOME_DIVERGENCE;
         set_why(r, "differs from eager first at %s: max abs %.3g, max rel %.3g, %lld ULP",
                  r->cmp.first, r->cmp.max_abs, r->cmp.max_rel, (long long)r->cmp.max_ulp);
@@ -315,8 +315,7 @@ static void result_init(const duet_case *c, duet_run_kind run, const duet_run_op
     r->op_step = -1;
     r->expected = c->expect[run].outcome;
     r->max_traces = c->expect[run].max_traces;
-    r->steps = o->steps > 0 ? o->steps : c->steps > 0 ? c->steps : 1;
-    if (r->steps > DUET_MAX_STEPS) r->steps = DUET_MAX_STEPS;
+    r->steps = duet_case_steps(c, o);
 }
 
 /* Which op and which pass: the localisation `duet compare` prints, kept in the record. */
