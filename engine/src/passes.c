@@ -10,6 +10,9 @@ static unsigned flags_of(const duet_node *n) { return duet_op_table[n->op]->flag
 
 static duet_node *producer(const duet_tensor *t) { return t->node; }
 
+/* Ops that must run where the trace put them: never removed, merged or folded. */
+#define PINNED_FLAGS (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_HOST_IO)
+
 /* Drops the nodes marked dead and renumbers the rest in order; a mark of a host read
  * stays before the first surviving node that followed it. */
 void duet_graph_compact(duet_graph *g, const bool *dead)
@@ -41,8 +44,7 @@ static void pass_dce(duet_ctx *ctx, duet_plan *p)
     for (int k = 0; k < g->nout; k++) live[producer(g->outputs[k])->id] = true;
     for (int i = g->n - 1; i >= 0; i--) {
         const duet_node *n = g->nodes[i];
-        if (flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_HOST_IO) ||
-            n->op == DUET_OP_PLACEHOLDER)
+        if (flags_of(n) & PINNED_FLAGS || n->op == DUET_OP_PLACEHOLDER)
             live[i] = true;
         if (!live[i]) continue;
         for (int j = 0; j < n->nin; j++) live[producer(n->in[j])->id] = true;
@@ -89,8 +91,7 @@ static bool node_same(const duet_node *a, const duet_node *b)
 
 static bool cse_candidate(const duet_node *n)
 {
-    return !(flags_of(n) &
-             (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE | DUET_OPF_HOST_IO));
+    return !(flags_of(n) & (PINNED_FLAGS | DUET_OPF_SOURCE));
 }
 
 static void replace_uses(duet_plan *p, duet_node **repl)
@@ -144,7 +145,7 @@ static void pass_cse(duet_ctx *ctx, duet_plan *p)
 static bool foldable(const duet_node *n)
 {
     if (n->op == DUET_OP_CONST || n->op == DUET_OP_WHILE || n->op == DUET_OP_LOOP_OUT ||
-        flags_of(n) & (DUET_OPF_WRITES_VAR | DUET_OPF_GUARD | DUET_OPF_SOURCE | DUET_OPF_HOST_IO))
+        flags_of(n) & (PINNED_FLAGS | DUET_OPF_SOURCE))
         return false;
     int64_t numel = duet_numel(n->out);
     if (numel < 0 || numel > FOLD_MAX_ELEMS) return false;
