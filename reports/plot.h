@@ -16,7 +16,7 @@ typedef struct duet_gnuplot {
 /* Looks for gnuplot (its absence is not an error: available says) and makes the
  * scratch directory. 0, or -1 with a one-line reason in err. */
 int duet_gnuplot_open(duet_gnuplot *g, char *err, size_t errlen);
-/* Removes the scratch directory and what is in it. */
+/* Removes the scratch directory (each draw has already removed its own files). */
 void duet_gnuplot_close(duet_gnuplot *g);
 
 /* One plot: data(f, user) writes its data file; commands(f, data_path, user) the
