@@ -28,7 +28,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: duet bench CASE [--seq L[,L...]] [--batch B] [--threads N] [--steps S]\n"
             "                  [--warmup W] [--rounds R] [--infer] [--json F] [--seed S]\n"
-            "                  [--peer SCRIPT [--python PY]]\n"
+            "                  [--peer SCRIPT [--python PY]] [--profile]\n"
             "  CASE             a registered case; ner takes --seq, --batch and --infer, other\n"
             "                   cases run on their own inputs\n"
             "  --seq L,...      sequence lengths, each timed in turn (default 40)\n"
@@ -44,14 +44,16 @@ static void usage(FILE *f)
             "  --seed S         the model's and the inputs' seed (default 42)\n"
             "  --peer SCRIPT    also time a PyTorch script (torch_ner_step.py's flags, one JSON\n"
             "                   line out) in eager and trace mode, run with OPENBLAS_NUM_THREADS=1\n"
-            "  --python PY      the interpreter for the peer (default python3)\n");
+            "  --python PY      the interpreter for the peer (default python3)\n"
+            "  --profile        also time every op kernel of duet's timed steps and print each\n"
+            "                   op kind's ms per step, per mode (and in the JSON rows)\n");
 }
 
 typedef struct bench_args {
     const duet_case *c;
     int seqs[BENCH_MAX_SEQS], nseq;
     long long batch, threads, steps, warmup, rounds, seed;
-    bool infer;
+    bool infer, profile;
     const char *json, *peer, *python;
 } bench_args;
 
@@ -61,6 +63,8 @@ typedef struct sample {
     int exit_code; /* 0, or the command's exit code for error */
     char error[512];
     double first_ms, trace_ms, optimise_ms, flops;
+    int nops; /* --profile: op kinds with their time and calls per timed step */
+    duet_bench_op ops[DUET_BENCH_MAX_OPS];
     int n;
     double ms[BENCH_MAX_STEPS];
 } sample;
@@ -149,6 +153,10 @@ static int parse(int argc, char **argv, bench_args *a)
             if (parse_infer(a)) return 2;
             continue;
         }
+        if (!strcmp(f, "--profile")) {
+            a->profile = true;
+            continue;
+        }
         size_t k = 0;
         while (k < nvalued && strcmp(f, valued[k])) k++;
         if (k == nvalued) {
@@ -222,7 +230,29 @@ typedef struct duet_job {
     bool graph;
     int seq, steps;
     sample *s;
+    bool timing; /* a timed step is running: the profiler counts its ops */
 } duet_job;
+
+/* --profile's hook: each kernel's time added to its op kind's; a loop's body ops are
+ * inside the loop node's own time, so only top-level ops count. The last slot takes
+ * every kind that finds the table full. */
+static void count_op(const duet_op_event *e, void *user)
+{
+    duet_job *j = user;
+    if (!j->timing || e->depth > 0) return;
+    char name[sizeof j->s->ops[0].op];
+    if (e->members) snprintf(name, sizeof name, "fused[%s]", e->members);
+    else snprintf(name, sizeof name, "%s", e->op);
+    sample *s = j->s;
+    int k = 0;
+    while (k < s->nops && strcmp(s->ops[k].op, name)) k++;
+    if (k == s->nops) {
+        if (k == DUET_BENCH_MAX_OPS) snprintf(s->ops[--k].op, sizeof name, "(other ops)");
+        else snprintf(s->ops[s->nops++].op, sizeof name, "%s", name);
+    }
+    s->ops[k].ms_per_step += e->dur_ms;
+    s->ops[k].calls_per_step += 1;
+}
 
 static void fill_inputs(const duet_job *j, duet_session *ss, int step, duet_tensor **in)
 {
@@ -234,7 +264,7 @@ static void fill_inputs(const duet_job *j, duet_session *ss, int step, duet_tens
 
 /* The first call, the warm-up, then the timed steps, each on fresh inputs (outside
  * the timing) and followed by the context's reset, as training does. */
-static void time_steps(const duet_job *j, duet_session *ss)
+static void time_steps(duet_job *j, duet_session *ss)
 {
     const bench_args *a = j->a;
     sample *s = j->s;
@@ -242,6 +272,7 @@ static void time_steps(const duet_job *j, duet_session *ss)
     for (int i = 0; i < calls; i++) {
         duet_tensor *in[16], *out[16];
         fill_inputs(j, ss, i, in);
+        j->timing = i > a->warmup;
         double t0 = duet_now_ms();
         int failed = duet_session_call(ss, in, out);
         double ms = duet_now_ms() - t0;
@@ -250,13 +281,16 @@ static void time_steps(const duet_job *j, duet_session *ss)
         if (i == 0) s->first_ms = ms;
         else if (i > a->warmup) s->ms[s->n++] = ms;
     }
+    j->timing = false;
+    for (int k = 0; k < s->nops && s->n; k++) /* totals to per-step figures */
+        s->ops[k].ms_per_step /= s->n, s->ops[k].calls_per_step /= s->n;
     s->trace_ms = duet_fn_trace_ms(ss->fn);
     s->optimise_ms = duet_fn_optimise_ms(ss->fn);
 }
 
 static void duet_child(int fd, void *user)
 {
-    const duet_job *j = user;
+    duet_job *j = user;
     const bench_args *a = j->a;
     duet_case c = *a->c; /* --infer: the forward-only body in the training step's place */
     if (a->infer) c.body = a->c->bench->infer;
@@ -265,6 +299,7 @@ static void duet_child(int fd, void *user)
     duet_session ss;
     if (!duet_session_open(&ss, &c, j->graph ? DUET_RUN_STRICT : DUET_RUN_EAGER, (uint64_t)a->seed)) {
         duet_ctx_set_threads(ss.ctx, (int)a->threads);
+        if (a->profile) duet_ctx_set_profiler(ss.ctx, count_op, j);
         if (c.bench) s->flops = c.bench->flops(ss.state, (int)a->batch, j->seq, a->infer);
         time_steps(j, &ss);
     }
@@ -284,7 +319,7 @@ static void duet_child(int fd, void *user)
 /* 0, or the exit code after printing why the run failed. */
 static int run_duet(const bench_args *a, bool graph, int seq, int steps, sample *s, double *rss_mb)
 {
-    duet_job j = {a, graph, seq, steps, s};
+    duet_job j = {a, graph, seq, steps, s, false};
     size_t got;
     int status;
     const char *mode = graph ? "graph" : "eager";
@@ -400,7 +435,32 @@ typedef struct tally {
     double p10[BENCH_MAX_ROUNDS], p90[BENCH_MAX_ROUNDS]; /* the peer's, per round */
     double first[BENCH_MAX_ROUNDS], trace[BENCH_MAX_ROUNDS], optimise[BENCH_MAX_ROUNDS];
     double flops, peak_rss_mb;
+    int nops, op_steps; /* --profile: ops[].* summed over op_steps timed steps */
+    duet_bench_op ops[DUET_BENCH_MAX_OPS];
 } tally;
+
+/* A round's per-step op times into t's totals, matched by op kind. */
+static void tally_ops(tally *t, const sample *s)
+{
+    for (int i = 0; i < s->nops; i++) {
+        int k = 0;
+        while (k < t->nops && strcmp(t->ops[k].op, s->ops[i].op)) k++;
+        if (k == t->nops) {
+            if (k == DUET_BENCH_MAX_OPS) k--; /* the table is full: into its last kind */
+            else t->ops[t->nops++] = (duet_bench_op){.ms_per_step = 0};
+            memcpy(t->ops[k].op, s->ops[i].op, sizeof t->ops[k].op);
+        }
+        t->ops[k].ms_per_step += s->ops[i].ms_per_step * s->n;
+        t->ops[k].calls_per_step += s->ops[i].calls_per_step * s->n;
+    }
+    t->op_steps += s->n;
+}
+
+static int slower_op_first(const void *a, const void *b)
+{
+    double x = ((const duet_bench_op *)a)->ms_per_step, y = ((const duet_bench_op *)b)->ms_per_step;
+    return (x < y) - (x > y);
+}
 
 static void tally_add(tally *t, const sample *s, int steps, double rss_mb, bool peer)
 {
@@ -410,6 +470,7 @@ static void tally_add(tally *t, const sample *s, int steps, double rss_mb, bool 
     } else {
         memcpy(t->ms + t->n, s->ms, sizeof *s->ms * (size_t)s->n);
         t->n += s->n;
+        tally_ops(t, s);
     }
     t->steps += steps;
     t->first[t->rounds] = s->first_ms;
@@ -446,6 +507,12 @@ static void tally_to_row(tally *t, bool peer, duet_bench_row *r)
     r->flops = t->flops;
     r->gflops = t->flops > 0 ? t->flops / (r->median_ms * 1e6) : 0;
     r->peak_rss_mb = t->peak_rss_mb;
+    r->nops = t->op_steps ? t->nops : 0;
+    for (int k = 0; k < r->nops; k++) {
+        r->ops[k] = t->ops[k];
+        r->ops[k].ms_per_step /= t->op_steps, r->ops[k].calls_per_step /= t->op_steps;
+    }
+    qsort(r->ops, (size_t)r->nops, sizeof *r->ops, slower_op_first);
 }
 
 static void load_average(char *buf, size_t n)

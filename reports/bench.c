@@ -70,6 +70,45 @@ static void print_rows(FILE *f, const duet_bench *b)
                "jit.trace alone)\n");
 }
 
+static const duet_bench_op *find_op(const duet_bench_row *r, const char *op)
+{
+    for (int k = 0; r && k < r->nops; k++)
+        if (!strcmp(r->ops[k].op, op)) return &r->ops[k];
+    return NULL;
+}
+
+static void print_op_ms(FILE *f, const duet_bench_op *o)
+{
+    if (o) fprintf(f, " %9.3f %6.1f", o->ms_per_step, o->calls_per_step);
+    else fprintf(f, " %9s %6s", "-", "-");
+}
+
+/* --profile: per seq, each op kind's kernel time per step in both modes, in graph
+ * mode's order (the slowest first), then eager's kinds that graph mode has not. */
+static void print_profile(FILE *f, const duet_bench *b, int seq)
+{
+    const duet_bench_row *e = find_row(b, "duet", "eager", seq), *g = find_row(b, "duet", "graph", seq);
+    if (!(e && e->nops) && !(g && g->nops)) return;
+    fprintf(f, "\nkernel time per step by op kind, seq %d (--profile)\n", seq);
+    fprintf(f, "%-40s %9s %6s %9s %6s\n", "op", "eager ms", "calls", "graph ms", "calls");
+    double sum[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        const duet_bench_row *r = pass ? e : g;
+        for (int k = 0; r && k < r->nops; k++) {
+            const char *op = r->ops[k].op;
+            if (pass && find_op(g, op)) continue; /* printed with graph's */
+            const duet_bench_op *eo = find_op(e, op), *go = find_op(g, op);
+            fprintf(f, "%-40s", op);
+            print_op_ms(f, eo), print_op_ms(f, go);
+            fputc('\n', f);
+            sum[0] += eo ? eo->ms_per_step : 0, sum[1] += go ? go->ms_per_step : 0;
+        }
+    }
+    fprintf(f, "%-40s %9.3f %6s %9.3f\n", "(all kernels)", sum[0], "", sum[1]);
+    fprintf(f, "%-40s %9.3f %6s %9.3f\n", "(step median)", e ? e->median_ms : NAN, "",
+            g ? g->median_ms : NAN);
+}
+
 void duet_bench_print(FILE *f, const duet_bench *b)
 {
     fprintf(f, "duet bench %s: %s, %d rounds alternating the modes, each %d warm-up steps then "
@@ -91,6 +130,9 @@ void duet_bench_print(FILE *f, const duet_bench *b)
     fputc('\n', f);
     print_summary(f, b);
     print_rows(f, b);
+    for (int i = 0; i < b->nrows; i++)
+        if (!strcmp(b->rows[i].engine, "duet") && !strcmp(b->rows[i].mode, "eager"))
+            print_profile(f, b, b->rows[i].seq);
 }
 
 #define ROW(member, type) JSON_FIELD(duet_bench_row, member, #member, type)
@@ -113,6 +155,14 @@ static const json_field row_fields[] = {
     JSON_END,
 };
 
+#define OP(member, type) JSON_FIELD(duet_bench_op, member, #member, type)
+static const json_field op_fields[] = {
+    OP(op, JSON_STRING),
+    OP(ms_per_step, JSON_NUMBER),
+    OP(calls_per_step, JSON_NUMBER),
+    JSON_END,
+};
+
 #define BENCH(member, name, type) JSON_FIELD(duet_bench, member, name, type)
 static const json_field bench_fields[] = {
     BENCH(case_name, "case", JSON_STRING),
@@ -131,6 +181,16 @@ static const json_field bench_fields[] = {
     JSON_END,
 };
 
+/* --profile's "ops": [{"op", "ms_per_step", "calls_per_step"}], the slowest first. */
+static void put_ops(json_out *w, cJSON *row, const duet_bench_row *r)
+{
+    cJSON *ops = json_add(w, row, "ops", cJSON_CreateArray());
+    for (int k = 0; ops && k < r->nops; k++) {
+        cJSON *o = json_add(w, ops, NULL, cJSON_CreateObject());
+        if (o) json_put_fields(w, o, op_fields, &r->ops[k]);
+    }
+}
+
 int duet_write_bench_json(const char *path, const duet_bench *b, char *err, size_t errlen)
 {
     json_out w = {0};
@@ -142,6 +202,7 @@ int duet_write_bench_json(const char *path, const duet_bench *b, char *err, size
     for (int i = 0; results && i < b->nrows; i++) {
         cJSON *o = json_add(&w, results, NULL, cJSON_CreateObject());
         if (o) json_put_fields(&w, o, row_fields, &b->rows[i]);
+        if (o && b->rows[i].nops) put_ops(&w, o, &b->rows[i]);
     }
     int rc = json_write_doc(path, doc, &w, err, errlen);
     cJSON_Delete(doc);

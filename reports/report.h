@@ -36,6 +36,14 @@ int duet_suite_unexpected(const duet_suite *s);
 /* ---- benchmarks: `duet bench` fills a duet_bench, these print and write it ---- */
 
 #define DUET_BENCH_MAX_ROWS 64
+#define DUET_BENCH_MAX_OPS 48
+
+/* With --profile: one op kind's share of a step ("matmul", "fused[mul add]"). */
+typedef struct duet_bench_op {
+    char op[64];
+    double ms_per_step;    /* its kernels' time, summed, over the profiled steps */
+    double calls_per_step;
+} duet_bench_op;
 
 /* One (engine, mode, seq, threads): its step times pooled over the rounds. */
 typedef struct duet_bench_row {
@@ -51,6 +59,8 @@ typedef struct duet_bench_row {
     double flops;          /* per step, counted analytically; 0: not counted */
     double gflops;         /* flops over the median time; 0: not counted */
     double peak_rss_mb;    /* the process's peak resident set, the largest over rounds */
+    int nops;              /* --profile: duet's op kinds, the slowest first; 0 otherwise */
+    duet_bench_op ops[DUET_BENCH_MAX_OPS];
 } duet_bench_row;
 
 typedef struct duet_bench {
