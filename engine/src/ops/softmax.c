@@ -108,12 +108,24 @@ SOFTMAX_INLINE void block(lanes *v, const float *x, int64_t st, int64_t len, flo
     memcpy(v, t, sizeof *v);
 }
 
+/* Halves of a vector, as vectors: the pairwise reductions below stay in registers
+ * (indexing lanes one by one made GCC spill the vector to the stack every row). */
+typedef float lanes8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float lanes4 __attribute__((vector_size(4 * sizeof(float))));
+typedef int32_t mask8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int32_t mask4 __attribute__((vector_size(4 * sizeof(float))));
+#define LO8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define HI8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#define LO4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define HI4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+
 /* The lanes added pairwise: 8 + 8, 4 + 4, 2 + 2, 1 + 1. */
 SOFTMAX_INLINE float lanes_total(lanes *v)
 {
-    for (int w = LANES / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) (*v)[j] += (*v)[j + w];
-    return (*v)[0];
+    lanes8 s8 = LO8(*v) + HI8(*v);
+    lanes4 s4 = LO4(s8) + HI4(s8);
+    float s0 = s4[0] + s4[2], s1 = s4[1] + s4[3];
+    return s0 + s1;
 }
 
 /* Adds element k of x (contiguous, its first element in lane 0) into lane k mod 16; a
@@ -138,9 +150,14 @@ SOFTMAX_INLINE float line_max(const float *x, int64_t n, int64_t st)
         lane_mask gt = b > mx;
         mx = (lanes)(((lane_mask)b & gt) | ((lane_mask)mx & ~gt));
     }
-    for (int w = LANES / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) mx[j] = mx[j + w] > mx[j] ? mx[j + w] : mx[j];
-    return mx[0];
+    lanes8 lo = LO8(mx), hi = HI8(mx);
+    mask8 gt8 = hi > lo;
+    lanes8 m8 = (lanes8)(((mask8)hi & gt8) | ((mask8)lo & ~gt8));
+    lanes4 lo4 = LO4(m8), hi4 = HI4(m8);
+    mask4 gt4 = hi4 > lo4;
+    lanes4 m4 = (lanes4)(((mask4)hi4 & gt4) | ((mask4)lo4 & ~gt4));
+    float m0 = m4[2] > m4[0] ? m4[2] : m4[0], m1 = m4[3] > m4[1] ? m4[3] : m4[1];
+    return m1 > m0 ? m1 : m0;
 }
 
 /* sum_k exp(x[k st] - m); also stores each exp at o[k st] unless o is NULL. A
