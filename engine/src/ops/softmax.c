@@ -160,6 +160,18 @@ SOFTMAX_INLINE float line_max(const float *x, int64_t n, int64_t st)
     return m1 > m0 ? m1 : m0;
 }
 
+/* o[k] = exp(x[k] - m) for the len < 16 elements after a row's whole vectors, as
+ * one padded vector: a scalar loop of exps there cost more than all the rest of a
+ * 40-element row. */
+SOFTMAX_INLINE void exp_tail(float *o, const float *x, int64_t len, float m)
+{
+    if (!len) return;
+    float t[LANES], e[LANES];
+    for (int j = 0; j < LANES; j++) t[j] = j < len ? x[j] : 0.0f;
+    for (int j = 0; j < LANES; j++) e[j] = exp_nonpos(t[j] - m);
+    memcpy(o, e, sizeof *o * (size_t)len);
+}
+
 /* sum_k exp(x[k st] - m); also stores each exp at o[k st] unless o is NULL. A
  * contiguous output is its own scratch; otherwise chunks go through the stack. */
 SOFTMAX_INLINE float exp_sum(float *o, const float *x, int64_t n, int64_t st, float m)
@@ -167,7 +179,9 @@ SOFTMAX_INLINE float exp_sum(float *o, const float *x, int64_t n, int64_t st, fl
     lanes acc;
     lanes_fill(&acc, -0.0f);
     if (o && st == 1) {
-        for (int64_t k = 0; k < n; k++) o[k] = exp_nonpos(x[k] - m);
+        int64_t full = n - n % LANES;
+        for (int64_t k = 0; k < full; k++) o[k] = exp_nonpos(x[k] - m);
+        exp_tail(o + full, x + full, n - full, m);
         lanes_add(&acc, o, n);
         return lanes_total(&acc);
     }
