@@ -12,7 +12,6 @@ struct duet_chunk {
 
 #define DUET_CHUNK_MIN ((size_t)1 << 20)
 #define DUET_ALIGN 64
-
 void *duet_heap_alloc(duet_ctx *ctx, size_t bytes)
 {
     if (ctx->mem_limit && ctx->mem_used + bytes > ctx->mem_limit) return NULL;
@@ -29,8 +28,9 @@ void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes)
 }
 
 /* Chunks stay in allocation order and survive resets: a training loop makes the same
- * requests every step, so after the first steps it finds its memory again and never
- * calls malloc (or faults in fresh pages). */
+ * requests every step, so after the first step it finds its memory again and never
+ * calls malloc (or faults in fresh pages). A new chunk is at least as large as the
+ * arena so far, so a step of any size makes a handful of chunks, not hundreds. */
 static duet_chunk *chunk_new(duet_ctx *ctx, duet_arena *a, size_t size);
 
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
@@ -41,7 +41,8 @@ void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size)
     for (; c; last = c, c = c->next)
         if (c->size - c->used >= size) break;
     if (!c) {
-        c = chunk_new(ctx, a, size > DUET_CHUNK_MIN ? size : DUET_CHUNK_MIN);
+        size_t grow = a->bytes > DUET_CHUNK_MIN ? a->bytes : DUET_CHUNK_MIN;
+        c = chunk_new(ctx, a, size > grow ? size : grow);
         if (!c) return NULL;
         if (!last) /* cur was NULL and the list empty */
             for (last = a->head; last && last->next; last = last->next) {}
@@ -65,18 +66,12 @@ static duet_chunk *chunk_new(duet_ctx *ctx, duet_arena *a, size_t size)
     return c;
 }
 
-/* A step that outgrew its chunk left several behind: replace them with one chunk a
- * quarter larger than the whole step, so varying shapes do not pile up chunks. In a
- * steady loop there is one chunk and nothing is freed. */
+/* Every chunk is kept: the next step reuses the memory already faulted in. (Merging
+ * them into one fresh chunk made the second step fault the whole step in again.) */
 void duet_arena_reset(duet_ctx *ctx, duet_arena *a)
 {
-    size_t used = 0;
-    for (duet_chunk *c = a->head; c; c = c->next) used += c->used, c->used = 0;
-    if (a->head && a->head->next) {
-        duet_arena_free(ctx, a);
-        size_t want = used + used / 4;
-        a->head = chunk_new(ctx, a, want > DUET_CHUNK_MIN ? want : DUET_CHUNK_MIN);
-    }
+    (void)ctx;
+    for (duet_chunk *c = a->head; c; c = c->next) c->used = 0;
     a->cur = a->head;
 }
 
