@@ -1,6 +1,10 @@
 /* Arenas: bump allocation in chunks. Eager tensors and the tape live in the step
  * arena and go away together at duet_ctx_reset, which is why ops never free. */
+#define _DEFAULT_SOURCE /* madvise */
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -18,6 +22,20 @@ void *duet_heap_alloc(duet_ctx *ctx, size_t bytes)
     void *p = malloc(bytes ? bytes : 1);
     if (p) ctx->mem_used += bytes;
     return p;
+}
+
+/* Asks the kernel to map a new block's pages now, in one call: faulting them in one
+ * 4 KB page at a time, as the first step's kernels wrote them, was most of the first
+ * call's time. Advice only: an old kernel without MADV_POPULATE_WRITE says no. */
+void duet_prefault(void *p, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (bytes >= DUET_PREFAULT_MIN && hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)bytes;
+#endif
 }
 
 void duet_heap_free(duet_ctx *ctx, void *p, size_t bytes)

@@ -368,6 +368,7 @@ static void *var_buf_alloc(duet_ctx *ctx, size_t bytes)
 {
     duet_retired *r = duet_heap_alloc(ctx, sizeof *r + bytes);
     if (!r) return NULL;
+    duet_prefault(r, sizeof *r + bytes); /* written whole, by an assign or the zeroing */
     r->bytes = bytes;
     r->next = NULL;
     return r + 1;

@@ -304,6 +304,7 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         p->slot_buf[k] = malloc(need[k]);
         p->slot_cap[k] = p->slot_buf[k] ? need[k] : 0;
         if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes for a plan buffer", need[k]);
+        duet_prefault(p->slot_buf[k], need[k]);
     }
     p->planned_bytes = total;
     return 0;

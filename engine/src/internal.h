@@ -18,6 +18,9 @@ typedef struct duet_arena {
 } duet_arena;
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size);
 void duet_arena_reset(duet_ctx *ctx, duet_arena *a);
+/* Maps a fresh block's pages at once (blocks of DUET_PREFAULT_MIN bytes or more). */
+#define DUET_PREFAULT_MIN ((size_t)64 << 10)
+void duet_prefault(void *p, size_t bytes);
 void duet_arena_free(duet_ctx *ctx, duet_arena *a);
 /* Moves src's chunks to dst (src is left empty): memory that must outlive its owner. */
 void duet_arena_adopt(duet_arena *dst, duet_arena *src);
