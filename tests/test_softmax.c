@@ -447,6 +447,47 @@ static duet_tensor *body_softmax_grad(duet_ctx *c, duet_tensor **x, void *u)
     return duet_apply(c, DUET_HERE, DUET_OP_SOFTMAX_GRAD, (duet_tensor *[]){x[0], x[1]}, 2, &a);
 }
 
+/* sparse_xent_grad: the loss gradient as one op, against the composite it replaced,
+ * bit for bit, and its own gradient (second derivatives) against finite differences. */
+static duet_tensor *body_xent_grad(duet_ctx *c, duet_tensor **x, void *u)
+{
+    (void)u;
+    duet_attrs a = {0};
+    return duet_apply(c, DUET_HERE, DUET_OP_SPARSE_XENT_GRAD, (duet_tensor *[]){x[0], x[1], x[2]}, 3, &a);
+}
+
+static duet_tensor *body_xent_grad_composite(duet_ctx *c, duet_tensor **x, void *u)
+{
+    (void)u;
+    int64_t rows = x[0]->shape[0], C = x[0]->shape[1];
+    duet_tensor *g = duet_reshape(c, x[2], 2, (int64_t[]){rows, 1});
+    duet_tensor *oh = duet_one_hot(c, x[1], C);
+    return duet_mul(c, duet_sub(c, duet_softmax(c, x[0], 1, NULL), oh), g);
+}
+
+static void test_sparse_xent_grad_op(void **state)
+{
+    (void)state;
+    enum { R = 7, C = 10 };
+    float lg[R * C], gy[R], got[R * C], want[R * C];
+    int32_t lb[R] = {0, 9, 3, 3, 5, 1, 8};
+    tu_fill(lg, R * C, 21, -4, 4);
+    tu_fill(gy, R, 22, -1, 1);
+    lg[5] = 1e30f, lg[6] = -1e30f; /* a saturated row */
+    tu_input in[3] = {{DUET_F32, 2, {R, C}, lg, true},
+                      {DUET_I32, 1, {R}, lb, false},
+                      {DUET_F32, 1, {R}, gy, true}};
+    int rank;
+    int64_t shape[DUET_MAX_RANK];
+    assert_int_equal(tu_run(body_xent_grad, NULL, in, 3, got, R * C, &rank, shape), DUET_OK);
+    assert_int_equal(tu_run(body_xent_grad_composite, NULL, in, 3, want, R * C, &rank, shape), DUET_OK);
+    assert_memory_equal(got, want, sizeof got);
+    tu_check_forward(body_xent_grad, NULL, in, 3, 2, (int64_t[]){R, C}, want, 0);
+
+    tu_fill(lg, R * C, 23, -2, 2);
+    tu_check_grad(body_xent_grad, NULL, in, 3, 1e-2, 1e-3, 1e-2);
+}
+
 static void test_softmax_grad_op_grad(void **state)
 {
     (void)state;
@@ -567,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_masked_softmax_matches_chain),
         cmocka_unit_test(test_masked_softmax_pattern),
         cmocka_unit_test(test_softmax_grad_op_grad),
+        cmocka_unit_test(test_sparse_xent_grad_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,7 @@ typedef struct duet_op_def {
     X(ANY, any) X(SIZE, size)                 \
     X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(SOFTMAX_GRAD, softmax_grad)          \
     X(MASKED_SOFTMAX, masked_softmax) X(SPARSE_XENT, sparse_xent)                           \
+    X(SPARSE_XENT_GRAD, sparse_xent_grad)                                                   \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
     X(GUARD, guard) X(FUSED, fused) X(ADAM_UPDATE, adam_update)      \

@@ -593,20 +593,14 @@ static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
     return 0;
 }
 
-/* d loss / d logits = (softmax(logits) - one_hot(labels, C)) * gy[..., None] */
+/* d loss / d logits = (softmax(logits) - one_hot(labels, C)) * gy[..., None], one op */
 static void sparse_xent_vjp(duet_ctx *c, const duet_node *n, duet_tensor *gy, duet_tensor **gx,
                             const bool *need)
 {
     if (!need[0]) return;
-    duet_tensor *logits = n->in[0], *labels = n->in[1];
-    int r = logits->rank;
-    int64_t dims[DUET_MAX_RANK];
-    for (int i = 0; i < r - 1; i++) dims[i] = logits->shape[i];
-    dims[r - 1] = 1;
-    duet_tensor *g = duet_reshape(c, gy, r, dims);
-    duet_tensor *p = duet_softmax(c, logits, r - 1, NULL);
-    duet_tensor *oh = duet_one_hot(c, labels, logits->shape[r - 1]);
-    gx[0] = duet_mul(c, duet_sub(c, p, oh), g);
+    duet_attrs a = {0};
+    gx[0] = duet_apply(c, n->site, DUET_OP_SPARSE_XENT_GRAD,
+                       (duet_tensor *[]){n->in[0], n->in[1], gy}, 3, &a);
 }
 
 const duet_op_def duet_opdef_sparse_xent = {.name = "sparse_xent",
@@ -614,6 +608,75 @@ const duet_op_def duet_opdef_sparse_xent = {.name = "sparse_xent",
                                             .infer = sparse_xent_infer,
                                             .kernel = sparse_xent_kernel,
                                             .vjp = sparse_xent_vjp};
+
+/* ---- sparse_xent_grad(logits, labels, gy): the loss's gradient as one op ----
+ * Each row is softmax'd by the softmax kernel's own line function, then has the
+ * one-hot subtracted and is scaled by its gy in the composite's order ((p - oh) * g),
+ * so it gives the bits softmax, one_hot, sub and mul gave, in one pass over the
+ * logits instead of four. */
+
+static int sparse_xent_grad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
+                                  int nin, duet_type *out)
+{
+    duet_type loss;
+    if (sparse_xent_infer(c, a, in, nin, &loss)) return -1;
+    const duet_tensor *gy = in[2];
+    bool ok = gy->dtype == DUET_F32 && gy->rank == loss.rank;
+    for (int i = 0; ok && i < loss.rank; i++)
+        ok = gy->shape[i] == loss.shape[i] || DUET_DIM_IS_SYM(gy->shape[i]) ||
+             DUET_DIM_IS_SYM(loss.shape[i]);
+    if (!ok) {
+        char sg[96];
+        return duet_fail(c, DUET_ERR_SHAPE, "gy %s %s must be f32 of the labels' shape",
+                         duet_dtype_name(gy->dtype), duet_shape_str(gy, sg, sizeof sg));
+    }
+    duet_type_of(in[0], out);
+    return 0;
+}
+
+static int sparse_xent_grad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
+                                   int nin, duet_tensor *out)
+{
+    (void)c, (void)a, (void)nin;
+    const float *x = in[0]->data, *gy = in[2]->data;
+    const int32_t *lab = in[1]->data;
+    float *o = out->data;
+    int64_t C = out->shape[out->rank - 1], rows = duet_numel(in[1]);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = o + r * C;
+        softmax_line(row, x + r * C, C, 1, false);
+        for (int64_t k = 0; k < C; k++) row[k] = (row[k] - (k == lab[r] ? 1.0f : 0.0f)) * gy[r];
+    }
+    return 0;
+}
+
+/* Linear in gy: d/dgy = sum_k g_k (p_k - oh_k); d/dlogits = softmax_grad(p, g * gy). */
+static void sparse_xent_grad_vjp(duet_ctx *c, const duet_node *n, duet_tensor *g,
+                                 duet_tensor **gx, const bool *need)
+{
+    duet_tensor *logits = n->in[0], *labels = n->in[1], *gy = n->in[2];
+    int r = logits->rank;
+    duet_tensor *p = duet_softmax(c, logits, r - 1, NULL);
+    if (need[0]) {
+        int64_t dims[DUET_MAX_RANK];
+        for (int i = 0; i < r - 1; i++) dims[i] = logits->shape[i];
+        dims[r - 1] = 1;
+        duet_attrs a = {0};
+        a.i[SOFTMAX_AXIS] = r - 1;
+        duet_tensor *gg = duet_mul(c, g, duet_reshape(c, gy, r, dims));
+        gx[0] = duet_apply(c, n->site, DUET_OP_SOFTMAX_GRAD, (duet_tensor *[]){p, gg}, 2, &a);
+    }
+    if (need[2]) {
+        duet_tensor *oh = duet_one_hot(c, labels, logits->shape[r - 1]);
+        gx[2] = duet_sum(c, duet_mul(c, g, duet_sub(c, p, oh)), DUET_AXIS(r - 1), false);
+    }
+}
+
+const duet_op_def duet_opdef_sparse_xent_grad = {.name = "sparse_xent_grad",
+                                                 .nin = 3,
+                                                 .infer = sparse_xent_grad_infer,
+                                                 .kernel = sparse_xent_grad_kernel,
+                                                 .vjp = sparse_xent_grad_vjp};
 
 duet_tensor *duet_sparse_xent_at(duet_site s, duet_ctx *c, duet_tensor *logits, duet_tensor *labels)
 {
