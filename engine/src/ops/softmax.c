@@ -178,14 +178,15 @@ SOFTMAX_INLINE float exp_sum(float *o, const float *x, int64_t n, int64_t st, fl
 {
     lanes acc;
     lanes_fill(&acc, -0.0f);
-    if (o && st == 1) {
+    float buf[CHUNK];
+    if (st == 1 && (o || n <= CHUNK)) { /* a short row without output: buf for scratch */
+        float *e = o ? o : buf;
         int64_t full = n - n % LANES;
-        for (int64_t k = 0; k < full; k++) o[k] = exp_nonpos(x[k] - m);
-        exp_tail(o + full, x + full, n - full, m);
-        lanes_add(&acc, o, n);
+        for (int64_t k = 0; k < full; k++) e[k] = exp_nonpos(x[k] - m);
+        exp_tail(e + full, x + full, n - full, m);
+        lanes_add(&acc, e, n);
         return lanes_total(&acc);
     }
-    float buf[CHUNK];
     for (int64_t c = 0; c < n; c += CHUNK) {
         int64_t len = n - c < CHUNK ? n - c : CHUNK;
         for (int64_t k = 0; k < len; k++) buf[k] = exp_nonpos(x[(c + k) * st] - m);
