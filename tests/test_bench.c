@@ -112,6 +112,40 @@ static void test_ner_rows(void **state)
     cJSON_Delete(doc);
 }
 
+/* --profile: each duet row carries its op kinds, the slowest first, whose kernel times
+ * fit in the step; the table prints both modes; without the flag there are none. */
+static void test_profile(void **state)
+{
+    (void)state;
+    cJSON *doc = bench("ner --profile --steps 4 --warmup 1 --rounds 2 --seq 8 --batch 4", 2);
+    assert_non_null(strstr(out, "kernel time per step by op kind, seq 8 (--profile)"));
+    assert_non_null(strstr(out, "\nmatmul "));
+    const cJSON *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "results")) {
+        const cJSON *ops = cJSON_GetObjectItemCaseSensitive(r, "ops"), *o;
+        assert_true(cJSON_GetArraySize(ops) > 5);
+        double prev = INFINITY, total = 0;
+        bool matmul = false;
+        cJSON_ArrayForEach(o, ops) {
+            double ms = number(o, "ms_per_step");
+            assert_true(ms >= 0 && ms <= prev);
+            prev = ms, total += ms;
+            if (!strcmp(string(o, "op"), "matmul")) {
+                matmul = true;
+                assert_true(number(o, "calls_per_step") == 30); /* the step's products */
+            }
+        }
+        assert_true(matmul);
+        assert_true(total > 0 && total <= number(r, "p90_ms") * 1.5);
+    }
+    cJSON_Delete(doc);
+    doc = bench("ner --steps 2 --warmup 0 --rounds 1 --seq 8 --batch 4", 2);
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "results"))
+        assert_null(cJSON_GetObjectItemCaseSensitive(r, "ops"));
+    assert_null(strstr(out, "--profile"));
+    cJSON_Delete(doc);
+}
+
 /* A case without sized inputs runs on its own, with no FLOP count. */
 static void test_own_inputs(void **state)
 {
@@ -173,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flop_count),
         cmocka_unit_test(test_ner_rows),
+        cmocka_unit_test(test_profile),
         cmocka_unit_test(test_own_inputs),
         cmocka_unit_test(test_trace_error),
         cmocka_unit_test(test_bad_flags),
