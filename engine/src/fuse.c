@@ -40,24 +40,32 @@ static const float *operand(int k, duet_tensor *const *in, float tmp[][FUSE_TILE
     return (const float *)in[k]->data + (scalar ? 0 : off);
 }
 
-static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
-                        duet_tensor *out)
+/* The fused kernel's tasks: runs of tiles. Each output element is its members' maps
+ * of its own inputs, in order, so a tile computes the same bits on any thread; each
+ * task keeps its intermediates on its own stack. */
+typedef struct fused_job {
+    const duet_fused_prog *prog;
+    duet_tensor *const *in;
+    float *out;
+    int64_t n;
+} fused_job;
+
+static void fused_run(void *arg, int64_t begin, int64_t end)
 {
-    (void)c, (void)nin;
-    const duet_fused_prog *prog = a->p;
+    const fused_job *j = arg;
+    const duet_fused_prog *prog = j->prog;
     float tmp[DUET_FUSE_MAX_STEPS][FUSE_TILE];
-    int64_t n = duet_numel(out);
-    for (int64_t off = 0; off < n; off += FUSE_TILE) {
-        int64_t len = n - off < FUSE_TILE ? n - off : FUSE_TILE;
+    for (int64_t off = begin * FUSE_TILE; off < end * FUSE_TILE && off < j->n; off += FUSE_TILE) {
+        int64_t len = j->n - off < FUSE_TILE ? j->n - off : FUSE_TILE;
         for (int s = 0; s < prog->nsteps; s++) {
             const duet_fused_step *st = &prog->step[s];
             const duet_op_def *def = duet_op_table[st->op];
             bool last = s == prog->nsteps - 1;
-            float *dst = last ? (float *)out->data + off : tmp[s];
+            float *dst = last ? j->out + off : tmp[s];
             int64_t sa, sb;
-            const float *pa = operand(st->a, in, tmp, off, &sa);
+            const float *pa = operand(st->a, j->in, tmp, off, &sa);
             if (def->map2) {
-                const float *pb = operand(st->b, in, tmp, off, &sb);
+                const float *pb = operand(st->b, j->in, tmp, off, &sb);
                 def->map2(dst, pa, sa, pb, sb, len);
             } else if (sa == 0) { /* a scalar operand of a unary map */
                 float v;
@@ -68,6 +76,15 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
             }
         }
     }
+}
+
+static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                        duet_tensor *out)
+{
+    (void)nin;
+    fused_job j = {a->p, in, out->data, duet_numel(out)};
+    double tile_work = DUET_WORK_ELEM * FUSE_TILE * (double)j.prog->nsteps;
+    duet_parallel_range(c, (j.n + FUSE_TILE - 1) / FUSE_TILE, tile_work, 1, fused_run, &j);
     return 0;
 }
 

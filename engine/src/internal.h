@@ -90,6 +90,9 @@ typedef struct duet_type {
  * contraction off, so no clone fuses a multiply and an add: every clone computes the
  * same bits, only wider. */
 #define DUET_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Floats in the widest clone's vector (64 bytes): elementwise tasks start on multiples
+ * of it, so every task's loop runs whole, aligned vectors. */
+#define DUET_SIMD_FLOATS 16
 
 /* Elementwise ops also expose a 1-D map over contiguous f32 runs (stride 0 or 1 per
  * input) so the broadcasting kernel and the fusion pass share one definition. */
@@ -327,7 +330,32 @@ typedef void (*duet_task_fn)(void *arg, int64_t task);
  * the loop's cost in floating-point operations (roughly): a small loop runs on the
  * calling thread, as does a loop started inside a task. */
 void duet_parallel_for(duet_ctx *ctx, int64_t ntasks, double work, duet_task_fn fn, void *arg);
+/* Work estimates, in the flops duet_parallel_for counts: one element of a
+ * memory-bound elementwise pass (a load or two, a store, an add) takes about as long
+ * as DUET_WORK_ELEM of a matrix product's. */
+#define DUET_WORK_ELEM 8.0
+/* A task's share of a loop cut by duet_parallel_range: half of the least work worth
+ * splitting (pool.c's POOL_MIN_WORK), so every split loop has at least two tasks;
+ * 16K elements of an elementwise pass, whose three streams then stay in L2. */
+#define DUET_TASK_WORK (1 << 17)
+/* Items of a loop, each costing item_work, cut into runs of about DUET_TASK_WORK;
+ * fn(arg, begin, end) handles items [begin, end). The cut depends on the shape alone
+ * (n, item_work and align), never on the thread count: callers split only along
+ * independent outputs (rows, runs of elements), so results never depend on it. */
+typedef void (*duet_range_fn)(void *arg, int64_t begin, int64_t end);
+void duet_parallel_range(duet_ctx *ctx, int64_t n, double item_work, int64_t align,
+                         duet_range_fn fn, void *arg);
+/* The run length duet_parallel_range cuts: about DUET_TASK_WORK / item_work items, at
+ * least one, a multiple of align (a SIMD width, so runs keep vector alignment). */
+int64_t duet_task_items(double item_work, int64_t align);
 void duet_pool_free(duet_pool *p); /* stops and joins the workers */
+/* Test knobs, for tests of the thread invariance (tests/test_threads.c): with
+ * force_split on, every loop of two or more tasks is split, however small, and
+ * duet_parallel_range cuts tasks 64 times finer, so that small tensors (NER's) are
+ * split too; process-wide, set while no kernel runs. duet_pool_jobs: the loops the
+ * context's pool has split over its threads so far. */
+void duet_pool_force_split(bool on);
+int64_t duet_pool_jobs(const duet_ctx *ctx);
 int duet_online_cpus(void);        /* at least 1, at most DUET_MAX_THREADS */
 
 /* ---- profiling ---- */
@@ -410,8 +438,12 @@ typedef struct duet_bcast_iter {
 void duet_bcast_iter_init(duet_bcast_iter *it, const duet_tensor *out, const duet_tensor *const *in,
                           int n);
 void duet_bcast_iter_next(duet_bcast_iter *it);
-/* Applies a map2 over broadcast inputs: inner runs of the last dim use map2. */
-void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
+/* Moves the walk to element i of its shape (as i calls of next from the start would):
+ * where a task cut from the middle of a walk starts. */
+void duet_bcast_iter_seek(duet_bcast_iter *it, int64_t i);
+/* Applies a map2 over broadcast inputs: inner runs of the last dim use map2; on the
+ * context's threads when big. */
+void duet_bcast_apply2(duet_ctx *ctx, const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
                        duet_map2_fn f);
 
 /* ---- helpers for VJPs ---- */

@@ -24,11 +24,20 @@
 
 /* A loop with less work than this (about a few microseconds of arithmetic) runs on
  * the calling thread: waking a worker costs more than it would save. */
-#define POOL_MIN_WORK (1 << 18)
+#define POOL_MIN_WORK (2 * DUET_TASK_WORK) /* 2^18 */
 /* Idle workers poll for this many pause instructions (some tens of microseconds)
  * before sleeping, so the kernels of one step, a few microseconds apart, find them
  * awake; longer polling would take the core from other processes. */
 #define POOL_SPIN 4000
+
+/* The test knob (duet_pool_force_split): the least work split and a task's share. */
+static double min_work = POOL_MIN_WORK, task_work = DUET_TASK_WORK;
+
+void duet_pool_force_split(bool on)
+{
+    min_work = on ? 0 : POOL_MIN_WORK;
+    task_work = on ? DUET_TASK_WORK / 64 : DUET_TASK_WORK;
+}
 
 typedef struct pool_job {
     uint32_t gen;
@@ -48,6 +57,7 @@ struct duet_pool {
     _Atomic uint32_t gen;  /* job.gen, readable without the lock for polling */
     _Atomic uint64_t ticket; /* gen << 32 | next task */
     _Atomic int64_t finished; /* tasks of the current job done */
+    int64_t jobs;             /* jobs run on the workers (duet_pool_jobs) */
 };
 
 /* Set on pool workers: a loop started inside a task runs there, serially. */
@@ -150,7 +160,8 @@ void duet_parallel_for(duet_ctx *ctx, int64_t ntasks, double work, duet_task_fn 
 {
     duet_pool *p;
     if (ntasks > 1 && ntasks <= (int64_t)UINT32_MAX && ctx->threads > 1 && !in_worker &&
-        work >= POOL_MIN_WORK && (p = ctx_pool(ctx)) && p->nworkers > 0) {
+        work >= min_work && (p = ctx_pool(ctx)) && p->nworkers > 0) {
+        p->jobs++;
         pthread_mutex_lock(&p->mu);
         pool_job job = {p->job.gen + 1, fn, arg, ntasks};
         p->job = job;
@@ -167,6 +178,40 @@ void duet_parallel_for(duet_ctx *ctx, int64_t ntasks, double work, duet_task_fn 
         return;
     }
     for (int64_t t = 0; t < ntasks; t++) fn(arg, t);
+}
+
+/* duet_parallel_range's task: one run of items. */
+typedef struct range_job {
+    duet_range_fn fn;
+    void *arg;
+    int64_t n, per;
+} range_job;
+
+static void range_task(void *arg, int64_t t)
+{
+    const range_job *j = arg;
+    int64_t begin = t * j->per, end = begin + j->per < j->n ? begin + j->per : j->n;
+    j->fn(j->arg, begin, end);
+}
+
+int64_t duet_task_items(double item_work, int64_t align)
+{
+    double per = item_work > 0 ? task_work / item_work : task_work;
+    int64_t items = per < 1 ? 1 : per > (double)INT32_MAX ? INT32_MAX : (int64_t)per;
+    return (items + align - 1) / align * align;
+}
+
+void duet_parallel_range(duet_ctx *ctx, int64_t n, double item_work, int64_t align,
+                         duet_range_fn fn, void *arg)
+{
+    if (n <= 0) return;
+    range_job j = {fn, arg, n, duet_task_items(item_work, align)};
+    duet_parallel_for(ctx, (n + j.per - 1) / j.per, item_work * (double)n, range_task, &j);
+}
+
+int64_t duet_pool_jobs(const duet_ctx *ctx)
+{
+    return ctx->pool && ctx->pool->pid == getpid() ? ctx->pool->jobs : 0;
 }
 
 int duet_online_cpus(void)

@@ -204,31 +204,65 @@ void duet_bcast_iter_next(duet_bcast_iter *it)
     }
 }
 
+void duet_bcast_iter_seek(duet_bcast_iter *it, int64_t i)
+{
+    for (int k = 0; k < it->n; k++) it->off[k] = 0;
+    for (int d = it->rank - 1; d >= 0; d--) {
+        int64_t s = it->shape[d];
+        it->idx[d] = s ? i % s : 0;
+        i = s ? i / s : 0;
+        for (int k = 0; k < it->n; k++) it->off[k] += it->idx[d] * it->stride[k][d];
+    }
+}
+
+/* duet_bcast_apply2's tasks: runs of elements (whole-tensor calls) or of rows. */
+typedef struct apply2_job {
+    const float *a, *b;
+    float *o;
+    int64_t sa, sb; /* strides of the inputs along a run: 0 (broadcast) or 1 */
+    duet_map2_fn f;
+    duet_bcast_iter it; /* rows: the walk over the output's rows */
+    int64_t row;
+} apply2_job;
+
+static void apply2_elems(void *arg, int64_t begin, int64_t end)
+{
+    const apply2_job *j = arg;
+    j->f(j->o + begin, j->a + begin * j->sa, j->sa, j->b + begin * j->sb, j->sb, end - begin);
+}
+
+static void apply2_rows(void *arg, int64_t begin, int64_t end)
+{
+    const apply2_job *j = arg;
+    duet_bcast_iter it = j->it;
+    duet_bcast_iter_seek(&it, begin);
+    for (int64_t r = begin; r < end; r++, duet_bcast_iter_next(&it))
+        j->f(j->o + r * j->row, j->a + it.off[0], j->sa, j->b + it.off[1], j->sb, j->row);
+}
+
 /* Runs f over the last dim of out, one call per row; whole-tensor calls when the
- * inputs are full-size or scalars, the common cases. */
-void duet_bcast_apply2(const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
+ * inputs are full-size or scalars, the common cases. Runs of elements or of rows are
+ * tasks for the context's threads: each output element is f of its own inputs, so
+ * the cut changes no bit. */
+void duet_bcast_apply2(duet_ctx *ctx, const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
                        duet_map2_fn f)
 {
-    const float *pa = a->data, *pb = b->data;
-    float *po = out->data;
+    apply2_job j = {.a = a->data, .b = b->data, .o = out->data, .f = f};
     int64_t n = duet_numel(out), na = duet_numel(a), nb = duet_numel(b);
     if ((na == n || na == 1) && (nb == n || nb == 1)) {
-        f(po, pa, na == 1 && n != 1 ? 0 : 1, pb, nb == 1 && n != 1 ? 0 : 1, n);
+        j.sa = na == 1 && n != 1 ? 0 : 1;
+        j.sb = nb == 1 && n != 1 ? 0 : 1;
+        duet_parallel_range(ctx, n, DUET_WORK_ELEM, DUET_SIMD_FLOATS, apply2_elems, &j);
         return;
     }
     if (n == 0) return;
     const duet_tensor *ins[2] = {a, b};
-    duet_bcast_iter it;
-    duet_bcast_iter_init(&it, out, ins, 2);
+    duet_bcast_iter_init(&j.it, out, ins, 2);
     int last = out->rank - 1;
-    int64_t row = out->shape[last];
-    int64_t sa = it.stride[0][last], sb = it.stride[1][last];
-    /* iterate rows: treat the last dim as one step */
-    it.shape[last] = 1;
-    for (int64_t r = 0; r < n / row; r++) {
-        f(po + r * row, pa + it.off[0], sa, pb + it.off[1], sb, row);
-        duet_bcast_iter_next(&it);
-    }
+    j.row = out->shape[last];
+    j.sa = j.it.stride[0][last], j.sb = j.it.stride[1][last];
+    j.it.shape[last] = 1; /* the walk steps whole rows */
+    duet_parallel_range(ctx, n / j.row, DUET_WORK_ELEM * (double)j.row, 1, apply2_rows, &j);
 }
 
 duet_tensor *duet_tensor_copy(duet_ctx *ctx, const duet_tensor *src)

@@ -64,6 +64,23 @@ DUET_SIMD_CLONES static void adam_step(float *restrict w_out, float *restrict m_
     }
 }
 
+/* The step's tasks: runs of parameters, each updated on its own. */
+typedef struct adam_job {
+    float *w_out, *m_out, *v_out;
+    const float *g, *w, *m, *v;
+    float alpha, one_m_b1, one_m_b2, eps;
+} adam_job;
+
+static void adam_run(void *arg, int64_t begin, int64_t end)
+{
+    const adam_job *j = arg;
+    adam_step(j->w_out + begin, j->m_out + begin, j->v_out + begin, j->g + begin, j->w + begin,
+              j->m + begin, j->v + begin, end - begin, j->alpha, j->one_m_b1, j->one_m_b2, j->eps);
+}
+
+/* About a sqrt, a divide and seven streams per parameter: several elementwise passes. */
+#define ADAM_WORK_PER_PARAM (4 * DUET_WORK_ELEM)
+
 static int adam_update_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
@@ -73,9 +90,10 @@ static int adam_update_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
     float *m_out = w_out ? duet_var_stage_buffer(c, vars->m) : NULL;
     float *v_out = m_out ? duet_var_stage_buffer(c, vars->v) : NULL;
     if (!v_out) return -1;
-    adam_step(w_out, m_out, v_out, in[ADAM_GRAD]->data, in[ADAM_VAR]->data, in[ADAM_M]->data,
-              in[ADAM_V]->data, duet_numel(out), *(const float *)in[ADAM_ALPHA]->data,
-              a->f[ADAM_ONE_MINUS_BETA1], a->f[ADAM_ONE_MINUS_BETA2], a->f[ADAM_EPSILON]);
+    adam_job j = {w_out, m_out, v_out, in[ADAM_GRAD]->data, in[ADAM_VAR]->data, in[ADAM_M]->data,
+                  in[ADAM_V]->data, *(const float *)in[ADAM_ALPHA]->data,
+                  a->f[ADAM_ONE_MINUS_BETA1], a->f[ADAM_ONE_MINUS_BETA2], a->f[ADAM_EPSILON]};
+    duet_parallel_range(c, duet_numel(out), ADAM_WORK_PER_PARAM, DUET_SIMD_FLOATS, adam_run, &j);
     out->data = w_out;
     return 0;
 }

@@ -83,7 +83,7 @@ static int arith_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 {
     (void)a, (void)nin;
     if (out->dtype == DUET_I32) return arith_kernel_i32(c, in, out);
-    duet_bcast_apply2(in[0], in[1], out, duet_op_table[c->cur_op]->map2);
+    duet_bcast_apply2(c, in[0], in[1], out, duet_op_table[c->cur_op]->map2);
     return 0;
 }
 
@@ -202,11 +202,26 @@ static int unary_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
     return 0;
 }
 
+/* unary_kernel's tasks: runs of elements, each mapped on its own */
+typedef struct map1_job {
+    duet_map1_fn f;
+    float *o;
+    const float *x;
+    const duet_attrs *a;
+} map1_job;
+
+static void map1_run(void *arg, int64_t begin, int64_t end)
+{
+    const map1_job *j = arg;
+    j->f(j->o + begin, j->x + begin, end - begin, j->a);
+}
+
 static int unary_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                         duet_tensor *out)
 {
     (void)nin;
-    duet_op_table[c->cur_op]->map1(out->data, in[0]->data, duet_numel(out), a);
+    map1_job j = {duet_op_table[c->cur_op]->map1, out->data, in[0]->data, a};
+    duet_parallel_range(c, duet_numel(out), DUET_WORK_ELEM, DUET_SIMD_FLOATS, map1_run, &j);
     return 0;
 }
 

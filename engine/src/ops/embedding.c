@@ -15,12 +15,26 @@ static int64_t tail_numel(const duet_tensor *t, int from)
     return n;
 }
 
-static int check_id(duet_ctx *c, int32_t id, int64_t pos, int64_t rows)
+/* Checks every id, on the calling thread before any task runs: tasks cannot report
+ * errors, and the first bad id is the one named. */
+static int check_ids(duet_ctx *c, const int32_t *ids, int64_t n, int64_t rows)
 {
-    if (id >= 0 && id < rows) return 0;
-    return duet_fail(c, DUET_ERR_INDEX, "id %d at position %lld is out of range [0, %lld)", (int)id,
-                     (long long)pos, (long long)rows);
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= rows)
+            return duet_fail(c, DUET_ERR_INDEX, "id %d at position %lld is out of range [0, %lld)",
+                             (int)ids[i], (long long)i, (long long)rows);
+    return 0;
 }
+
+/* gather's and scatter_add's tasks */
+typedef struct embed_job {
+    const int32_t *ids;
+    int64_t n;   /* ids */
+    int64_t row; /* floats per table row */
+    const float *src;
+    float *dst;
+    int64_t rows, per; /* scatter_add: the table's rows, and rows per task */
+} embed_job;
 
 /* ---- gather: table (V, D...) f32, ids (...) i32 -> ids.shape + table.shape[1:] ---- */
 
@@ -46,19 +60,24 @@ static int gather_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
+/* ids [begin, end): each output row a copy of its table row */
+static void gather_run(void *arg, int64_t begin, int64_t end)
+{
+    const embed_job *j = arg;
+    size_t bytes = sizeof(float) * (size_t)j->row;
+    for (int64_t i = begin; i < end; i++)
+        memcpy(j->dst + i * j->row, j->src + (int64_t)j->ids[i] * j->row, bytes);
+}
+
 static int gather_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                          duet_tensor *out)
 {
     (void)a, (void)nin;
     const duet_tensor *t = in[0];
-    const float *tab = t->data;
-    const int32_t *ids = in[1]->data;
-    float *o = out->data;
-    int64_t v = t->shape[0], row = tail_numel(t, 1), n = duet_numel(in[1]);
-    for (int64_t i = 0; i < n; i++) {
-        if (check_id(c, ids[i], i, v)) return -1;
-        if (row) memcpy(o + i * row, tab + (int64_t)ids[i] * row, sizeof(float) * (size_t)row);
-    }
+    embed_job j = {.ids = in[1]->data, .n = duet_numel(in[1]), .row = tail_numel(t, 1),
+                   .src = t->data, .dst = out->data};
+    if (check_ids(c, j.ids, j.n, t->shape[0])) return -1;
+    if (j.row) duet_parallel_range(c, j.n, DUET_WORK_ELEM * (double)j.row, 1, gather_run, &j);
     return 0;
 }
 
@@ -114,23 +133,40 @@ static int scatter_add_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
     return 0;
 }
 
+/* Output rows are split among tasks; each task scans all the ids for its own rows, so
+ * a row still sums its updates in id order whatever the split. Scanning costs each
+ * task the ids, so a table is cut into at most this many tasks. */
+#define SCATTER_MAX_TASKS 16
+
+/* Output rows [t per, (t + 1) per) (the last task's end at the table's): zeroed, then
+ * each update whose id lands there added, in id order. */
+static void scatter_add_task(void *arg, int64_t t)
+{
+    const embed_job *j = arg;
+    int64_t lo = t * j->per, hi = lo + j->per < j->rows ? lo + j->per : j->rows;
+    memset(j->dst + lo * j->row, 0, sizeof(float) * (size_t)((hi - lo) * j->row));
+    for (int64_t i = 0; i < j->n; i++) {
+        if (j->ids[i] < lo || j->ids[i] >= hi) continue;
+        float *dst = j->dst + (int64_t)j->ids[i] * j->row;
+        const float *src = j->src + i * j->row;
+        for (int64_t k = 0; k < j->row; k++) dst[k] += src[k];
+    }
+}
+
 static int scatter_add_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
     (void)a, (void)nin;
-    const int32_t *ids = in[0]->data;
-    const float *up = in[1]->data;
-    float *o = out->data;
-    int64_t rows = out->shape[0], row = tail_numel(out, 1), n = duet_numel(in[0]);
-    int64_t total = duet_numel(out);
-    if (total) memset(o, 0, sizeof(float) * (size_t)total);
-    for (int64_t i = 0; i < n; i++) {
-        if (check_id(c, ids[i], i, rows)) return -1;
-        if (!row) continue;
-        float *dst = o + (int64_t)ids[i] * row;
-        const float *src = up + i * row;
-        for (int64_t k = 0; k < row; k++) dst[k] += src[k];
-    }
+    embed_job j = {.ids = in[0]->data, .n = duet_numel(in[0]), .row = tail_numel(out, 1),
+                   .src = in[1]->data, .dst = out->data, .rows = out->shape[0]};
+    if (check_ids(c, j.ids, j.n, j.rows)) return -1;
+    if (j.rows == 0 || j.row == 0) return 0;
+    j.per = duet_task_items(DUET_WORK_ELEM * (double)j.row, 1);
+    int64_t least = (j.rows + SCATTER_MAX_TASKS - 1) / SCATTER_MAX_TASKS;
+    if (j.per < least) j.per = least;
+    /* zeroing the table, then one add per update element */
+    double work = DUET_WORK_ELEM * (double)(j.rows + j.n) * (double)j.row;
+    duet_parallel_for(c, (j.rows + j.per - 1) / j.per, work, scatter_add_task, &j);
     return 0;
 }
 

@@ -43,20 +43,22 @@ static int layer_norm_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const
     return 0;
 }
 
+/* The kernel's tasks: runs of rows, each normalised on its own. */
+typedef struct norm_job {
+    float *o;
+    const float *x, *g, *b;
+    int64_t d;
+    double eps;
+} norm_job;
+
 /* Two passes per row (mean, then the variance of the centred values), in double. */
-static int layer_norm_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
-                             duet_tensor *out)
+static void layer_norm_rows(void *arg, int64_t begin, int64_t end)
 {
-    (void)c, (void)nin;
-    const float *x = in[0]->data, *g = in[1]->data, *b = in[2]->data;
-    float *o = out->data;
-    int64_t d = in[0]->shape[in[0]->rank - 1];
-    if (d == 0) return 0;
-    int64_t rows = duet_numel(in[0]) / d;
-    double eps = a->f[NORM_EPS];
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * d;
-        float *orow = o + r * d;
+    const norm_job *j = arg;
+    int64_t d = j->d;
+    for (int64_t r = begin; r < end; r++) {
+        const float *xr = j->x + r * d;
+        float *orow = j->o + r * d;
         double mean = 0, var = 0;
         for (int64_t k = 0; k < d; k++) mean += xr[k];
         mean /= (double)d;
@@ -65,10 +67,24 @@ static int layer_norm_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
             var += t * t;
         }
         var /= (double)d;
-        double rstd = 1.0 / sqrt(var + eps);
+        double rstd = 1.0 / sqrt(var + j->eps);
         for (int64_t k = 0; k < d; k++)
-            orow[k] = (float)((xr[k] - mean) * rstd * g[k] + b[k]);
+            orow[k] = (float)((xr[k] - mean) * rstd * j->g[k] + j->b[k]);
     }
+}
+
+/* Per element: two ordered double sums (latency-bound) and the scaling. */
+#define NORM_WORK_ELEM (4 * DUET_WORK_ELEM)
+
+static int layer_norm_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
+                             duet_tensor *out)
+{
+    (void)nin;
+    norm_job j = {out->data, in[0]->data, in[1]->data, in[2]->data,
+                  in[0]->shape[in[0]->rank - 1], a->f[NORM_EPS]};
+    if (j.d == 0) return 0;
+    duet_parallel_range(c, duet_numel(in[0]) / j.d, NORM_WORK_ELEM * (double)j.d, 1,
+                        layer_norm_rows, &j);
     return 0;
 }
 

@@ -6,7 +6,10 @@
  * Kernels merge adjacent dims into alternating kept/reduced groups. One reduced
  * group (the common cases: all axes, the last axis, a middle axis) is a view
  * (outer, mid, inner) reduced over mid: contiguous rows when inner == 1, otherwise
- * column blocks accumulated row by row. Other layouts use a generic index walk.
+ * column blocks accumulated row by row; runs of rows or of columns are tasks for the
+ * context's threads (each output's order is its own, so threads change no bit).
+ * Other layouts use a generic index walk, on one thread. A sum over all axes is one
+ * row: one thread, since splitting it would change its order of additions.
  * f32 sums accumulate in double, in order, except where DUET_PASS_REASSOC has marked
  * the node (the flag DUET_SUM_ATTR_REASSOC): then in float, in vector lanes. */
 #include <math.h>
@@ -151,30 +154,60 @@ static void split_groups(const rplan *p, int *nk, int64_t *ks, int64_t *kst, int
 
 #define RBLOCK 256
 
-/* NAME(plan, x, out): T elements, ACC accumulator; ROW(ptr, n) reduces a
- * contiguous run to an ACC; COMBINE(acc, v) folds one value; FINISH(acc) -> T. */
+/* A reduction's tasks: runs of outputs, each reduced on its own in its fixed order
+ * (a row's ROW, a column's rows in order), so the cut changes no bit. The generic
+ * walk (several reduced groups, rare) stays on one thread. */
+typedef struct reduce_job {
+    const rplan *p;
+    const void *x;
+    void *out;
+} reduce_job;
+
+/* NAME(ctx, plan, x, out): T elements, ACC accumulator; ROW(ptr, n) reduces a
+ * contiguous run to an ACC; COMBINE(acc, v) folds one value; FINISH(acc) -> T.
+ * NAME_rows reduces rows [begin, end) of (outer, mid) (inner 1); NAME_cols the
+ * columns [begin, end) of the (outer * inner) outputs over mid, RBLOCK at a time. */
 #define DEFINE_REDUCE(NAME, T, ACC, INIT, ROW, COMBINE, FINISH)                               \
-    static void NAME(const rplan *p, const T *x, T *out)                                      \
+    static void NAME##_rows(void *arg, int64_t begin, int64_t end)                            \
     {                                                                                         \
+        const reduce_job *j = arg;                                                            \
+        const T *x = j->x;                                                                    \
+        T *out = j->out;                                                                      \
+        int64_t mid = j->p->mid;                                                              \
+        for (int64_t o = begin; o < end; o++) out[o] = FINISH(ROW(x + o * mid, mid));         \
+    }                                                                                         \
+    static void NAME##_cols(void *arg, int64_t begin, int64_t end)                            \
+    {                                                                                         \
+        const reduce_job *j = arg;                                                            \
+        const T *x = j->x;                                                                    \
+        T *out = j->out;                                                                      \
+        int64_t mid = j->p->mid, inner = j->p->inner;                                         \
+        ACC acc[RBLOCK];                                                                      \
+        for (int64_t q = begin; q < end;) {                                                   \
+            int64_t o = q / inner, j0 = q % inner, nb = inner - j0;                           \
+            if (nb > RBLOCK) nb = RBLOCK;                                                     \
+            if (nb > end - q) nb = end - q;                                                   \
+            for (int64_t k = 0; k < nb; k++) acc[k] = INIT;                                   \
+            const T *base = x + o * mid * inner + j0;                                         \
+            for (int64_t r = 0; r < mid; r++) {                                               \
+                const T *row = base + r * inner;                                              \
+                for (int64_t k = 0; k < nb; k++) COMBINE(acc[k], row[k]);                     \
+            }                                                                                 \
+            for (int64_t k = 0; k < nb; k++) out[q + k] = FINISH(acc[k]);                     \
+            q += nb;                                                                          \
+        }                                                                                     \
+    }                                                                                         \
+    static void NAME(duet_ctx *c, const rplan *p, const T *x, T *out)                         \
+    {                                                                                         \
+        reduce_job job = {p, x, out};                                                         \
+        double per = DUET_WORK_ELEM * (double)p->mid;                                         \
         if (p->simple && p->inner == 1) {                                                     \
-            for (int64_t o = 0; o < p->outer; o++) out[o] = FINISH(ROW(x + o * p->mid, p->mid)); \
+            duet_parallel_range(c, p->outer, per, 1, NAME##_rows, &job);                      \
             return;                                                                           \
         }                                                                                     \
         if (p->simple) {                                                                      \
-            ACC acc[RBLOCK];                                                                  \
-            int64_t mid = p->mid, inner = p->inner;                                           \
-            for (int64_t o = 0; o < p->outer; o++)                                            \
-                for (int64_t j0 = 0; j0 < inner; j0 += RBLOCK) {                              \
-                    int64_t nb = inner - j0 < RBLOCK ? inner - j0 : RBLOCK;                   \
-                    for (int64_t j = 0; j < nb; j++) acc[j] = INIT;                           \
-                    const T *base = x + o * mid * inner + j0;                                 \
-                    for (int64_t r = 0; r < mid; r++) {                                       \
-                        const T *row = base + r * inner;                                      \
-                        for (int64_t j = 0; j < nb; j++) COMBINE(acc[j], row[j]);             \
-                    }                                                                         \
-                    T *dst = out + o * inner + j0;                                            \
-                    for (int64_t j = 0; j < nb; j++) dst[j] = FINISH(acc[j]);                 \
-                }                                                                             \
+            duet_parallel_range(c, p->outer * p->inner, per, DUET_SIMD_FLOATS, NAME##_cols,   \
+                                &job);                                                        \
             return;                                                                           \
         }                                                                                     \
         int nk, nr;                                                                           \
@@ -290,38 +323,38 @@ DEFINE_REDUCE(reduce_any_bool, uint8_t, uint8_t, 0, any_row, ANY_COMBINE, SAME)
 static int sum_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                       duet_tensor *out)
 {
-    (void)c, (void)nin;
+    (void)nin;
     rplan p;
     make_plan(in[0], axes_mask(a->i[REDUCE_AXES], in[0]->rank), &p);
     if (in[0]->dtype == DUET_F32 && a->i[DUET_SUM_ATTR_REASSOC])
-        reduce_sum_f32_reassoc(&p, in[0]->data, out->data);
+        reduce_sum_f32_reassoc(c, &p, in[0]->data, out->data);
     else if (in[0]->dtype == DUET_F32)
-        reduce_sum_f32(&p, in[0]->data, out->data);
+        reduce_sum_f32(c, &p, in[0]->data, out->data);
     else
-        reduce_sum_i32(&p, in[0]->data, out->data);
+        reduce_sum_i32(c, &p, in[0]->data, out->data);
     return 0;
 }
 
 static int max_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                       duet_tensor *out)
 {
-    (void)c, (void)nin;
+    (void)nin;
     rplan p;
     make_plan(in[0], axes_mask(a->i[REDUCE_AXES], in[0]->rank), &p);
     if (in[0]->dtype == DUET_F32)
-        reduce_max_f32(&p, in[0]->data, out->data);
+        reduce_max_f32(c, &p, in[0]->data, out->data);
     else
-        reduce_max_i32(&p, in[0]->data, out->data);
+        reduce_max_i32(c, &p, in[0]->data, out->data);
     return 0;
 }
 
 static int any_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                       duet_tensor *out)
 {
-    (void)c, (void)nin;
+    (void)nin;
     rplan p;
     make_plan(in[0], axes_mask(a->i[REDUCE_AXES], in[0]->rank), &p);
-    reduce_any_bool(&p, in[0]->data, out->data);
+    reduce_any_bool(c, &p, in[0]->data, out->data);
     return 0;
 }
 

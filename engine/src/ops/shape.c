@@ -170,19 +170,12 @@ static bool simplify(int *nd, int64_t *size, int64_t *istr, int64_t *ostr)
 DEFINE_MOVERS(uint32_t, 4)
 DEFINE_MOVERS(uint8_t, 1)
 
-static void strided_copy(size_t es, int nd, const int64_t *size, const int64_t *istr,
-                         const int64_t *ostr, const void *in, void *out)
+/* Copies the simplified block w (at least one dim) on the calling thread. */
+static void copy_block(size_t es, walk w, const void *in, void *out)
 {
-    walk w = {0};
-    w.nd = nd;
-    for (int d = 0; d < nd; d++) w.size[d] = size[d], w.istr[d] = istr[d], w.ostr[d] = ostr[d];
-    if (!simplify(&w.nd, w.size, w.istr, w.ostr)) return;
     const unsigned char *pi = in;
     unsigned char *po = out;
-    if (w.nd == 0) {
-        memcpy(po, pi, es);
-        return;
-    }
+    w.ioff = w.ooff = 0; /* in and out are the block's start */
     int last = w.nd - 1;
     int64_t run = w.size[last], is = w.istr[last], os = w.ostr[last];
     if (os == 1 && is != 1 && is != 0) {
@@ -224,6 +217,56 @@ static void strided_copy(size_t es, int nd, const int64_t *size, const int64_t *
             loop_1(po + w.ooff, pi + w.ioff, run, os, is);
         }
     }
+}
+
+/* ---- blocks along one dim as tasks: the copies, and sum_to's sums ---- */
+
+/* The part of block w at indices [begin, end) of its dim d (offsets move with it). */
+static walk sub_block(const walk *w, int d, int64_t begin, int64_t end)
+{
+    walk s = *w;
+    s.size[d] = end - begin;
+    s.ioff += begin * w->istr[d];
+    s.ooff += begin * w->ostr[d];
+    return s;
+}
+
+/* Work per index of dim d of w: the elements of a slice across it. */
+static double slice_work(const walk *w, int d)
+{
+    return DUET_WORK_ELEM * (double)walk_count(w) / (double)w->size[d];
+}
+
+typedef struct copy_job {
+    walk w;
+    size_t es;
+    const unsigned char *in;
+    unsigned char *out;
+} copy_job;
+
+static void copy_run(void *arg, int64_t begin, int64_t end)
+{
+    const copy_job *j = arg;
+    walk s = sub_block(&j->w, 0, begin, end);
+    copy_block(j->es, s, j->in + s.ioff * (int64_t)j->es, j->out + s.ooff * (int64_t)j->es);
+}
+
+/* Every element is copied once whatever the cut: the outermost dim of the simplified
+ * block is cut into tasks (runs of elements when it is the only one). */
+static void strided_copy(duet_ctx *c, size_t es, int nd, const int64_t *size, const int64_t *istr,
+                         const int64_t *ostr, const void *in, void *out)
+{
+    copy_job j = {.es = es, .in = in, .out = out};
+    j.w.nd = nd;
+    for (int d = 0; d < nd; d++)
+        j.w.size[d] = size[d], j.w.istr[d] = istr[d], j.w.ostr[d] = ostr[d];
+    if (!simplify(&j.w.nd, j.w.size, j.w.istr, j.w.ostr)) return;
+    if (j.w.nd == 0) {
+        memcpy(out, in, es);
+        return;
+    }
+    int64_t align = j.w.nd == 1 ? DUET_SIMD_FLOATS : 1;
+    duet_parallel_range(c, j.w.size[0], slice_work(&j.w, 0), align, copy_run, &j);
 }
 
 /* ---- reshape: the target dims (one may be -1, any may be symbols) ---- */
@@ -378,13 +421,13 @@ static int transpose_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const 
 static int transpose_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                             duet_tensor *out)
 {
-    (void)c, (void)nin;
+    (void)nin;
     const duet_tensor *x = in[0];
     int64_t xst[DUET_MAX_RANK], ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     contig_strides(x->rank, x->shape, xst);
     contig_strides(out->rank, out->shape, ost);
     for (int i = 0; i < out->rank; i++) ist[i] = xst[a->i[DIMS_AT + i]];
-    strided_copy(duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
+    strided_copy(c, duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
     return 0;
 }
 
@@ -482,7 +525,7 @@ static int slice_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     contig_strides(x->rank, x->shape, ist);
     contig_strides(out->rank, out->shape, ost);
     size_t es = duet_dtype_size(x->dtype);
-    strided_copy(es, out->rank, out->shape, ist, ost,
+    strided_copy(c, es, out->rank, out->shape, ist, ost,
                  (const unsigned char *)x->data + start * ist[ax] * (int64_t)es, out->data);
     return 0;
 }
@@ -595,7 +638,7 @@ static int pad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     memset(out->data, 0, (size_t)duet_numel(out) * es);
     contig_strides(x->rank, x->shape, ist);
     contig_strides(out->rank, out->shape, ost);
-    strided_copy(es, x->rank, x->shape, ist, ost, x->data,
+    strided_copy(c, es, x->rank, x->shape, ist, ost, x->data,
                  (unsigned char *)out->data + before * ost[ax] * (int64_t)es);
     return 0;
 }
@@ -678,7 +721,6 @@ static int concat_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 static int concat_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                          duet_tensor *out)
 {
-    (void)c;
     int ax = attr_axis(a, CONCAT_AXIS, out->rank);
     size_t es = duet_dtype_size(out->dtype);
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
@@ -687,7 +729,7 @@ static int concat_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
     for (int i = 0; i < nin; i++) {
         const duet_tensor *x = in[i];
         contig_strides(x->rank, x->shape, ist);
-        strided_copy(es, x->rank, x->shape, ist, ost, x->data,
+        strided_copy(c, es, x->rank, x->shape, ist, ost, x->data,
                      (unsigned char *)out->data + off * ost[ax] * (int64_t)es);
         off += x->shape[ax];
     }
@@ -769,16 +811,16 @@ static int sum_to_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
 }
 
 #define DEFINE_SUM_TO(T, sfx, ADD)                                                               \
-    static void sum_to_##sfx(const duet_tensor *x, duet_tensor *out, walk *w)                    \
+    static void sum_to_##sfx(const void *x, void *out, walk w)                                   \
     {                                                                                            \
-        const T *px = x->data;                                                                   \
-        T *po = out->data;                                                                       \
-        int last = w->nd - 1;                                                                    \
-        int64_t run = w->size[last], os = w->ostr[last];                                         \
-        w->nd = last;                                                                            \
-        for (int64_t cnt = walk_count(w); cnt > 0; cnt--, walk_next(w)) {                        \
-            const T *restrict src = px + w->ioff;                                                \
-            T *restrict dst = po + w->ooff;                                                      \
+        const T *px = x;                                                                         \
+        T *po = out;                                                                             \
+        int last = w.nd - 1;                                                                     \
+        int64_t run = w.size[last], os = w.ostr[last];                                           \
+        w.nd = last;                                                                             \
+        for (int64_t cnt = walk_count(&w); cnt > 0; cnt--, walk_next(&w)) {                      \
+            const T *restrict src = px + w.ioff;                                                 \
+            T *restrict dst = po + w.ooff;                                                       \
             if (os == 1) {                                                                       \
                 for (int64_t j = 0; j < run; j++) dst[j] = ADD(dst[j], src[j]);                  \
             } else if (os == 0) {                                                                \
@@ -797,30 +839,63 @@ DEFINE_SUM_TO(float, f32, ADD_F)
 DEFINE_SUM_TO(int32_t, i32, ADD_I)
 DEFINE_SUM_TO(uint8_t, bool, ADD_B)
 
+/* sum_to's tasks: the part of the walk at indices [begin, end) of its dim d, a dim
+ * the output does not sum over (ostr != 0), so tasks write disjoint outputs and each
+ * output still adds its inputs in x's order. */
+typedef struct sum_to_job {
+    walk w;
+    int d;
+    void (*sum)(const void *x, void *out, walk w);
+    const void *x;
+    void *out;
+} sum_to_job;
+
+static void sum_to_run(void *arg, int64_t begin, int64_t end)
+{
+    const sum_to_job *j = arg;
+    j->sum(j->x, j->out, sub_block(&j->w, j->d, begin, end));
+}
+
+/* The dim to cut: the last (runs of output columns) when the output is contiguous
+ * along it, else the outermost one the output keeps; -1 when it keeps none (a total,
+ * which stays one ordered sum). */
+static int sum_to_split_dim(const walk *w)
+{
+    if (w->ostr[w->nd - 1] == 1) return w->nd - 1;
+    for (int d = 0; d < w->nd; d++)
+        if (w->ostr[d] != 0) return d;
+    return -1;
+}
+
 /* Sums over x in order; out offsets come from out's shape broadcast to x's (bool sums
  * saturate: logical or). */
 static int sum_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                          duet_tensor *out)
 {
-    (void)c, (void)a, (void)nin;
+    (void)a, (void)nin;
     const duet_tensor *x = in[0];
     memset(out->data, 0, (size_t)duet_numel(out) * duet_dtype_size(out->dtype));
-    walk w = {0};
-    w.nd = x->rank;
-    memcpy(w.size, x->shape, sizeof w.size);
-    contig_strides(x->rank, x->shape, w.istr);
-    duet_bcast_strides(out, x, w.ostr);
-    if (!simplify(&w.nd, w.size, w.istr, w.ostr)) return 0;
-    if (w.nd == 0) { /* one element */
-        w.nd = 1;
-        w.size[0] = 1, w.istr[0] = 1, w.ostr[0] = 1;
+    sum_to_job j = {.x = x->data, .out = out->data};
+    j.sum = x->dtype == DUET_F32 ? sum_to_f32 : x->dtype == DUET_I32 ? sum_to_i32 : sum_to_bool;
+    walk *w = &j.w;
+    w->nd = x->rank;
+    memcpy(w->size, x->shape, sizeof w->size);
+    contig_strides(x->rank, x->shape, w->istr);
+    duet_bcast_strides(out, x, w->ostr);
+    if (!simplify(&w->nd, w->size, w->istr, w->ostr)) return 0;
+    if (w->nd == 0) { /* one element */
+        w->nd = 1;
+        w->size[0] = 1, w->istr[0] = 1, w->ostr[0] = 1;
     }
-    if (x->dtype == DUET_F32)
-        sum_to_f32(x, out, &w);
-    else if (x->dtype == DUET_I32)
-        sum_to_i32(x, out, &w);
-    else
-        sum_to_bool(x, out, &w);
+    j.d = sum_to_split_dim(w);
+    if (j.d < 0) {
+        j.sum(j.x, j.out, *w);
+        return 0;
+    }
+    /* a run of output columns pays the walk over every input row: at least 64
+     * columns, so the adds outweigh it (a bias gradient of 32 stays one task) */
+    int64_t align = j.d == w->nd - 1 ? 4 * DUET_SIMD_FLOATS : 1;
+    duet_parallel_range(c, w->size[j.d], slice_work(w, j.d), align, sum_to_run, &j);
     return 0;
 }
 
@@ -865,12 +940,12 @@ static int broadcast_to_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *con
 static int broadcast_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                                duet_tensor *out)
 {
-    (void)c, (void)a, (void)nin;
+    (void)a, (void)nin;
     const duet_tensor *x = in[0];
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     duet_bcast_strides(x, out, ist);
     contig_strides(out->rank, out->shape, ost);
-    strided_copy(duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
+    strided_copy(c, duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
     return 0;
 }
 

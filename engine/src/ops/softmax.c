@@ -255,31 +255,66 @@ DUET_SIMD_CLONES static void softmax_line(float *o, const float *x, int64_t n, i
         softmax_line_at(o, x, n, st, take_log);
 }
 
-/* Runs softmax_line over every line of x along the axis (x may be o). */
-static void softmax_lines(const float *x, float *o, const duet_tensor *shape, int axis,
-                          bool take_log)
+/* ---- lines as tasks: every line of an axis is computed on its own (its sums in
+ * its lanes), so runs of lines are tasks for the context's threads ---- */
+
+/* An element of a line: a max, an exp, a sum and a scale, about this much work. */
+#define LINE_WORK_ELEM (4 * DUET_WORK_ELEM)
+
+/* The lines of an op's output along its axis; x, y: its inputs (y: softmax_grad's gy). */
+typedef struct lines_job {
+    float *o;
+    const float *x, *y;
+    int64_t n, inner; /* elements per line, and the line's stride */
+    bool take_log;
+} lines_job;
+
+/* Line l of (outer, n, inner): the offset of its first element. */
+static int64_t line_start(const lines_job *j, int64_t l)
 {
-    int64_t outer, n, inner;
-    split_axis(shape, axis, &outer, &n, &inner);
-    if (n == 0) return;
-    for (int64_t r = 0; r < outer; r++)
-        for (int64_t j = 0; j < inner; j++)
-            softmax_line(o + r * n * inner + j, x + r * n * inner + j, n, inner, take_log);
+    return l / j->inner * j->n * j->inner + l % j->inner;
+}
+
+/* Runs fn over lines [0, outer * inner) of shape's axis, cut into tasks. */
+static void for_lines(duet_ctx *c, lines_job *j, const duet_tensor *shape, int axis,
+                      duet_range_fn fn)
+{
+    int64_t outer;
+    split_axis(shape, axis, &outer, &j->n, &j->inner);
+    if (j->n == 0) return;
+    duet_parallel_range(c, outer * j->inner, LINE_WORK_ELEM * (double)j->n, 1, fn, j);
+}
+
+static void softmax_run(void *arg, int64_t begin, int64_t end)
+{
+    const lines_job *j = arg;
+    for (int64_t l = begin; l < end; l++) {
+        int64_t at = line_start(j, l);
+        softmax_line(j->o + at, j->x + at, j->n, j->inner, j->take_log);
+    }
+}
+
+/* Runs softmax_line over every line of x along the axis (x may be o). */
+static void softmax_lines(duet_ctx *c, const float *x, float *o, const duet_tensor *shape,
+                          int axis, bool take_log)
+{
+    lines_job j = {.o = o, .x = x, .take_log = take_log};
+    for_lines(c, &j, shape, axis, softmax_run);
 }
 
 static int softmax_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                           duet_tensor *out)
 {
-    (void)c, (void)nin;
-    softmax_lines(in[0]->data, out->data, in[0], (int)a->i[SOFTMAX_AXIS], false);
+    (void)nin;
+    softmax_lines(c, in[0]->data, out->data, in[0], (int)a->i[SOFTMAX_AXIS], false);
     return 0;
 }
 
 static int log_softmax_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
-    (void)c, (void)nin;
-    softmax_lines(in[0]->data, out->data, in[0], (int)a->i[SOFTMAX_AXIS], true);
+    (void)nin;
+    softmax_lines(c, in[0]->data, out->data, in[0], (int)a->i[SOFTMAX_AXIS], true);
     return 0;
 }
 
@@ -354,19 +389,21 @@ DUET_SIMD_CLONES static void softmax_grad_line(float *o, const float *y, const f
         softmax_grad_line_at(o, y, gy, n, st);
 }
 
+static void softmax_grad_run(void *arg, int64_t begin, int64_t end)
+{
+    const lines_job *j = arg;
+    for (int64_t l = begin; l < end; l++) {
+        int64_t at = line_start(j, l);
+        softmax_grad_line(j->o + at, j->x + at, j->y + at, j->n, j->inner);
+    }
+}
+
 static int softmax_grad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                                duet_tensor *out)
 {
-    (void)c, (void)nin;
-    int64_t outer, n, inner;
-    split_axis(in[0], (int)a->i[SOFTMAX_AXIS], &outer, &n, &inner);
-    const float *y = in[0]->data, *gy = in[1]->data;
-    float *o = out->data;
-    for (int64_t r = 0; r < outer; r++)
-        for (int64_t j = 0; j < inner; j++) {
-            int64_t off = r * n * inner + j;
-            softmax_grad_line(o + off, y + off, gy + off, n, inner);
-        }
+    (void)nin;
+    lines_job j = {.o = out->data, .x = in[0]->data, .y = in[1]->data};
+    for_lines(c, &j, in[0], (int)a->i[SOFTMAX_AXIS], softmax_grad_run);
     return 0;
 }
 
@@ -460,30 +497,48 @@ DUET_SIMD_CLONES static void mask_row(float *restrict o, const float *restrict x
         mask_row_at(o, x, m, 0, n, fill, select);
 }
 
+/* masked_softmax's tasks: runs of rows of the last axis, masked and, when the axis is
+ * the last, normalised while still in L1. */
+typedef struct masked_job {
+    float *o;
+    const float *x;
+    const uint8_t *mask;
+    duet_bcast_iter it; /* over the rows: the mask's offset, broadcast */
+    int64_t row, sm;    /* a row's elements; the mask's stride along it (0 or 1) */
+    float fill;
+    bool select, last;
+} masked_job;
+
+static void masked_run(void *arg, int64_t begin, int64_t end)
+{
+    const masked_job *j = arg;
+    duet_bcast_iter it = j->it;
+    duet_bcast_iter_seek(&it, begin);
+    for (int64_t r = begin; r < end; r++, duet_bcast_iter_next(&it)) {
+        float *o = j->o + r * j->row;
+        mask_row(o, j->x + r * j->row, j->mask + it.off[1], j->sm, j->row, j->fill, j->select);
+        if (j->last) softmax_line(o, o, j->row, 1, false);
+    }
+}
+
 static int masked_softmax_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
                                  int nin, duet_tensor *out)
 {
-    (void)c, (void)nin;
+    (void)nin;
     int64_t total = duet_numel(out);
     if (total == 0) return 0;
     int axis = (int)a->i[MASK_AXIS], last = out->rank - 1;
-    bool select = a->i[MASK_SELECT];
-    float fill = a->f[MASK_FILL];
-    const float *x = in[0]->data;
-    const uint8_t *mask = in[1]->data;
-    float *o = out->data;
+    masked_job j = {.o = out->data, .x = in[0]->data, .mask = in[1]->data,
+                    .row = out->shape[last], .fill = a->f[MASK_FILL],
+                    .select = a->i[MASK_SELECT], .last = axis == last};
     /* rows of the last axis (the axis rule makes rank >= 1); the mask's offset from a
      * broadcast walk that steps whole rows */
-    int64_t row = out->shape[last];
-    duet_bcast_iter it;
-    duet_bcast_iter_init(&it, out, (const duet_tensor *const *)in, 2);
-    int64_t sm = it.stride[1][last];
-    it.shape[last] = 1;
-    for (int64_t r = 0; r < total / row; r++, duet_bcast_iter_next(&it)) {
-        mask_row(o + r * row, x + r * row, mask + it.off[1], sm, row, fill, select);
-        if (axis == last) softmax_line(o + r * row, o + r * row, row, 1, false); /* still in L1 */
-    }
-    if (axis != last) softmax_lines(o, o, out, axis, false);
+    duet_bcast_iter_init(&j.it, out, (const duet_tensor *const *)in, 2);
+    j.sm = j.it.stride[1][last];
+    j.it.shape[last] = 1;
+    double row_work = (j.last ? LINE_WORK_ELEM : DUET_WORK_ELEM) * (double)j.row;
+    duet_parallel_range(c, total / j.row, row_work, 1, masked_run, &j);
+    if (axis != last) softmax_lines(c, j.o, j.o, out, axis, false);
     return 0;
 }
 
@@ -574,23 +629,33 @@ DUET_SIMD_CLONES static float xent_row(const float *row, int64_t C, int32_t l)
     return (m - row[l]) + logf(exp_sum(NULL, row, C, 1, m));
 }
 
+/* sparse_xent's tasks: runs of rows, each row's loss on its own */
+typedef struct xent_job {
+    float *o;
+    const float *x;
+    const int32_t *lab;
+    int64_t C;
+} xent_job;
+
+static void xent_run(void *arg, int64_t begin, int64_t end)
+{
+    const xent_job *j = arg;
+    for (int64_t r = begin; r < end; r++) j->o[r] = xent_row(j->x + r * j->C, j->C, j->lab[r]);
+}
+
 static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                               duet_tensor *out)
 {
     (void)a, (void)nin;
-    const float *x = in[0]->data;
-    const int32_t *lab = in[1]->data;
-    float *o = out->data;
-    int64_t C = in[0]->shape[in[0]->rank - 1];
+    xent_job j = {out->data, in[0]->data, in[1]->data, in[0]->shape[in[0]->rank - 1]};
     int64_t rows = duet_numel(out);
-    for (int64_t r = 0; r < rows; r++) {
-        int32_t l = lab[r];
-        if (l < 0 || l >= C)
+    /* every label checked first, on this thread: a task cannot report an error */
+    for (int64_t r = 0; r < rows; r++)
+        if (j.lab[r] < 0 || j.lab[r] >= j.C)
             return duet_fail(c, DUET_ERR_INDEX,
-                             "label %d at position %lld is out of range [0, %lld)", (int)l,
-                             (long long)r, (long long)C);
-        o[r] = xent_row(x + r * C, C, l);
-    }
+                             "label %d at position %lld is out of range [0, %lld)", (int)j.lab[r],
+                             (long long)r, (long long)j.C);
+    duet_parallel_range(c, rows, LINE_WORK_ELEM * (double)j.C, 1, xent_run, &j);
     return 0;
 }
 
