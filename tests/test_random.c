@@ -53,11 +53,13 @@ static void test_reference_kat(void **state)
 
 /* ---- helpers ---- */
 
-/* Mask of the given shape into out (n floats); returns the context status. */
-static duet_status make_mask(int rank, const int64_t *shape, float rate, uint64_t seed,
-                             int32_t counter, int stream, float *out)
+/* Mask of the given shape into out (n floats), on threads kernel threads (0: the
+ * online CPUs); returns the context status. */
+static duet_status make_mask_on(int threads, int rank, const int64_t *shape, float rate,
+                                uint64_t seed, int32_t counter, int stream, float *out)
 {
     duet_ctx *c = duet_ctx_new();
+    assert_int_equal(duet_ctx_set_threads(c, threads), DUET_OK);
     duet_tensor *like = duet_full(c, DUET_F32, rank, shape, 1.0f);
     duet_tensor *m = duet_dropout_mask(c, like, rate, seed, duet_scalar_i32(c, counter), stream);
     duet_status st = duet_ctx_status(c);
@@ -70,6 +72,12 @@ static duet_status make_mask(int rank, const int64_t *shape, float rate, uint64_
     }
     duet_ctx_free(c);
     return st;
+}
+
+static duet_status make_mask(int rank, const int64_t *shape, float rate, uint64_t seed,
+                             int32_t counter, int stream, float *out)
+{
+    return make_mask_on(0, rank, shape, rate, seed, counter, stream, out);
 }
 
 /* ---- the known-answer vector through the op: seed 0, counter 0, stream 0 ---- */
@@ -119,6 +127,29 @@ static void test_mask_mapping(void **state)
         float u = ref_uniform(7, -5, -2, j);
         assert_true(m[j] == (u >= rate ? 1.0f / (1.0f - rate) : 0.0f));
     }
+}
+
+/* The same over many whole groups of blocks (the kernel computes 64 blocks at a time,
+ * vectorised) and a partial last one, on 1 and on 3 threads. */
+static void test_mask_mapping_many_blocks(void **state)
+{
+    (void)state;
+    const uint64_t seed = 0x85a308d3243f6a88ull;
+    int64_t shape[3] = {3, 1001, 7}; /* 21021 elements: 82 groups of 256 and 29 more */
+    enum { N = 3 * 1001 * 7 };
+    float *m = malloc(sizeof(float) * N);
+    assert_non_null(m);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        assert_int_equal(make_mask_on(threads, 3, shape, 0.25f, seed, 77, 5, m), DUET_OK);
+        for (int64_t j = 0; j < N; j++) {
+            float u = ref_uniform(seed, 77, 5, j);
+            float expect = u >= 0.25f ? 1.0f / 0.75f : 0.0f;
+            if (m[j] != expect)
+                fail_msg("%d threads, element %lld: got %g, expected %g", threads, (long long)j,
+                         m[j], expect);
+        }
+    }
+    free(m);
 }
 
 static void test_mask_determinism(void **state)
@@ -348,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_reference_kat),
         cmocka_unit_test(test_mask_known_answer),
         cmocka_unit_test(test_mask_mapping),
+        cmocka_unit_test(test_mask_mapping_many_blocks),
         cmocka_unit_test(test_mask_determinism),
         cmocka_unit_test(test_mask_varies),
         cmocka_unit_test(test_keep_fraction_and_scale),
