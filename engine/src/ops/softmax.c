@@ -629,12 +629,13 @@ DUET_SIMD_CLONES static float xent_row(const float *row, int64_t C, int32_t l)
     return (m - row[l]) + logf(exp_sum(NULL, row, C, 1, m));
 }
 
-/* sparse_xent's tasks: runs of rows, each row's loss on its own */
+/* sparse_xent's and sparse_xent_grad's tasks: runs of rows, each row on its own */
 typedef struct xent_job {
     float *o;
     const float *x;
     const int32_t *lab;
     int64_t C;
+    const float *gy; /* sparse_xent_grad's */
 } xent_job;
 
 static void xent_run(void *arg, int64_t begin, int64_t end)
@@ -647,7 +648,7 @@ static int sparse_xent_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *con
                               duet_tensor *out)
 {
     (void)a, (void)nin;
-    xent_job j = {out->data, in[0]->data, in[1]->data, in[0]->shape[in[0]->rank - 1]};
+    xent_job j = {out->data, in[0]->data, in[1]->data, in[0]->shape[in[0]->rank - 1], NULL};
     int64_t rows = duet_numel(out);
     /* every label checked first, on this thread: a task cannot report an error */
     for (int64_t r = 0; r < rows; r++)
@@ -700,19 +701,23 @@ static int sparse_xent_grad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor 
     return 0;
 }
 
+static void xent_grad_run(void *arg, int64_t begin, int64_t end)
+{
+    const xent_job *j = arg;
+    for (int64_t r = begin; r < end; r++) {
+        float *row = j->o + r * j->C;
+        softmax_line(row, j->x + r * j->C, j->C, 1, false);
+        for (int64_t k = 0; k < j->C; k++)
+            row[k] = (row[k] - (k == j->lab[r] ? 1.0f : 0.0f)) * j->gy[r];
+    }
+}
+
 static int sparse_xent_grad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in,
                                    int nin, duet_tensor *out)
 {
-    (void)c, (void)a, (void)nin;
-    const float *x = in[0]->data, *gy = in[2]->data;
-    const int32_t *lab = in[1]->data;
-    float *o = out->data;
-    int64_t C = out->shape[out->rank - 1], rows = duet_numel(in[1]);
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = o + r * C;
-        softmax_line(row, x + r * C, C, 1, false);
-        for (int64_t k = 0; k < C; k++) row[k] = (row[k] - (k == lab[r] ? 1.0f : 0.0f)) * gy[r];
-    }
+    (void)a, (void)nin;
+    xent_job j = {out->data, in[0]->data, in[1]->data, out->shape[out->rank - 1], in[2]->data};
+    duet_parallel_range(c, duet_numel(in[1]), LINE_WORK_ELEM * (double)j.C, 1, xent_grad_run, &j);
     return 0;
 }
 
