@@ -19,7 +19,7 @@ static void usage(FILE *f)
                "  --dot            Graphviz DOT, clustered by scope, instead of text\n"
                "  --expand-fused   each fused node's member ops, in order, indented under it\n"
                "  --after PASS     print the graph right after PASS: trace (before any pass),\n"
-               "                   reassoc, dce, cse, fold, fuse, guards or plan\n"
+               "                   reassoc, dce, cse, fold, layout, fuse, guards or plan\n"
                "  --no-passes      trace without optimising\n"
                "  --seed S         the inputs' seed (default 42)\n");
 }
@@ -55,7 +55,7 @@ static int parse(int argc, char **argv, trace_args *a)
         else if (duet_arg_is(f, "--after")) {
             if (!(v = duet_arg_value("trace", argc, argv, &i))) return 2;
             if (!(a->after = pass_bit(v))) {
-                fprintf(stderr, "duet trace: --after: expected trace, reassoc, dce, cse, fold, fuse, guards or plan, got '%s'\n", v);
+                fprintf(stderr, "duet trace: --after: expected trace, reassoc, dce, cse, fold, layout, fuse, guards or plan, got '%s'\n", v);
                 return 2;
             }
         } else if (duet_arg_is(f, "--policy")) {

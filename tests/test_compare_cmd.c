@@ -108,7 +108,7 @@ static void test_compare_names_the_baked_op(void **state)
     expect_line("its output differs while its inputs agree");
     expect_line("was baked into the graph as");
     /* no pass made this divergence: the trace itself baked the value */
-    expect_line("pass bisection (each enabled pass off in turn: dce cse fold fuse plan guards): "
+    expect_line("pass bisection (each enabled pass off in turn: dce cse fold fuse plan guards layout): "
                 "no single pass");
 }
 
@@ -173,7 +173,7 @@ static void test_pass_bisection_logic(void **state)
     (void)state;
     int runs = 0;
     assert_int_equal(duet_passes_curing(DUET_PASS_ALL, agrees_without_fuse, &runs), DUET_PASS_FUSE);
-    assert_int_equal(runs, 6); /* one run per enabled pass */
+    assert_int_equal(runs, 7); /* one run per enabled pass */
     runs = 0;
     unsigned some = DUET_PASS_DCE | DUET_PASS_FUSE | DUET_PASS_PLAN;
     assert_int_equal(duet_passes_curing(some, agrees_without_fuse, &runs), DUET_PASS_FUSE);
@@ -182,6 +182,8 @@ static void test_pass_bisection_logic(void **state)
     assert_string_equal(duet_pass_name(DUET_PASS_GUARDS), "guards");
     assert_null(duet_pass_name(3));
     assert_int_equal(duet_pass_parse("reassoc"), DUET_PASS_REASSOC);
+    assert_int_equal(duet_pass_parse("layout"), DUET_PASS_LAYOUT);
+    assert_string_equal(duet_pass_name(DUET_PASS_LAYOUT), "layout");
     assert_int_equal(duet_pass_parse("lunch"), 0);
 }
 

@@ -186,16 +186,6 @@ static void fuse_patterns(duet_ctx *ctx, duet_graph *g, const int *uses, bool *d
 
 /* ---- the pass ---- */
 
-static int *count_uses(const duet_graph *g)
-{
-    int *uses = calloc((size_t)g->n + 1, sizeof *uses);
-    if (!uses) return NULL;
-    for (int i = 0; i < g->n; i++)
-        for (int j = 0; j < g->nodes[i]->nin; j++) uses[g->nodes[i]->in[j]->node->id]++;
-    for (int k = 0; k < g->nout; k++) uses[g->outputs[k]->node->id] += 2; /* never absorbed */
-    return uses;
-}
-
 static bool fusible(const duet_node *n)
 {
     const duet_op_def *def = duet_op_table[n->op];
@@ -292,14 +282,14 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
 {
     duet_graph *g = &p->graph;
-    int *uses = count_uses(g);
+    int *uses = duet_graph_uses(g);
     bool *taken = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
     if (!uses || !taken || !dead) goto oom;
     fuse_patterns(ctx, g, uses, dead);
     duet_graph_compact(g, dead);
     free(uses);
     memset(dead, 0, (size_t)g->n + 1);
-    if (!(uses = count_uses(g))) goto oom;
+    if (!(uses = duet_graph_uses(g))) goto oom;
     for (int i = g->n - 1; i >= 0 && !ctx->err.code; i--) {
         duet_node *root = g->nodes[i];
         if (taken[i] || !fusible(root)) continue;

@@ -145,7 +145,7 @@ typedef struct duet_fused_prog {
     char members[192]; /* the steps' op names, for profiles (cut to fit) */
 } duet_fused_prog;
 
-/* passes.c, fuse.c */
+/* passes.c, fuse.c, layout.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
 const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for profiles */
@@ -156,6 +156,11 @@ const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for p
 bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
                                  duet_tensor *member_out, duet_node *member);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
+/* Per node id, how many node inputs read its result, plus 2 for each graph output it
+ * is (so that a rewrite never absorbs an output); NULL when out of memory. */
+int *duet_graph_uses(const duet_graph *g);
+/* layout.c: products read and write transposes through strides (DUET_PASS_LAYOUT) */
+void duet_layout_pass(duet_ctx *ctx, duet_plan *p);
 /* hostdiag.c: the strict diagnostic for a host read of a symbolic tensor */
 extern const char *const duet_read_name[];
 void duet_host_read_fail(duet_ctx *ctx, duet_site s, duet_read_kind k, const duet_tensor *t,

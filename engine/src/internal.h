@@ -59,6 +59,21 @@ duet_tensor *duet_adam_update_at(duet_site s, duet_ctx *c, const duet_adam_vars 
                                  duet_tensor *grad, duet_tensor *alpha, float one_minus_beta1,
                                  float one_minus_beta2, float epsilon);
 
+/* matmul (ops/matmul.c): in a compiled graph the layout pass (layout.c) lets a
+ * product read an operand, or write its result, through an axis permutation, instead
+ * of through a transpose node that copies it (attrs.p; NULL, everything as stored, in
+ * eager mode and before the pass). Operand k (DUET_MATMUL_A, _B) is read as
+ * transpose(in[k], perm[k]); the node's output is transpose(product,
+ * perm[DUET_MATMUL_OUT]), which keeps the last axis last (the micro-kernels store
+ * rows). rank[k] == 0: that one is as stored. */
+enum { DUET_MATMUL_A = 0, DUET_MATMUL_B = 1, DUET_MATMUL_OUT = 2, DUET_MATMUL_NVIEWS = 3 };
+typedef struct duet_matmul_layout {
+    int rank[DUET_MATMUL_NVIEWS];
+    int perm[DUET_MATMUL_NVIEWS][DUET_MAX_RANK];
+} duet_matmul_layout;
+/* transpose (ops/shape.c): the rank of node n, a transpose, with its perm in perm */
+int duet_transpose_perm(const duet_node *n, int *perm);
+
 /* The softmax family's exp (ops/softmax.c): o = exp(d) for d <= 0, vectorised, at most
  * 0.99 ULP off over [-87.5, 0] and +0 below; o may be d. */
 void duet_exp_nonpos(float *o, const float *d, int64_t n);
@@ -424,6 +439,8 @@ char *duet_type_str(const duet_type *t, char *buf, size_t n);
 void duet_type_of(const duet_tensor *t, duet_type *ty);
 /* Same rank and dims (a symbol equals only itself). */
 bool duet_same_shape(const duet_tensor *a, const duet_tensor *b);
+/* Element strides of a contiguous row-major tensor of that shape. */
+void duet_contig_strides(int rank, const int64_t *shape, int64_t *strides);
 /* Element strides of x when broadcast to out's shape (0 along broadcast dims). */
 void duet_bcast_strides(const duet_tensor *x, const duet_tensor *out, int64_t *strides);
 

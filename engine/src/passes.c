@@ -1,6 +1,7 @@
 /* Graph passes: dead-code elimination, common-subexpression elimination, constant
- * folding, elementwise fusion, guards first and memory planning, each of which can
- * be switched off (duet_fn_set_passes), and the opt-in reassociation of f32 sums;
+ * folding, transposes folded into products (layout.c), elementwise fusion, guards
+ * first and memory planning, each of which can be switched off (duet_fn_set_passes),
+ * and the opt-in reassociation of f32 sums;
  * the graph can be printed after any of them (duet_fn_set_dump). */
 #include <stdlib.h>
 
@@ -29,6 +30,16 @@ void duet_graph_compact(duet_graph *g, const bool *dead)
     }
     for (; m; m = m->next) m->at = k;
     g->n = k;
+}
+
+int *duet_graph_uses(const duet_graph *g)
+{
+    int *uses = calloc((size_t)g->n + 1, sizeof *uses);
+    if (!uses) return NULL;
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->nin; j++) uses[producer(g->nodes[i]->in[j])->id]++;
+    for (int k = 0; k < g->nout; k++) uses[producer(g->outputs[k])->id] += 2; /* never absorbed */
+    return uses;
 }
 
 /* ---- DCE: keep what the outputs and the side effects need ---- */
@@ -262,9 +273,9 @@ static const struct {
     unsigned pass;
     const char *name;
 } pass_names[] = {
-    {DUET_PASS_DCE, "dce"},   {DUET_PASS_CSE, "cse"},       {DUET_PASS_FOLD, "fold"},
-    {DUET_PASS_FUSE, "fuse"}, {DUET_PASS_PLAN, "plan"},     {DUET_PASS_GUARDS, "guards"},
-    {DUET_PASS_REASSOC, "reassoc"},
+    {DUET_PASS_DCE, "dce"},   {DUET_PASS_CSE, "cse"},   {DUET_PASS_FOLD, "fold"},
+    {DUET_PASS_LAYOUT, "layout"}, {DUET_PASS_FUSE, "fuse"}, {DUET_PASS_PLAN, "plan"},
+    {DUET_PASS_GUARDS, "guards"}, {DUET_PASS_REASSOC, "reassoc"},
 };
 
 const char *duet_pass_name(unsigned pass)
@@ -370,6 +381,12 @@ void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p)
         pass_fold(ctx, p);
         if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* inputs of folded nodes are now dead */
         dump(fn, p, DUET_PASS_FOLD);
+    }
+    /* before fusion, which would hide a map between a transpose and a product */
+    if (on & DUET_PASS_LAYOUT) {
+        duet_layout_pass(ctx, p);
+        if (on & DUET_PASS_DCE) pass_dce(ctx, p); /* the transposes no product reads now */
+        dump(fn, p, DUET_PASS_LAYOUT);
     }
     if (on & DUET_PASS_FUSE) {
         duet_fuse_pass(ctx, p);

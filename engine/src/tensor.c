@@ -169,6 +169,15 @@ int duet_broadcast_shapes(duet_ctx *ctx, duet_tensor *const *in, int nin, duet_t
     return 0;
 }
 
+void duet_contig_strides(int rank, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= shape[d];
+    }
+}
+
 void duet_bcast_strides(const duet_tensor *x, const duet_tensor *out, int64_t *strides)
 {
     int off = out->rank - x->rank;

@@ -33,15 +33,19 @@ enum {
     DUET_PASS_FUSE = 1u << 3,
     DUET_PASS_PLAN = 1u << 4,
     DUET_PASS_GUARDS = 1u << 5, /* guards and what they need run first */
-    DUET_PASS_ALL = 0x3f,
+    /* matrix products read transposed operands and write transposed results through
+     * strides, instead of transposes that copy them */
+    DUET_PASS_LAYOUT = 1u << 7,
+    DUET_PASS_ALL = DUET_PASS_DCE | DUET_PASS_CSE | DUET_PASS_FOLD | DUET_PASS_FUSE |
+                    DUET_PASS_PLAN | DUET_PASS_GUARDS | DUET_PASS_LAYOUT,
     /* Opt-in, not part of DUET_PASS_ALL: f32 sums accumulate in float, in 8 vector
      * lanes added pairwise, as loops vectorised by XLA or under -ffast-math do:
      * results move by a few ULP from eager's ordered double sums. */
     DUET_PASS_REASSOC = 1u << 6,
 };
 
-/* A pass's name, as dumps and the CLI write it ("dce", "cse", "fold", "fuse", "plan",
- * "guards", "reassoc"); NULL for anything but one pass bit. */
+/* A pass's name, as dumps and the CLI write it ("dce", "cse", "fold", "layout", "fuse",
+ * "plan", "guards", "reassoc"); NULL for anything but one pass bit. */
 const char *duet_pass_name(unsigned pass);
 unsigned duet_pass_parse(const char *name); /* 0 for an unknown name */
 

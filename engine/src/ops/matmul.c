@@ -6,7 +6,10 @@
  * portable mul-then-add kernel whose rounding is the same on every x86-64 CPU.
  * Batches and blocks of rows are tasks for the context's threads; every element of
  * C is computed by one task in one fixed order, so the thread count never changes a
- * bit. Eager and graph mode call this same kernel. */
+ * bit. Eager and graph mode call this same kernel. In a compiled graph, an operand or
+ * the result may be seen through an axis permutation (the layout pass folds
+ * transposes so): that changes only the strides the packing reads and C is written
+ * with, never the values packed or the order they are multiplied and added in. */
 #include "../internal.h"
 
 static bool dim_match(int64_t x, int64_t y)
@@ -14,36 +17,110 @@ static bool dim_match(int64_t x, int64_t y)
     return x == y || DUET_DIM_IS_SYM(x) || DUET_DIM_IS_SYM(y);
 }
 
-/* Attribute slots: whether each operand is read transposed. */
+/* Attribute slots: whether each operand is read transposed; attrs.p is the layout
+ * (internal.h), set only by the graph compiler's layout pass. */
 enum { MATMUL_TRANS_A = 0, MATMUL_TRANS_B = 1 };
+
+/* The rank of the permutation operand or result k is seen through; 0: as stored. */
+static int layout_rank(const duet_attrs *a, int k)
+{
+    const duet_matmul_layout *l = a->p;
+    return l ? l->rank[k] : 0;
+}
+
+static const int *layout_perm(const duet_attrs *a, int k)
+{
+    return layout_rank(a, k) ? ((const duet_matmul_layout *)a->p)->perm[k] : NULL;
+}
+
+static int bad_layout(duet_ctx *c, int k, int rank)
+{
+    static const char *const what[DUET_MATMUL_NVIEWS] = {"operand a", "operand b", "result"};
+    return duet_fail(c, DUET_ERR_INTERNAL, "the layout of the %s does not fit its rank %d",
+                     what[k], rank);
+}
+
+/* Operand k as the product reads it: x, or transpose(x, perm) under the layout; with
+ * each axis's element stride in x when strides is not NULL (the shape rule, whose
+ * dims may be symbols, needs none). */
+static int operand_view(duet_ctx *c, const duet_attrs *a, int k, const duet_tensor *x,
+                        duet_type *t, int64_t *strides)
+{
+    const int *perm = layout_perm(a, k);
+    if (perm && layout_rank(a, k) != x->rank)
+        return bad_layout(c, k, x->rank);
+    int64_t st[DUET_MAX_RANK];
+    if (strides) duet_contig_strides(x->rank, x->shape, st);
+    t->dtype = x->dtype;
+    t->rank = x->rank;
+    for (int i = 0; i < x->rank; i++) {
+        int from = perm ? perm[i] : i;
+        t->shape[i] = x->shape[from];
+        if (strides) strides[i] = st[from];
+    }
+    return 0;
+}
+
+/* The product as the kernel writes it: out is transpose(product, perm) under the
+ * layout, so product axis perm[i] is out's axis i. */
+static void result_view(const duet_attrs *a, const duet_tensor *out, duet_type *t,
+                        int64_t *strides)
+{
+    const int *perm = layout_perm(a, DUET_MATMUL_OUT);
+    int64_t st[DUET_MAX_RANK];
+    duet_contig_strides(out->rank, out->shape, st);
+    t->rank = out->rank;
+    for (int i = 0; i < out->rank; i++) {
+        int to = perm ? perm[i] : i;
+        t->shape[to] = out->shape[i];
+        strides[to] = st[i];
+    }
+}
+
+/* The node's output type: the product's, permuted when the layout writes it
+ * transposed (the last axis stays last, as the micro-kernels store rows). */
+static int result_type(duet_ctx *c, const duet_attrs *a, duet_type *out)
+{
+    const int *perm = layout_perm(a, DUET_MATMUL_OUT);
+    if (!perm) return 0;
+    if (layout_rank(a, DUET_MATMUL_OUT) != out->rank ||
+        perm[out->rank - 1] != out->rank - 1)
+        return bad_layout(c, DUET_MATMUL_OUT, out->rank);
+    duet_type product = *out;
+    for (int i = 0; i < out->rank; i++) out->shape[i] = product.shape[perm[i]];
+    return 0;
+}
 
 static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                         duet_type *out)
 {
     (void)nin;
-    const duet_tensor *x = in[0], *y = in[1];
+    duet_type x, y;
     char sa[96], sb[96];
-    if (x->dtype != DUET_F32 || y->dtype != DUET_F32)
+    if (in[0]->dtype != DUET_F32 || in[1]->dtype != DUET_F32)
         return duet_fail(c, DUET_ERR_DTYPE, "operands are %s and %s; need f32",
-                         duet_dtype_name(x->dtype), duet_dtype_name(y->dtype));
-    if (x->rank < 2 || y->rank < 2)
+                         duet_dtype_name(in[0]->dtype), duet_dtype_name(in[1]->dtype));
+    if (operand_view(c, a, DUET_MATMUL_A, in[0], &x, NULL) ||
+        operand_view(c, a, DUET_MATMUL_B, in[1], &y, NULL))
+        return -1;
+    if (x.rank < 2 || y.rank < 2)
         return duet_fail(c, DUET_ERR_SHAPE, "operands %s and %s need rank >= 2",
-                         duet_shape_str(x, sa, sizeof sa), duet_shape_str(y, sb, sizeof sb));
+                         duet_type_str(&x, sa, sizeof sa), duet_type_str(&y, sb, sizeof sb));
     bool ta = a->i[MATMUL_TRANS_A] != 0, tb = a->i[MATMUL_TRANS_B] != 0;
-    int rx = x->rank, ry = y->rank;
-    int64_t m = x->shape[rx - (ta ? 1 : 2)], kx = x->shape[rx - (ta ? 2 : 1)];
-    int64_t ky = y->shape[ry - (tb ? 1 : 2)], n = y->shape[ry - (tb ? 2 : 1)];
+    int rx = x.rank, ry = y.rank;
+    int64_t m = x.shape[rx - (ta ? 1 : 2)], kx = x.shape[rx - (ta ? 2 : 1)];
+    int64_t ky = y.shape[ry - (tb ? 1 : 2)], n = y.shape[ry - (tb ? 2 : 1)];
     if (!dim_match(kx, ky))
         return duet_fail(c, DUET_ERR_SHAPE,
                          "inner dims differ: a %s%s has K=%lld, b %s%s has K=%lld",
-                         duet_shape_str(x, sa, sizeof sa), ta ? " (transposed)" : "",
-                         (long long)kx, duet_shape_str(y, sb, sizeof sb),
+                         duet_type_str(&x, sa, sizeof sa), ta ? " (transposed)" : "",
+                         (long long)kx, duet_type_str(&y, sb, sizeof sb),
                          tb ? " (transposed)" : "", (long long)ky);
     /* batch dims: NumPy broadcasting; a symbol against a size takes the size */
     int bx = rx - 2, by = ry - 2, rb = bx > by ? bx : by;
     for (int d = 0; d < rb; d++) {
         int ix = d - (rb - bx), iy = d - (rb - by);
-        int64_t dx = ix >= 0 ? x->shape[ix] : 1, dy = iy >= 0 ? y->shape[iy] : 1, r;
+        int64_t dx = ix >= 0 ? x.shape[ix] : 1, dy = iy >= 0 ? y.shape[iy] : 1, r;
         if (dx == dy || dy == 1)
             r = dx;
         else if (dx == 1)
@@ -57,7 +134,7 @@ static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
         else
             return duet_fail(c, DUET_ERR_SHAPE,
                              "batch dims of %s and %s cannot be broadcast (%lld vs %lld)",
-                             duet_shape_str(x, sa, sizeof sa), duet_shape_str(y, sb, sizeof sb),
+                             duet_type_str(&x, sa, sizeof sa), duet_type_str(&y, sb, sizeof sb),
                              (long long)dx, (long long)dy);
         out->shape[d] = r;
     }
@@ -65,7 +142,7 @@ static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     out->rank = rb + 2;
     out->shape[rb] = m;
     out->shape[rb + 1] = n;
-    return 0;
+    return result_type(c, a, out);
 }
 
 /* ---- packed GEMM: C (M x N, row stride ldc) = A (M x K) B (K x N) ----
@@ -386,18 +463,18 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
  * every micro-kernel's MR, so that tasks cut no register tile. */
 #define TASK_FLOPS (1 << 20)
 #define TASK_ROW_ALIGN 8
-/* Each task packs the B it needs, so where B is packed (the portable path, or a
- * transposed B) a task takes at least this many rows: packing K x N once per 64 rows
+/* Each task packs the B it needs, so where B is packed (the portable path, or a B
+ * whose rows are not contiguous: transposed) a task takes at least this many rows: packing K x N once per 64 rows
  * costs a small fraction of the 64 * K * N multiply-adds, once per 8 rows it would
  * cost more than they do. A row-major B read in place imposes no minimum. */
 #define TASK_ROWS_PACKED_B 64
 
 typedef struct matmul_job {
     gemm_mat g;                 /* batch 0 */
-    int64_t msz_a, msz_b, msz_c; /* elements per matrix */
-    int rb;                     /* batch dims of the output */
-    const int64_t *oshape;
-    int64_t sa[DUET_MAX_RANK], sb[DUET_MAX_RANK]; /* batch strides in matrices, 0 if broadcast */
+    int rb;                     /* batch dims of the product */
+    int64_t bshape[DUET_MAX_RANK];
+    /* per batch dim, element strides of a, b (0 where broadcast) and C */
+    int64_t sa[DUET_MAX_RANK], sb[DUET_MAX_RANK], sc[DUET_MAX_RANK];
     int64_t rows, row_tasks;    /* rows per task, tasks per batch */
 } matmul_job;
 
@@ -405,42 +482,75 @@ static void matmul_task(void *arg, int64_t t)
 {
     const matmul_job *j = arg;
     int64_t bi = t / j->row_tasks, i0 = t % j->row_tasks * j->rows;
-    int64_t rem = bi, oa = 0, ob = 0;
+    int64_t rem = bi, oa = 0, ob = 0, oc = 0;
     for (int d = j->rb - 1; d >= 0; d--) {
-        int64_t idx = rem % j->oshape[d];
-        rem /= j->oshape[d];
-        oa += idx * j->sa[d], ob += idx * j->sb[d];
+        int64_t idx = rem % j->bshape[d];
+        rem /= j->bshape[d];
+        oa += idx * j->sa[d], ob += idx * j->sb[d], oc += idx * j->sc[d];
     }
     gemm_mat g = j->g;
-    g.a += oa * j->msz_a, g.b += ob * j->msz_b, g.c += bi * j->msz_c;
+    g.a += oa, g.b += ob, g.c += oc;
     gemm_rows(&g, i0, i0 + j->rows < g.m ? i0 + j->rows : g.m);
 }
 
+/* Element strides, per batch dim of the product, of an operand view of rank r with
+ * strides st: 0 along the dims it is broadcast along (size 1, or missing). */
+static void batch_strides(const matmul_job *j, const duet_type *v, const int64_t *st,
+                          int64_t *out)
+{
+    for (int d = 0; d < j->rb; d++) {
+        int i = d - (j->rb - (v->rank - 2));
+        out[d] = i >= 0 && v->shape[i] != 1 ? st[i] : 0;
+    }
+}
+
+/* Whether the matrices of every batch follow one another at the row stride rs (each
+ * batch's m rows, then the next batch's), so that they are one matrix of
+ * batches * m rows. */
+static bool rows_chain(const matmul_job *j, const int64_t *bs, int64_t m, int64_t rs)
+{
+    int64_t step = m * rs;
+    for (int d = j->rb - 1; d >= 0; d--) {
+        if (j->bshape[d] != 1 && bs[d] != step) return false;
+        step *= j->bshape[d];
+    }
+    return true;
+}
+
+/* The product through the views of a, b and C (in the layout's order, with their
+ * element strides): whatever the strides, every element of C is the same chain of
+ * multiply-adds over the same packed values, so a strided product has the bits of
+ * a transpose and a plain one. */
 static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *in, int nin,
                          duet_tensor *out)
 {
     (void)nin;
-    const duet_tensor *x = in[0], *y = in[1];
+    duet_type x, y, z;
+    int64_t xs[DUET_MAX_RANK], ys[DUET_MAX_RANK], zs[DUET_MAX_RANK];
+    if (operand_view(c, at, DUET_MATMUL_A, in[0], &x, xs) ||
+        operand_view(c, at, DUET_MATMUL_B, in[1], &y, ys))
+        return -1;
+    result_view(at, out, &z, zs);
     bool ta = at->i[MATMUL_TRANS_A] != 0, tb = at->i[MATMUL_TRANS_B] != 0;
-    int rx = x->rank, ry = y->rank, rb = out->rank - 2;
-    int64_t m = out->shape[rb], n = out->shape[rb + 1];
-    int64_t k = x->shape[rx - (ta ? 2 : 1)];
-    matmul_job j = {.g = {m, n, k, x->data, ta ? 1 : k, ta ? m : 1, y->data, tb ? 1 : n, tb ? k : 1,
-                          out->data, n},
-                    .msz_a = m * k, .msz_b = k * n, .msz_c = m * n, .rb = rb,
-                    .oshape = out->shape};
-    int64_t nbatch = 1, na = 1, nb = 1;
-    for (int d = rb - 1; d >= 0; d--) {
-        int ix = d - (rb - (rx - 2)), iy = d - (rb - (ry - 2));
-        int64_t dx = ix >= 0 ? x->shape[ix] : 1, dy = iy >= 0 ? y->shape[iy] : 1;
-        j.sa[d] = dx == 1 ? 0 : na;
-        j.sb[d] = dy == 1 ? 0 : nb;
-        na *= dx, nb *= dy, nbatch *= out->shape[d];
-    }
+    int rx = x.rank, ry = y.rank, rb = z.rank - 2;
+    int64_t m = z.shape[rb], n = z.shape[rb + 1];
+    int64_t k = x.shape[rx - (ta ? 2 : 1)];
+    /* A(i, l) along x's rows and columns, or columns and rows when transposed */
+    matmul_job j = {.g = {m, n, k, in[0]->data, xs[rx - (ta ? 1 : 2)], xs[rx - (ta ? 2 : 1)],
+                          in[1]->data, ys[ry - (tb ? 1 : 2)], ys[ry - (tb ? 2 : 1)], out->data,
+                          zs[rb]},
+                    .rb = rb};
+    int64_t nbatch = 1, nb = 1;
+    memcpy(j.bshape, z.shape, sizeof(int64_t) * (size_t)rb);
+    for (int d = 0; d < rb; d++) nbatch *= z.shape[d];
+    for (int d = 0; d < ry - 2; d++) nb *= y.shape[d];
+    batch_strides(&j, &x, xs, j.sa);
+    batch_strides(&j, &y, ys, j.sb);
+    memcpy(j.sc, zs, sizeof(int64_t) * (size_t)rb);
     if (nbatch == 0 || m == 0 || n == 0) return 0;
-    /* One shared B and a row-major A whose batch matches the output's: a single
+    /* One shared B, and batches of A and C that are one tall matrix each: a single
      * (batch * M, K) x (K, N) product, e.g. (B, T, D) x (D, F). */
-    if (!ta && nb == 1 && na == nbatch) {
+    if (!ta && nb == 1 && rows_chain(&j, j.sa, m, j.g.ars) && rows_chain(&j, j.sc, m, j.g.ldc)) {
         j.g.m = m *= nbatch;
         j.rb = 0;
         nbatch = 1;
@@ -448,7 +558,8 @@ static int matmul_kernel(duet_ctx *c, const duet_attrs *at, duet_tensor *const *
     double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t rows = (int64_t)(TASK_FLOPS / (flops / (double)m > 1 ? flops / (double)m : 1));
     rows = (rows + TASK_ROW_ALIGN - 1) / TASK_ROW_ALIGN * TASK_ROW_ALIGN;
-    int64_t least = tb || duet_kernel_isa() == DUET_ISA_PORTABLE ? TASK_ROWS_PACKED_B : TASK_ROW_ALIGN;
+    bool b_packed = j.g.bcs != 1 || duet_kernel_isa() == DUET_ISA_PORTABLE;
+    int64_t least = b_packed ? TASK_ROWS_PACKED_B : TASK_ROW_ALIGN;
     j.rows = rows < least ? least : rows;
     j.row_tasks = (m + j.rows - 1) / j.rows;
     duet_parallel_for(c, nbatch * j.row_tasks, flops * (double)nbatch, matmul_task, &j);
@@ -502,8 +613,17 @@ static void matmul_vjp(duet_ctx *c, const duet_node *nd, duet_tensor *gy, duet_t
 
 static void matmul_attr_text(const duet_attrs *a, duet_text *t)
 {
+    static const char *const name[DUET_MATMUL_NVIEWS] = {"a_perm", "b_perm", "out_perm"};
     if (a->i[MATMUL_TRANS_A]) duet_text_put(t, " trans_a");
     if (a->i[MATMUL_TRANS_B]) duet_text_put(t, " trans_b");
+    for (int k = 0; k < DUET_MATMUL_NVIEWS; k++) {
+        const int *perm = layout_perm(a, k);
+        if (!perm) continue;
+        duet_text_put(t, " %s=[", name[k]);
+        for (int i = 0; i < layout_rank(a, k); i++)
+            duet_text_put(t, "%s%d", i ? ", " : "", perm[i]);
+        duet_text_put(t, "]");
+    }
 }
 
 const duet_op_def duet_opdef_matmul = {.name = "matmul",

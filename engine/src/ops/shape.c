@@ -79,15 +79,6 @@ static int attr_axis(const duet_attrs *a, int slot, int rank)
     return (int)(a->i[slot] < 0 ? a->i[slot] + rank : a->i[slot]);
 }
 
-static void contig_strides(int rank, const int64_t *shape, int64_t *st)
-{
-    int64_t s = 1;
-    for (int d = rank - 1; d >= 0; d--) {
-        st[d] = s;
-        s *= shape[d];
-    }
-}
-
 /* ---- strided copy: the one data mover behind every op here ----
  * Copies an n-d block of `size`, reading element offsets with istr and writing with
  * ostr (in elements). Drops size-1 dims and merges dims that are contiguous in both,
@@ -424,8 +415,8 @@ static int transpose_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const
     (void)nin;
     const duet_tensor *x = in[0];
     int64_t xst[DUET_MAX_RANK], ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
-    contig_strides(x->rank, x->shape, xst);
-    contig_strides(out->rank, out->shape, ost);
+    duet_contig_strides(x->rank, x->shape, xst);
+    duet_contig_strides(out->rank, out->shape, ost);
     for (int i = 0; i < out->rank; i++) ist[i] = xst[a->i[DIMS_AT + i]];
     strided_copy(c, duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
     return 0;
@@ -447,6 +438,13 @@ static void transpose_attr_text(const duet_attrs *a, duet_text *t)
     for (int i = 0; i < a->i[DIMS_RANK]; i++)
         duet_text_put(t, "%s%lld", i ? ", " : "", (long long)a->i[DIMS_AT + i]);
     duet_text_put(t, "]");
+}
+
+int duet_transpose_perm(const duet_node *n, int *perm)
+{
+    int rank = (int)n->attr.i[DIMS_RANK];
+    for (int i = 0; i < rank; i++) perm[i] = (int)n->attr.i[DIMS_AT + i];
+    return rank;
 }
 
 const duet_op_def duet_opdef_transpose = {.name = "transpose",
@@ -522,8 +520,8 @@ static int slice_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     int ax = attr_axis(a, BOUND_AXIS, x->rank);
     int64_t start = duet_dim_resolve(c, a->i[BOUND_FIRST]);
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
-    contig_strides(x->rank, x->shape, ist);
-    contig_strides(out->rank, out->shape, ost);
+    duet_contig_strides(x->rank, x->shape, ist);
+    duet_contig_strides(out->rank, out->shape, ost);
     size_t es = duet_dtype_size(x->dtype);
     strided_copy(c, es, out->rank, out->shape, ist, ost,
                  (const unsigned char *)x->data + start * ist[ax] * (int64_t)es, out->data);
@@ -636,8 +634,8 @@ static int pad_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     size_t es = duet_dtype_size(x->dtype);
     memset(out->data, 0, (size_t)duet_numel(out) * es);
-    contig_strides(x->rank, x->shape, ist);
-    contig_strides(out->rank, out->shape, ost);
+    duet_contig_strides(x->rank, x->shape, ist);
+    duet_contig_strides(out->rank, out->shape, ost);
     strided_copy(c, es, x->rank, x->shape, ist, ost, x->data,
                  (unsigned char *)out->data + before * ost[ax] * (int64_t)es);
     return 0;
@@ -724,11 +722,11 @@ static int concat_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
     int ax = attr_axis(a, CONCAT_AXIS, out->rank);
     size_t es = duet_dtype_size(out->dtype);
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
-    contig_strides(out->rank, out->shape, ost);
+    duet_contig_strides(out->rank, out->shape, ost);
     int64_t off = 0;
     for (int i = 0; i < nin; i++) {
         const duet_tensor *x = in[i];
-        contig_strides(x->rank, x->shape, ist);
+        duet_contig_strides(x->rank, x->shape, ist);
         strided_copy(c, es, x->rank, x->shape, ist, ost, x->data,
                      (unsigned char *)out->data + off * ost[ax] * (int64_t)es);
         off += x->shape[ax];
@@ -880,7 +878,7 @@ static int sum_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
     walk *w = &j.w;
     w->nd = x->rank;
     memcpy(w->size, x->shape, sizeof w->size);
-    contig_strides(x->rank, x->shape, w->istr);
+    duet_contig_strides(x->rank, x->shape, w->istr);
     duet_bcast_strides(out, x, w->ostr);
     if (!simplify(&w->nd, w->size, w->istr, w->ostr)) return 0;
     if (w->nd == 0) { /* one element */
@@ -944,7 +942,7 @@ static int broadcast_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *co
     const duet_tensor *x = in[0];
     int64_t ist[DUET_MAX_RANK], ost[DUET_MAX_RANK];
     duet_bcast_strides(x, out, ist);
-    contig_strides(out->rank, out->shape, ost);
+    duet_contig_strides(out->rank, out->shape, ost);
     strided_copy(c, duet_dtype_size(x->dtype), out->rank, out->shape, ist, ost, x->data, out->data);
     return 0;
 }
