@@ -240,6 +240,29 @@ static void test_what_stays(void **state)
     }
 }
 
+/* Between two products: matmul(transpose(scale * matmul(x, y)), w). The scaling moves
+ * after the transpose, which then folds into the first product's result (results
+ * fold first), not into the second product's operand; and the two move rules do not
+ * undo each other (the pass ends). */
+static void chain_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *p = duet_matmul(ctx, in[0], in[1], false, false);
+    duet_tensor *t = duet_transpose(ctx, duet_mul(ctx, p, duet_scalar(ctx, 0.37f)), HEADS);
+    out[0] = duet_matmul(ctx, t, duet_full(ctx, DUET_F32, 2, (int64_t[]){11, 6}, 0.25f), false, false);
+}
+
+static void test_between_products(void **state)
+{
+    (void)state;
+    run_spec s = {chain_body, NULL, 1, {4, 4}, {{3, 5, 13, 9}, {3, 5, 9, 11}}};
+    char *text = check_bits(&s);
+    if (count(text, "= transpose") || count(text, "out_perm=[0, 2, 1, 3]") != 1 ||
+        count(text, "a_perm=") || count(text, "= mul") != 1)
+        fail_msg("not folded as expected:\n%s", text);
+    free(text);
+}
+
 /* ---- the pass in the pass table ---- */
 
 static void test_pass_switch_and_dump(void **state)
@@ -308,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_rows_layout),
         cmocka_unit_test(test_threads_and_blocks),
         cmocka_unit_test(test_what_stays),
+        cmocka_unit_test(test_between_products),
         cmocka_unit_test(test_pass_switch_and_dump),
         cmocka_unit_test(test_gradients),
     };

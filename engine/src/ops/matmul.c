@@ -21,16 +21,10 @@ static bool dim_match(int64_t x, int64_t y)
  * (internal.h), set only by the graph compiler's layout pass. */
 enum { MATMUL_TRANS_A = 0, MATMUL_TRANS_B = 1 };
 
-/* The rank of the permutation operand or result k is seen through; 0: as stored. */
-static int layout_rank(const duet_attrs *a, int k)
-{
-    const duet_matmul_layout *l = a->p;
-    return l ? l->rank[k] : 0;
-}
-
+/* The permutation operand or result k is seen through, or NULL: as stored. */
 static const int *layout_perm(const duet_attrs *a, int k)
 {
-    return layout_rank(a, k) ? ((const duet_matmul_layout *)a->p)->perm[k] : NULL;
+    return duet_matmul_layout_rank(a, k) ? ((const duet_matmul_layout *)a->p)->perm[k] : NULL;
 }
 
 static int bad_layout(duet_ctx *c, int k, int rank)
@@ -47,7 +41,7 @@ static int operand_view(duet_ctx *c, const duet_attrs *a, int k, const duet_tens
                         duet_type *t, int64_t *strides)
 {
     const int *perm = layout_perm(a, k);
-    if (perm && layout_rank(a, k) != x->rank)
+    if (perm && duet_matmul_layout_rank(a, k) != x->rank)
         return bad_layout(c, k, x->rank);
     int64_t st[DUET_MAX_RANK];
     if (strides) duet_contig_strides(x->rank, x->shape, st);
@@ -83,7 +77,7 @@ static int result_type(duet_ctx *c, const duet_attrs *a, duet_type *out)
 {
     const int *perm = layout_perm(a, DUET_MATMUL_OUT);
     if (!perm) return 0;
-    if (layout_rank(a, DUET_MATMUL_OUT) != out->rank ||
+    if (duet_matmul_layout_rank(a, DUET_MATMUL_OUT) != out->rank ||
         perm[out->rank - 1] != out->rank - 1)
         return bad_layout(c, DUET_MATMUL_OUT, out->rank);
     duet_type product = *out;
@@ -659,7 +653,7 @@ static void matmul_attr_text(const duet_attrs *a, duet_text *t)
         const int *perm = layout_perm(a, k);
         if (!perm) continue;
         duet_text_put(t, " %s=[", name[k]);
-        for (int i = 0; i < layout_rank(a, k); i++)
+        for (int i = 0; i < duet_matmul_layout_rank(a, k); i++)
             duet_text_put(t, "%s%d", i ? ", " : "", perm[i]);
         duet_text_put(t, "]");
     }
