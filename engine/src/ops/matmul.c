@@ -497,9 +497,10 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
 #define TASK_FLOPS (1 << 20)
 #define TASK_ROW_ALIGN 8
 /* Each task packs the B it needs, so where B is packed (the portable path, or a B
- * whose rows are not contiguous: transposed) a task takes at least this many rows: packing K x N once per 64 rows
- * costs a small fraction of the 64 * K * N multiply-adds, once per 8 rows it would
- * cost more than they do. A row-major B read in place imposes no minimum. */
+ * whose rows are not contiguous: transposed) a task takes at least this many rows:
+ * packing K x N once per 64 rows costs a small fraction of the 64 * K * N
+ * multiply-adds, once per 8 rows it would cost more than they do. A row-major B
+ * read in place imposes no minimum. */
 #define TASK_ROWS_PACKED_B 64
 
 typedef struct matmul_job {
