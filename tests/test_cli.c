@@ -330,6 +330,15 @@ static void test_trace(void **state)
     assert_int_equal(duet("trace ner --after fuse"), 0);
     assert_non_null(strstr(out, "# ner: after fuse"));
     assert_non_null(strstr(out, "= fused"));
+    /* the products of docs/graph-mode.md's layout example, as printed */
+    assert_int_equal(duet("trace ner --after layout"), 0);
+    assert_non_null(strstr(out, "# ner: after layout"));
+    assert_non_null(strstr(out, "%26:f32(None, None, 4, 32) = mul %14 %25    #"));
+    assert_non_null(strstr(out, "%27:f32(None, 4, None, None) = matmul %26 %19 trans_b "
+                                "a_perm=[0, 2, 1, 3] b_perm=[0, 2, 1, 3]    #"));
+    assert_non_null(strstr(out, "%31:f32(None, None, 4, 32) = matmul %30 %24 "
+                                "b_perm=[0, 2, 1, 3] out_perm=[0, 2, 1, 3]    #"));
+    assert_null(strstr(out, "= transpose"));
     assert_int_equal(duet("trace ner-buggy-softmax"), 1);
     assert_non_null(strstr(out, "(None, 4, None, None)"));
     assert_int_equal(duet("trace ner --after lunch"), 2);

@@ -199,7 +199,12 @@ static void test_threads_and_blocks(void **state)
 
 /* ---- what stays a transpose ---- */
 
-typedef enum { KEEP_READ_TWICE, KEEP_LAST_AXIS, KEEP_PRODUCT_READ_TWICE, KEEP_SCALED_READ } keep_kind;
+typedef enum {
+    KEEP_READ_TWICE,
+    KEEP_LAST_AXIS,
+    KEEP_PRODUCT_READ_TWICE,
+    KEEP_SCALED_READ
+} keep_kind;
 
 static void keep_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
 {
@@ -240,6 +245,30 @@ static void test_what_stays(void **state)
     }
 }
 
+/* Between two products: matmul(transpose(scale * matmul(x, y)), w). The scaling moves
+ * after the transpose, which then folds into the first product's result (results
+ * fold first), not into the second product's operand; and the two move rules do not
+ * undo each other (the pass ends). */
+static void chain_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_tensor *p = duet_matmul(ctx, in[0], in[1], false, false);
+    duet_tensor *t = duet_transpose(ctx, duet_mul(ctx, p, duet_scalar(ctx, 0.37f)), HEADS);
+    duet_tensor *w = duet_full(ctx, DUET_F32, 2, (int64_t[]){11, 6}, 0.25f);
+    out[0] = duet_matmul(ctx, t, w, false, false);
+}
+
+static void test_between_products(void **state)
+{
+    (void)state;
+    run_spec s = {chain_body, NULL, 1, {4, 4}, {{3, 5, 13, 9}, {3, 5, 9, 11}}};
+    char *text = check_bits(&s);
+    if (count(text, "= transpose") || count(text, "out_perm=[0, 2, 1, 3]") != 1 ||
+        count(text, "a_perm=") || count(text, "= mul") != 1)
+        fail_msg("not folded as expected:\n%s", text);
+    free(text);
+}
+
 /* ---- the pass in the pass table ---- */
 
 static void test_pass_switch_and_dump(void **state)
@@ -269,7 +298,8 @@ static void test_pass_switch_and_dump(void **state)
     assert_int_equal(duet_fn_call(fn, in, &out), 0);
     fclose(f);
     assert_int_equal(count(buf, "= transpose"), 0);
-    assert_int_equal(count(buf, " trans_b a_perm=[0, 2, 1, 3] b_perm=[0, 2, 1, 3] out_perm=[0, 2, 1, 3]"), 1);
+    assert_int_equal(count(buf, " trans_b a_perm=[0, 2, 1, 3] b_perm=[0, 2, 1, 3] "
+                                "out_perm=[0, 2, 1, 3]"), 1);
     free(buf);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
@@ -290,7 +320,8 @@ static void test_gradients(void **state)
 {
     (void)state;
     for (int t = 0; t < 4; t++) {
-        layout_case c = {2, 2, {2, 3}, {2, 3}, 3, 4, 5, t & 1, t & 2, HEADS, HEADS, HEADS, 0.37f, 1.7f};
+        layout_case c = {2, 2, {2, 3}, {2, 3}, 3, 4, 5, t & 1, t & 2,
+                         HEADS, HEADS, HEADS, 0.37f, 1.7f};
         tu_input in[2] = {{DUET_F32, 0, {0}, NULL, true}, {DUET_F32, 0, {0}, NULL, true}};
         float a[72], b[120]; /* (2, 3) batches of 3 x 4 and 4 x 5 */
         for (int k = 0; k < 2; k++) in[k].rank = stored_shape(&c, k, in[k].shape);
@@ -308,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_rows_layout),
         cmocka_unit_test(test_threads_and_blocks),
         cmocka_unit_test(test_what_stays),
+        cmocka_unit_test(test_between_products),
         cmocka_unit_test(test_pass_switch_and_dump),
         cmocka_unit_test(test_gradients),
     };

@@ -71,6 +71,13 @@ typedef struct duet_matmul_layout {
     int rank[DUET_MATMUL_NVIEWS];
     int perm[DUET_MATMUL_NVIEWS][DUET_MAX_RANK];
 } duet_matmul_layout;
+/* The rank of the permutation matmul operand or result k is seen through (a matmul's
+ * attributes); 0: as stored. */
+static inline int duet_matmul_layout_rank(const duet_attrs *a, int k)
+{
+    const duet_matmul_layout *l = a->p;
+    return l ? l->rank[k] : 0;
+}
 /* transpose (ops/shape.c): the rank of node n, a transpose, with its perm in perm */
 int duet_transpose_perm(const duet_node *n, int *perm);
 

@@ -50,14 +50,14 @@ static bool keeps_last_axis(const duet_node *t)
     return rank > 0 && perm[rank - 1] == rank - 1;
 }
 
-/* Whether t, a transpose, can become the way the product it reads writes its result:
- * only t reads the product, which is written as stored so far. */
-static bool foldable_result(const duet_node *t, const int *uses)
+/* Whether t, a transpose of node mm's result (directly, or after a map), can become
+ * the way mm writes its result: mm is a product that only t (or the map) reads,
+ * written as stored so far, and t keeps the last axis last. The move rules below
+ * both ask this of the same product and perm, so they never undo each other. */
+static bool result_folds(const duet_node *mm, const duet_node *t, const int *uses)
 {
-    const duet_node *mm = producer(t->in[0]);
-    if (mm->op != DUET_OP_MATMUL || uses[mm->id] != 1 || !keeps_last_axis(t)) return false;
-    const duet_matmul_layout *l = mm->attr.p;
-    return !(l && l->rank[DUET_MATMUL_OUT]);
+    return mm->op == DUET_OP_MATMUL && uses[mm->id] == 1 && keeps_last_axis(t) &&
+           !duet_matmul_layout_rank(&mm->attr, DUET_MATMUL_OUT);
 }
 
 /* Whether every reader of n's result is a product (so a transpose of it will fold). */
@@ -107,19 +107,18 @@ static int commute(duet_ctx *ctx, duet_graph *g, duet_node *a, int ka, duet_node
 
 /* Moves a transpose across a map next to a product, when one of the two rules of the
  * header applies at node n; whether it did. A transpose that can fold into the
- * product it reads is not moved away from it, so the rules never undo each other. */
+ * product it reads is not moved away from it. */
 static bool move_transpose(duet_ctx *ctx, duet_graph *g, duet_node *n, const int *uses)
 {
     int k = map_operand(n);
     duet_node *t = k >= 0 ? producer(n->in[k]) : NULL;
-    if (t && t->op == DUET_OP_TRANSPOSE && uses[t->id] == 1 && !foldable_result(t, uses) &&
-        read_by_products_only(g, n, uses))
+    if (t && t->op == DUET_OP_TRANSPOSE && uses[t->id] == 1 &&
+        !result_folds(producer(t->in[0]), t, uses) && read_by_products_only(g, n, uses))
         return !commute(ctx, g, t, 0, n, k); /* map(transpose(x)) -> transpose(map(x)) */
     if (n->op != DUET_OP_TRANSPOSE) return false;
     duet_node *m = producer(n->in[0]);
     if ((k = map_operand(m)) < 0 || uses[m->id] != 1) return false;
-    const duet_node *mm = producer(m->in[k]);
-    if (mm->op != DUET_OP_MATMUL || uses[mm->id] != 1 || !keeps_last_axis(n)) return false;
+    if (!result_folds(producer(m->in[k]), n, uses)) return false;
     return !commute(ctx, g, m, k, n, 0); /* transpose(map(y)) -> map(transpose(y)) */
 }
 
@@ -136,8 +135,7 @@ static int fold_operands(duet_ctx *ctx, duet_graph *g, duet_node *mm)
 {
     for (int k = DUET_MATMUL_A; k <= DUET_MATMUL_B; k++) {
         const duet_node *t = producer(mm->in[k]);
-        const duet_matmul_layout *was = mm->attr.p;
-        if (t->op != DUET_OP_TRANSPOSE || (was && was->rank[k])) continue;
+        if (t->op != DUET_OP_TRANSPOSE || duet_matmul_layout_rank(&mm->attr, k)) continue;
         duet_matmul_layout *l = layout_of(ctx, g, mm);
         if (!l) return -1;
         l->rank[k] = duet_transpose_perm(t, l->perm[k]);
@@ -150,8 +148,8 @@ static int fold_operands(duet_ctx *ctx, duet_graph *g, duet_node *mm)
  * transpose's result, and the transpose goes. */
 static int fold_result(duet_ctx *ctx, duet_graph *g, duet_node *t, const int *uses, bool *dead)
 {
-    if (!foldable_result(t, uses)) return 0;
     duet_node *mm = producer(t->in[0]);
+    if (!result_folds(mm, t, uses)) return 0;
     duet_matmul_layout *l = layout_of(ctx, g, mm);
     if (!l) return -1;
     l->rank[DUET_MATMUL_OUT] = duet_transpose_perm(t, l->perm[DUET_MATMUL_OUT]);

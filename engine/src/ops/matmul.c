@@ -21,16 +21,10 @@ static bool dim_match(int64_t x, int64_t y)
  * (internal.h), set only by the graph compiler's layout pass. */
 enum { MATMUL_TRANS_A = 0, MATMUL_TRANS_B = 1 };
 
-/* The rank of the permutation operand or result k is seen through; 0: as stored. */
-static int layout_rank(const duet_attrs *a, int k)
-{
-    const duet_matmul_layout *l = a->p;
-    return l ? l->rank[k] : 0;
-}
-
+/* The permutation operand or result k is seen through, or NULL: as stored. */
 static const int *layout_perm(const duet_attrs *a, int k)
 {
-    return layout_rank(a, k) ? ((const duet_matmul_layout *)a->p)->perm[k] : NULL;
+    return duet_matmul_layout_rank(a, k) ? ((const duet_matmul_layout *)a->p)->perm[k] : NULL;
 }
 
 static int bad_layout(duet_ctx *c, int k, int rank)
@@ -47,7 +41,7 @@ static int operand_view(duet_ctx *c, const duet_attrs *a, int k, const duet_tens
                         duet_type *t, int64_t *strides)
 {
     const int *perm = layout_perm(a, k);
-    if (perm && layout_rank(a, k) != x->rank)
+    if (perm && duet_matmul_layout_rank(a, k) != x->rank)
         return bad_layout(c, k, x->rank);
     int64_t st[DUET_MAX_RANK];
     if (strides) duet_contig_strides(x->rank, x->shape, st);
@@ -83,7 +77,7 @@ static int result_type(duet_ctx *c, const duet_attrs *a, duet_type *out)
 {
     const int *perm = layout_perm(a, DUET_MATMUL_OUT);
     if (!perm) return 0;
-    if (layout_rank(a, DUET_MATMUL_OUT) != out->rank ||
+    if (duet_matmul_layout_rank(a, DUET_MATMUL_OUT) != out->rank ||
         perm[out->rank - 1] != out->rank - 1)
         return bad_layout(c, DUET_MATMUL_OUT, out->rank);
     duet_type product = *out;
@@ -402,6 +396,37 @@ static inline int packed_width(int64_t left, int NR, int narrow)
     return left <= narrow ? narrow : NR;
 }
 
+/* Asks for `lines` runs of len floats, `stride` apart, to be brought into cache.
+ * The hardware prefetchers follow sequential streams, not a strided view's rows (a
+ * transpose read or written through strides: 128-byte runs 512 bytes apart, a new
+ * page every 8 rows), which would otherwise arrive one miss at a time. Values are
+ * untouched. */
+static inline void prefetch_lines(const float *p, int64_t lines, int64_t stride, int64_t len)
+{
+    for (int64_t r = 0; r < lines; r++) {
+        uintptr_t at = (uintptr_t)(p + r * stride), end = (uintptr_t)(p + r * stride + len);
+        for (at &= ~(uintptr_t)63; at < end; at += 64) _mm_prefetch((const char *)at, _MM_HINT_T0);
+    }
+}
+
+/* Prefetches the part of an operand that is read as `lines` lines of depth kc (a
+ * panel's rows, B's columns), along whichever of its two axes is contiguous. */
+static inline void prefetch_panel(const float *p, int64_t sr, int64_t sl, int64_t lines, int64_t kc)
+{
+    if (sl == 1)
+        prefetch_lines(p, lines, sr, kc);
+    else if (sr == 1)
+        prefetch_lines(p, kc, sl, lines);
+}
+
+/* Whether a rows x cols matrix with these strides is a whole row-major tensor, or
+ * its transpose: the layout the hardware prefetchers stream, which eager mode's
+ * operands always have. Only the others (strided views) are prefetched. */
+static inline bool dense(int64_t rs, int64_t cs, int64_t rows, int64_t cols)
+{
+    return (cs == 1 && rs == cols) || (rs == 1 && cs == rows);
+}
+
 /* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR that serves strips of at most
  * `narrow` columns with fewer accumulators. */
 static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR,
@@ -409,11 +434,14 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
 {
     _Alignas(64) float bp[FMA_KC * FMA_NC];
     _Alignas(64) float ap[FMA_KC * FMA_MR];
+    bool fetch_a = !dense(g->ars, g->acs, g->m, g->k), fetch_b = !dense(g->brs, g->bcs, g->k, g->n);
+    bool fetch_c = g->ldc != g->n;
     for (int64_t j0 = 0; j0 < g->n; j0 += FMA_NC) {
         int64_t nc = g->n - j0 < FMA_NC ? g->n - j0 : FMA_NC;
         for (int64_t k0 = 0; k0 < g->k; k0 += FMA_KC) {
             int64_t kc = g->k - k0 < FMA_KC ? g->k - k0 : FMA_KC;
             const float *b = g->b + k0 * g->brs + j0 * g->bcs;
+            if (fetch_b) prefetch_panel(b, g->bcs, g->brs, nc, kc);
             /* strips of a row-major B are read in place; a partial one, or a
              * transposed B, is packed */
             for (int64_t s = 0; s < nc; s += NR)
@@ -424,6 +452,11 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
                 int64_t mr = i1 - i < FMA_MR ? i1 - i : FMA_MR;
                 const float *a = g->a + i * g->ars + k0 * g->acs;
                 int64_t as = g->acs;
+                int64_t next = i1 - i - FMA_MR < FMA_MR ? i1 - i - FMA_MR : FMA_MR;
+                if (next > 0 && fetch_a) /* the next panel, while this one is computed */
+                    prefetch_panel(a + FMA_MR * g->ars, g->ars, g->acs, next, kc);
+                if (next > 0 && fetch_c)
+                    prefetch_lines(g->c + (i + FMA_MR) * g->ldc + j0, next, g->ldc, nc);
                 if (g->ars != 1 || mr < FMA_MR) { /* a transposed A's whole panel is read in place */
                     fma_pack(ap, FMA_MR, a, g->ars, g->acs, mr, kc);
                     a = ap, as = FMA_MR;
@@ -464,9 +497,10 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
 #define TASK_FLOPS (1 << 20)
 #define TASK_ROW_ALIGN 8
 /* Each task packs the B it needs, so where B is packed (the portable path, or a B
- * whose rows are not contiguous: transposed) a task takes at least this many rows: packing K x N once per 64 rows
- * costs a small fraction of the 64 * K * N multiply-adds, once per 8 rows it would
- * cost more than they do. A row-major B read in place imposes no minimum. */
+ * whose rows are not contiguous: transposed) a task takes at least this many rows:
+ * packing K x N once per 64 rows costs a small fraction of the 64 * K * N
+ * multiply-adds, once per 8 rows it would cost more than they do. A row-major B
+ * read in place imposes no minimum. */
 #define TASK_ROWS_PACKED_B 64
 
 typedef struct matmul_job {
@@ -620,7 +654,7 @@ static void matmul_attr_text(const duet_attrs *a, duet_text *t)
         const int *perm = layout_perm(a, k);
         if (!perm) continue;
         duet_text_put(t, " %s=[", name[k]);
-        for (int i = 0; i < layout_rank(a, k); i++)
+        for (int i = 0; i < duet_matmul_layout_rank(a, k); i++)
             duet_text_put(t, "%s%d", i ? ", " : "", perm[i]);
         duet_text_put(t, "]");
     }
