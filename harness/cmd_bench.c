@@ -241,7 +241,7 @@ static void count_op(const duet_op_event *e, void *user)
     duet_job *j = user;
     if (!j->timing || e->depth > 0) return;
     char name[sizeof j->s->ops[0].op];
-    if (e->members) snprintf(name, sizeof name, "fused[%s]", e->members);
+    if (e->members) snprintf(name, sizeof name, "%s[%s]", e->op, e->members);
     else snprintf(name, sizeof name, "%s", e->op);
     sample *s = j->s;
     int k = 0;

@@ -9,7 +9,7 @@
 #include "duet/grad.h"
 #include "testutil.h"
 
-static int log_line, sqrt_line, folded_line;
+static int log_line, sqrt_line, folded_line, rsqrt_line, row_sqrt_line;
 
 /* scale * log(x * mask): mul, log and mul fuse into one node in graph mode; a 0 in
  * mask makes log's output -Inf. */
@@ -45,6 +45,36 @@ static void folded_log(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out,
     folded_line = __LINE__ + 1;
     duet_tensor *c = duet_log(ctx, duet_scalar(ctx, 0.0f));
     out[0] = duet_add(ctx, in[0], c);
+}
+
+/* sum(rsqrt(x - mean(x)) * mask): one row-fused node (a row sum, a per-row mean, full
+ * rows); each row of x is 1, 2, 3 apart, so rsqrt makes NaN and Inf in every row. */
+static void row_rsqrt(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    (void)user;
+    duet_scope_push(ctx, "model");
+    duet_tensor *xc = duet_sub(ctx, in[0], duet_mean(ctx, in[0], DUET_AXIS(1), true));
+    rsqrt_line = __LINE__ + 1;
+    duet_tensor *r = duet_rsqrt(ctx, xc);
+    out[0] = duet_sum(ctx, duet_mul(ctx, r, in[1]), 3u, false);
+    duet_scope_pop(ctx);
+}
+
+/* sum(sqrt(z * z) * mask), z = w - mean(w): sqrt's result is an output of a row-fused
+ * node (its gradient reads it), and that gradient is Inf where z is 0. */
+static void row_sqrt_grad(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
+{
+    duet_var *w = user;
+    duet_scope_push(ctx, "model");
+    duet_tensor *x = duet_var_read(ctx, w);
+    duet_tensor *z = duet_sub(ctx, x, duet_mean(ctx, x, DUET_AXIS(1), true));
+    row_sqrt_line = __LINE__ + 1;
+    duet_tensor *r = duet_sqrt(ctx, duet_mul(ctx, z, z));
+    duet_tensor *loss = duet_sum(ctx, duet_mul(ctx, r, in[1]), 3u, false);
+    duet_tensor *g;
+    duet_grad(ctx, loss, &w, 1, &g);
+    out[0] = duet_add(ctx, loss, duet_sum(ctx, g, 3u, false));
+    duet_scope_pop(ctx);
 }
 
 typedef struct found {
@@ -145,6 +175,38 @@ static void test_folded_constant_named(void **state)
     free(e), free(g);
 }
 
+/* In a fused_rows node, the member that made it is named, with its own output's
+ * shape and count, as eager mode names it. */
+static void test_row_fused_member_named(void **state)
+{
+    (void)state;
+    found *e = malloc(sizeof *e), *g = malloc(sizeof *g);
+    run(DUET_EAGER, row_rsqrt, e);
+    run(DUET_GRAPH, row_rsqrt, g);
+    if (!strstr(g->graph, "= fused_rows")) fail_msg("not row-fused, the test proves less:\n%s", g->graph);
+    assert_string_equal(e->diag.op, "rsqrt");
+    assert_int_equal(e->diag.line, rsqrt_line);
+    assert_string_equal(e->diag.message,
+                        "rsqrt made NaN in the forward pass: 4 of 6 elements of (2, 3) are not "
+                        "finite (the first at flat index 0), from finite inputs");
+    expect_same(e, g);
+    free(e), free(g);
+}
+
+/* A gradient of an op that row fusion turned into a fused_out is named by the op. */
+static void test_row_fused_gradient_named(void **state)
+{
+    (void)state;
+    found *e = malloc(sizeof *e), *g = malloc(sizeof *g);
+    run(DUET_EAGER, row_sqrt_grad, e);
+    run(DUET_GRAPH, row_sqrt_grad, g);
+    if (!strstr(g->graph, "= fused_out")) fail_msg("no fused_out, the test proves less:\n%s", g->graph);
+    assert_int_equal(e->diag.line, row_sqrt_line);
+    assert_non_null(strstr(e->diag.message, "in the gradient of sqrt"));
+    expect_same(e, g);
+    free(e), free(g);
+}
+
 /* Off, nothing is checked: the same body runs to the end. */
 static void test_off_by_default(void **state)
 {
@@ -166,6 +228,8 @@ int main(void)
         cmocka_unit_test(test_log_of_zero_same_op_both_modes),
         cmocka_unit_test(test_gradient_named),
         cmocka_unit_test(test_folded_constant_named),
+        cmocka_unit_test(test_row_fused_member_named),
+        cmocka_unit_test(test_row_fused_gradient_named),
         cmocka_unit_test(test_off_by_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

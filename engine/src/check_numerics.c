@@ -26,13 +26,11 @@ static bool scan(const duet_tensor *t, nonfinite *nf)
 
 static const char *value_name(float v) { return isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf"; }
 
-/* The op a gradient node differentiates, as the user called it: fusion rewrites the
- * forward node, so its op is then the fused group's root's. */
+/* The op a gradient node differentiates, as the user called it (fusion may have
+ * rewritten the forward node). */
 static const char *forward_name(const duet_node *fwd)
 {
-    const duet_fused_prog *prog = fwd->attr.p;
-    duet_op op = fwd->op == DUET_OP_FUSED ? prog->step[prog->nsteps - 1].op : fwd->op;
-    return duet_api_name(op, fwd->site, false);
+    return duet_api_name(duet_traced_op(fwd), fwd->site, false);
 }
 
 int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *out,
@@ -43,15 +41,16 @@ int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *ou
     duet_node member;
     const duet_node *culprit = n;
     duet_tensor member_out = *out;
+    const duet_tensor *made = out; /* the culprit's output */
     member_out.data = NULL;
-    if (n->op == DUET_OP_FUSED) {
+    if (duet_is_fused(n)) {
         if (!(member_out.data = malloc(sizeof(float) * (size_t)(duet_numel(out) + 1))))
             return duet_fail(ctx, DUET_ERR_OOM, "checking a fused node's members");
         if (duet_fused_nonfinite_member(ctx, n, in, &member_out, &member)) {
             culprit = &member;
-            scan(&member_out, &nf); /* what the member made, not what the group made of it */
+            made = &member_out;
+            scan(made, &nf); /* what the member made, not what the group made of it */
         }
-        free(member_out.data);
     }
     /* an input that is not finite came from outside the ops checked: an argument, or a
      * constant captured before the check was on */
@@ -59,7 +58,7 @@ int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *ou
     if (n->op == DUET_OP_VAR_READ) /* a source: the value was in the variable already */
         snprintf(inputs, sizeof inputs, "read from variable '%s'",
                  duet_var_name((const duet_var *)n->attr.p));
-    for (int j = 0; j < n->nin && n->op != DUET_OP_FUSED; j++) {
+    for (int j = 0; j < n->nin && !duet_is_fused(n); j++) {
         nonfinite in_nf;
         if (scan(in[j], &in_nf)) {
             snprintf(inputs, sizeof inputs, "but input %d already held %s", j,
@@ -81,8 +80,9 @@ int duet_check_numerics(duet_ctx *ctx, const duet_node *n, const duet_tensor *ou
               "%s made %s %s: %lld of %lld elements of %s are not finite (the first at flat "
               "index %lld), %s",
               duet_api_name(culprit->op, culprit->site, culprit->grad_of != NULL),
-              value_name(nf.value), where, (long long)nf.count, (long long)duet_numel(out),
-              duet_shape_str(out, shape, sizeof shape), (long long)nf.first, inputs);
+              value_name(nf.value), where, (long long)nf.count, (long long)duet_numel(made),
+              duet_shape_str(made, shape, sizeof shape), (long long)nf.first, inputs);
+    free(member_out.data);
     ctx->exec_node = exec_node;
     ctx->cur_op = op;
     ctx->cur_site = site;

@@ -1,4 +1,4 @@
-/* The fusion pass, in two steps, each bit-identical to the graph it rewrites:
+/* The fusion pass, in three steps, each bit-identical to the graph it rewrites:
  *
  * Pattern fusion: a softmax of masked scores, in either form model code writes it,
  * becomes one masked_softmax node that reads the bool mask itself:
@@ -6,6 +6,14 @@
  *   softmax(where(mask, x, fill))                   the select form (fill a full or scalar)
  * and a masked_softmax reads the mask from under a broadcast_to (its kernel
  * broadcasts), so neither the (B, heads, T, T) mask nor its f32 copies are made.
+ *
+ * Row fusion (fuse_rows.c): groups of f32 ops that work row by row on one (R, C)
+ * view, C the last axis, with operands that are full, per row ((R, 1), keepdims),
+ * per column ((C,)) or scalars, including sums over the last axis with keepdims and
+ * sizes: a layer norm's backward, a bias add and what follows it. Each group becomes
+ * one FUSED_ROWS node that runs it a block of rows at a time and writes only the
+ * values read outside it; with several, FUSED_OUT nodes hand them out. It runs first,
+ * so that these groups are not cut into same-shape pieces.
  *
  * Elementwise fusion: a tree of same-shape f32 elementwise ops whose inner results
  * have no other reader becomes one FUSED node. Its kernel walks the output in tiles
@@ -18,6 +26,8 @@
 #include "graph_internal.h"
 
 #define FUSE_TILE 512
+/* members of an elementwise group at most: its kernel keeps a tile per step on the stack */
+#define EW_MAX_STEPS 16
 
 
 static int fused_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
@@ -54,7 +64,7 @@ static void fused_run(void *arg, int64_t begin, int64_t end)
 {
     const fused_job *j = arg;
     const duet_fused_prog *prog = j->prog;
-    float tmp[DUET_FUSE_MAX_STEPS][FUSE_TILE];
+    float tmp[EW_MAX_STEPS][FUSE_TILE];
     for (int64_t off = begin * FUSE_TILE; off < end * FUSE_TILE && off < j->n; off += FUSE_TILE) {
         int64_t len = j->n - off < FUSE_TILE ? j->n - off : FUSE_TILE;
         for (int s = 0; s < prog->nsteps; s++) {
@@ -88,14 +98,30 @@ static int fused_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     return 0;
 }
 
+bool duet_is_fused(const duet_node *n)
+{
+    return n->op == DUET_OP_FUSED || n->op == DUET_OP_FUSED_ROWS;
+}
+
 const char *duet_fused_members(const duet_node *fused)
 {
     return ((const duet_fused_prog *)fused->attr.p)->members;
 }
 
-/* " ops=[sub, mul, add]": the members in the order they run (a format with
- * expand_fused shows each with its operands, attributes and site) */
-static void fused_attr_text(const duet_attrs *a, duet_text *t)
+duet_op duet_traced_op(const duet_node *n)
+{
+    if (duet_is_fused(n)) {
+        const duet_fused_prog *prog = n->attr.p;
+        return prog->step[prog->nsteps - 1].op;
+    }
+    if (n->op == DUET_OP_FUSED_OUT) {
+        const duet_fused_prog *prog = n->in[0]->node->attr.p;
+        return prog->step[n->attr.i[DUET_FUSED_OUT_STEP]].op;
+    }
+    return n->op;
+}
+
+void duet_fused_attr_text(const duet_attrs *a, duet_text *t)
 {
     const duet_fused_prog *prog = a->p;
     duet_text_put(t, " ops=[");
@@ -108,7 +134,7 @@ const duet_op_def duet_opdef_fused = {.name = "fused",
                                       .nin = -1,
                                       .infer = fused_infer,
                                       .kernel = fused_kernel,
-                                      .attr_text = fused_attr_text};
+                                      .attr_text = duet_fused_attr_text};
 
 /* ---- pattern fusion: masked softmax ---- */
 
@@ -199,7 +225,7 @@ static bool fusible(const duet_node *n)
 }
 
 typedef struct group {
-    duet_node *member[DUET_FUSE_MAX_STEPS];
+    duet_node *member[EW_MAX_STEPS];
     int n;
 } group;
 
@@ -215,7 +241,7 @@ static void grow(group *gr, const int *uses, const bool *taken, const duet_tenso
 {
     for (int m = 0; m < gr->n; m++) {
         duet_node *n = gr->member[m];
-        for (int j = 0; j < n->nin && gr->n < DUET_FUSE_MAX_STEPS; j++) {
+        for (int j = 0; j < n->nin && gr->n < EW_MAX_STEPS; j++) {
             duet_node *p = n->in[j]->node;
             if (uses[p->id] != 1 || taken[p->id] || in_group(gr, p) || !fusible(p) ||
                 !duet_same_shape(p->out, shape))
@@ -238,37 +264,50 @@ static int external_index(duet_tensor **ext, int *next, duet_tensor *t)
     return (*next)++;
 }
 
-static int step_operand(const group *gr, duet_tensor **ext, int *next, duet_tensor *t)
+static int step_operand(duet_node *const *member, int n, duet_tensor **ext, int *next,
+                        duet_tensor *t)
 {
-    for (int s = 0; s < gr->n; s++)
-        if (gr->member[s] == t->node) return -(s + 1);
+    for (int s = 0; s < n; s++)
+        if (member[s] == t->node) return -(s + 1);
     return external_index(ext, next, t);
+}
+
+duet_fused_prog *duet_fused_prog_build(duet_ctx *ctx, duet_graph *g, duet_node **member, int n,
+                                       duet_tensor ***ext_out, int *next)
+{
+    qsort(member, (size_t)n, sizeof *member, cmp_id);
+    duet_fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
+    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * DUET_FUSE_MAX_STEPS);
+    if (!prog || !ext) return NULL;
+    memset(prog, 0, sizeof *prog);
+    *next = 0;
+    prog->nsteps = n;
+    for (int s = 0; s < n; s++) {
+        const duet_node *m = member[s];
+        duet_fused_step *st = &prog->step[s];
+        st->op = m->op;
+        st->attr = m->attr;
+        st->site = m->site;
+        st->scope = m->scope;
+        st->grad_of = m->grad_of;
+        /* size reads only its input's shape: no operand (row programs know the shape) */
+        st->a = m->op == DUET_OP_SIZE ? 0 : step_operand(member, n, ext, next, m->in[0]);
+        st->b = m->nin > 1 ? step_operand(member, n, ext, next, m->in[1]) : 0;
+        size_t len = strlen(prog->members);
+        snprintf(prog->members + len, sizeof prog->members - len, "%s%s", s ? " " : "",
+                 duet_op_table[m->op]->name);
+    }
+    *ext_out = ext;
+    return prog;
 }
 
 /* Rewrites the group's root (its last member) into a FUSED node. */
 static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
 {
-    qsort(gr->member, (size_t)gr->n, sizeof *gr->member, cmp_id);
-    duet_fused_prog *prog = duet_arena_alloc(ctx, &g->arena, sizeof *prog);
-    duet_tensor **ext = duet_arena_alloc(ctx, &g->arena, sizeof *ext * 2 * DUET_FUSE_MAX_STEPS);
-    if (!prog || !ext) return duet_fail(ctx, DUET_ERR_OOM, "the fuse pass");
-    int next = 0;
-    prog->nsteps = gr->n;
-    prog->members[0] = 0;
-    for (int s = 0; s < gr->n; s++) {
-        const duet_node *n = gr->member[s];
-        duet_fused_step *st = &prog->step[s];
-        st->op = n->op;
-        st->attr = n->attr;
-        st->site = n->site;
-        st->scope = n->scope;
-        st->grad_of = n->grad_of;
-        st->a = step_operand(gr, ext, &next, n->in[0]);
-        st->b = n->nin > 1 ? step_operand(gr, ext, &next, n->in[1]) : 0;
-        size_t len = strlen(prog->members);
-        snprintf(prog->members + len, sizeof prog->members - len, "%s%s", s ? " " : "",
-                 duet_op_table[n->op]->name);
-    }
+    duet_tensor **ext;
+    int next;
+    duet_fused_prog *prog = duet_fused_prog_build(ctx, g, gr->member, gr->n, &ext, &next);
+    if (!prog) return duet_fail(ctx, DUET_ERR_OOM, "the fuse pass");
     duet_node *root = gr->member[gr->n - 1];
     for (int s = 0; s < gr->n - 1; s++) dead[gr->member[s]->id] = true;
     root->op = DUET_OP_FUSED;
@@ -279,17 +318,29 @@ static int emit(duet_ctx *ctx, duet_graph *g, group *gr, bool *dead)
     return 0;
 }
 
-void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
+/* Each step allocates its own tables: row fusion changes the number of nodes. */
+static void fuse_pattern_step(duet_ctx *ctx, duet_graph *g)
 {
-    duet_graph *g = &p->graph;
+    int *uses = duet_graph_uses(g);
+    bool *dead = calloc((size_t)g->n + 1, 1);
+    if (uses && dead) {
+        fuse_patterns(ctx, g, uses, dead);
+        duet_graph_compact(g, dead);
+    } else {
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the fuse pass");
+    }
+    free(uses), free(dead);
+}
+
+static void fuse_elementwise(duet_ctx *ctx, duet_graph *g)
+{
     int *uses = duet_graph_uses(g);
     bool *taken = calloc((size_t)g->n + 1, 1), *dead = calloc((size_t)g->n + 1, 1);
-    if (!uses || !taken || !dead) goto oom;
-    fuse_patterns(ctx, g, uses, dead);
-    duet_graph_compact(g, dead);
-    free(uses);
-    memset(dead, 0, (size_t)g->n + 1);
-    if (!(uses = duet_graph_uses(g))) goto oom;
+    if (!uses || !taken || !dead) {
+        free(uses), free(taken), free(dead);
+        duet_ctx_fail(ctx, DUET_ERR_OOM, "the fuse pass");
+        return;
+    }
     for (int i = g->n - 1; i >= 0 && !ctx->err.code; i--) {
         duet_node *root = g->nodes[i];
         if (taken[i] || !fusible(root)) continue;
@@ -300,10 +351,14 @@ void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
     }
     duet_graph_compact(g, dead);
     free(uses), free(taken), free(dead);
-    return;
-oom:
-    free(uses), free(taken), free(dead);
-    duet_ctx_fail(ctx, DUET_ERR_OOM, "the fuse pass");
+}
+
+void duet_fuse_pass(duet_ctx *ctx, duet_plan *p)
+{
+    duet_graph *g = &p->graph;
+    fuse_pattern_step(ctx, g);
+    if (!ctx->err.code) duet_fuse_rows(ctx, g);
+    if (!ctx->err.code) fuse_elementwise(ctx, g);
 }
 
 /* Re-runs the program cut after each step in turn, whole, into a scratch tensor: the
@@ -313,6 +368,8 @@ oom:
 bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
                                  duet_tensor *member_out, duet_node *member)
 {
+    if (fused->op == DUET_OP_FUSED_ROWS)
+        return duet_rows_nonfinite_member(ctx, fused, in, member_out, member);
     const duet_fused_prog *prog = fused->attr.p;
     int64_t n = duet_numel(member_out);
     duet_fused_prog cut = *prog;

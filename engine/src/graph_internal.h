@@ -127,10 +127,19 @@ typedef struct duet_guard_spec {
 } duet_guard_spec;
 bool duet_guard_holds(const duet_guard_spec *g, const duet_tensor *x);
 
-/* A fused node's body (its attrs.p): the member ops in the order they run, the last
- * one giving the node's output. An operand >= 0 is the node's input k; < 0 is the
- * result of step -(k+1). */
-#define DUET_FUSE_MAX_STEPS 16
+/* A fused node's body (attrs.p of FUSED and FUSED_ROWS): the member ops in the order
+ * they run. An operand >= 0 is the node's input k; < 0 is the result of step -(k+1).
+ * FUSED: every value has the node's shape and the last step gives its output.
+ * FUSED_ROWS (fuse_rows.c): values are seen as rows of an (R, C) view, C its last
+ * axis; each is one of these kinds, and the steps with an output index write outputs
+ * 0, 1, ... of the node (output j at element j * R * C of its buffer). */
+#define DUET_FUSE_MAX_STEPS 32
+typedef enum {
+    DUET_ROWV_FULL,   /* (R, C): the view's shape */
+    DUET_ROWV_ROW,    /* one value per row: the shape with a last axis of 1 (keepdims) */
+    DUET_ROWV_COL,    /* one value per column: (C,), or (1, .., 1, C) */
+    DUET_ROWV_SCALAR, /* one value: an input of one element, or a size step */
+} duet_rowv;
 typedef struct duet_fused_step {
     duet_op op;
     int a, b;
@@ -138,23 +147,49 @@ typedef struct duet_fused_step {
     duet_site site; /* the member's own, for the printers */
     const char *scope;
     const duet_node *grad_of; /* the member's, for check_numerics's "gradient of" */
+    /* FUSED_ROWS only */
+    uint8_t kind, akind, bkind; /* duet_rowv of the result and of the operands */
+    int8_t slot;                /* its scratch buffer in a block of rows, or -1 */
+    int8_t out;                 /* the output it writes, or -1 */
 } duet_fused_step;
 typedef struct duet_fused_prog {
     int nsteps;
     duet_fused_step step[DUET_FUSE_MAX_STEPS];
     char members[192]; /* the steps' op names, for profiles (cut to fit) */
+    /* FUSED_ROWS only */
+    int nout, nslots, ntiles;
+    int8_t tile[2 * DUET_FUSE_MAX_STEPS]; /* per input: its column tile, or -1 */
 } duet_fused_prog;
 
-/* passes.c, fuse.c, layout.c */
+/* passes.c, fuse.c, fuse_rows.c, layout.c */
 void duet_passes_run(duet_ctx *ctx, duet_fn *fn, duet_plan *p);
 void duet_fuse_pass(duet_ctx *ctx, duet_plan *p);
+bool duet_is_fused(const duet_node *n); /* FUSED or FUSED_ROWS */
 const char *duet_fused_members(const duet_node *fused); /* "mul add relu", for profiles */
+/* " ops=[sub, mul, add]": the members in the order they run (a format with
+ * expand_fused shows each with its operands, attributes and site) */
+void duet_fused_attr_text(const duet_attrs *a, duet_text *t);
+/* The op n was traced as, through the rewrites of fusion: a fused node is its group's
+ * last member, a fused_out the member whose result it hands out. */
+duet_op duet_traced_op(const duet_node *n);
 /* The member of a fused node whose output first holds a NaN or Inf (the member eager
  * mode would have run first), rebuilt as a node with its op, site, scope and gradient
- * origin, its output in member_out (the fused node's type, with a buffer of its size);
- * false when none does. */
+ * origin. member_out comes with the fused node's type and a buffer of its size; it
+ * leaves with the member's output and type. False when no member made one. */
 bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
                                  duet_tensor *member_out, duet_node *member);
+/* fuse.c's program builder, shared by both kinds of group: the steps of the members
+ * (sorted by id, which is their order) with their operands, the node's inputs in ext
+ * (room for 2 * DUET_FUSE_MAX_STEPS) and their count in *next; NULL when out of memory. */
+duet_fused_prog *duet_fused_prog_build(duet_ctx *ctx, duet_graph *g, duet_node **member, int n,
+                                       duet_tensor ***ext, int *next);
+/* fuse_rows.c: row fusion, which the fuse pass runs before elementwise fusion. A
+ * fused_out node hands out output DUET_FUSED_OUT_INDEX of its fused_rows input, the
+ * result of step DUET_FUSED_OUT_STEP (attribute slots). */
+enum { DUET_FUSED_OUT_INDEX = 0, DUET_FUSED_OUT_STEP = 1 };
+void duet_fuse_rows(duet_ctx *ctx, duet_graph *g);
+bool duet_rows_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
+                                duet_tensor *member_out, duet_node *member);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
 /* Per node id, how many node inputs read its result, plus 2 for each graph output it
  * is (so that a rewrite never absorbs an output); NULL when out of memory. */

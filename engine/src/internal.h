@@ -173,7 +173,8 @@ typedef struct duet_op_def {
     X(SPARSE_XENT_GRAD, sparse_xent_grad)                                                   \
     X(ONE_HOT, one_hot) X(LAYER_NORM, layer_norm) X(GATHER, gather)                        \
     X(SCATTER_ADD, scatter_add) X(DROPOUT_MASK, dropout_mask)        \
-    X(GUARD, guard) X(FUSED, fused) X(ADAM_UPDATE, adam_update)      \
+    X(GUARD, guard) X(FUSED, fused) X(FUSED_ROWS, fused_rows) X(FUSED_OUT, fused_out)       \
+    X(ADAM_UPDATE, adam_update)                                                             \
     X(WHILE, while) X(LOOP_OUT, loop_out) X(LOOP_RESULT, loop_result) X(PRINT, print)
 
 typedef enum {
@@ -469,6 +470,16 @@ void duet_bcast_iter_seek(duet_bcast_iter *it, int64_t i);
  * context's threads when big. */
 void duet_bcast_apply2(duet_ctx *ctx, const duet_tensor *a, const duet_tensor *b, duet_tensor *out,
                        duet_map2_fn f);
+
+/* ---- what row fusion (fuse_rows.c) shares with the reductions (ops/reduce.c) ---- */
+/* Whether n is an f32 sum over its input's last axis, with keepdims, in order: per
+ * row of that axis, the loop duet_sum_rows_f32 runs. */
+bool duet_is_row_sum(const duet_node *n);
+/* out[r] = the f32 sum of row r of x (rows of n contiguous elements), exactly as the
+ * sum kernel computes a reduction over a contiguous last axis. */
+void duet_sum_rows_f32(const float *x, int64_t rows, int64_t n, float *out);
+/* What size with attributes a computes for an input of this (concrete) shape. */
+float duet_size_value(const duet_ctx *c, const duet_attrs *a, int rank, const int64_t *shape);
 
 /* ---- helpers for VJPs ---- */
 /* relu's gradient, g where x > 0 and +0 elsewhere: one fusible elementwise op */

@@ -207,10 +207,12 @@ static bool may_write_over(const duet_node *n, const duet_tensor *in)
     return (flags_of(n) & DUET_OPF_ELEMENTWISE || n->op == DUET_OP_FUSED) &&
            in->dtype == n->out->dtype && duet_same_shape(in, n->out);
 }
+/* The node whose buffer n's output lives in: views (a reshape, an output of a
+ * fused_rows node) keep their input's buffer alive as long as they are read. */
 static int buffer_root(const duet_graph *g, const int *root, const duet_node *n)
 {
     (void)g;
-    if (n->op == DUET_OP_RESHAPE) return root[producer(n->in[0])->id];
+    if (n->op == DUET_OP_RESHAPE || n->op == DUET_OP_FUSED_OUT) return root[producer(n->in[0])->id];
     if (flags_of(n) & DUET_OPF_ALIAS || n->op == DUET_OP_CONST) return -1;
     return n->id;
 }

@@ -77,20 +77,37 @@ static void print_origin(FILE *f, bool grad, const char *scope, duet_site site)
             base_name(site.file), site.line);
 }
 
+/* A fused_rows step's type: the view's (the node's, less the leading count of several
+ * outputs), with a last axis of 1 for a per-row value, () for a size. */
+static void row_step_type(const duet_node *nd, const duet_fused_step *st, char *buf, size_t n)
+{
+    const duet_fused_prog *prog = nd->attr.p;
+    duet_tensor t = *nd->out;
+    int lead = prog->nout > 1;
+    t.rank = st->kind == DUET_ROWV_SCALAR ? 0 : nd->out->rank - lead;
+    memcpy(t.shape, nd->out->shape + lead, sizeof(int64_t) * (size_t)t.rank);
+    if (st->kind == DUET_ROWV_ROW) t.shape[t.rank - 1] = 1;
+    type_text(&t, buf, n);
+}
+
 /* A fused node's members, indented under it: "%7.0" is step 0's result, and the last
- * step writes the node's own output. */
+ * step writes the node's own output. A fused_rows node with several outputs marks the
+ * steps that write them: "(out 1)" is what "fused_out %7 index=1" hands out. */
 static void print_fused_body(FILE *f, const duet_node *nd, const char *ty)
 {
     const duet_fused_prog *prog = nd->attr.p;
+    bool rows = nd->op == DUET_OP_FUSED_ROWS;
     for (int s = 0; s < prog->nsteps; s++) {
         const duet_fused_step *st = &prog->step[s];
         const duet_op_def *def = duet_op_table[st->op];
-        if (s < prog->nsteps - 1)
-            fprintf(f, "        %%%d.%d:%s = %s", nd->id, s, ty, def->name);
+        char sty[160];
+        if (rows) row_step_type(nd, st, sty, sizeof sty);
+        if (s < prog->nsteps - 1 || (rows && prog->nout > 1))
+            fprintf(f, "        %%%d.%d:%s = %s", nd->id, s, rows ? sty : ty, def->name);
         else
             fprintf(f, "        %%%d = %s", nd->id, def->name);
         int operand[2] = {st->a, st->b};
-        for (int k = 0; k < (def->map2 ? 2 : 1); k++)
+        for (int k = 0; k < (st->op == DUET_OP_SIZE ? 0 : def->map2 ? 2 : 1); k++)
             if (operand[k] >= 0)
                 fprintf(f, " %%%d", nd->in[operand[k]]->node->id);
             else
@@ -100,6 +117,7 @@ static void print_fused_body(FILE *f, const duet_node *nd, const char *ty)
         at[0] = 0;
         if (def->attr_text) def->attr_text(&st->attr, &t);
         fputs(at, f);
+        if (rows && prog->nout > 1 && st->out >= 0) fprintf(f, " (out %d)", st->out);
         print_origin(f, nd->grad_of != NULL, st->scope, st->site);
     }
 }
@@ -113,7 +131,7 @@ static void print_node(FILE *f, const duet_node *nd, duet_graph_format format)
     for (int j = 0; j < nd->nin; j++) fprintf(f, " %%%d", nd->in[j]->node->id);
     fputs(at, f);
     print_origin(f, nd->grad_of != NULL, nd->scope, nd->site);
-    if (format.expand_fused && nd->op == DUET_OP_FUSED) print_fused_body(f, nd, ty);
+    if (format.expand_fused && duet_is_fused(nd)) print_fused_body(f, nd, ty);
 }
 
 static bool in_graph(const duet_graph *g, const duet_node *n)

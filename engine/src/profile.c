@@ -21,7 +21,7 @@ void duet_profile_node(duet_ctx *ctx, const duet_node *n, bool graph, double sta
     double end = duet_clock_ms();
     duet_op_event e = {
         .op = duet_op_table[n->op]->name,
-        .members = n->op == DUET_OP_FUSED ? duet_fused_members(n) : NULL,
+        .members = duet_is_fused(n) ? duet_fused_members(n) : NULL,
         .scope = n->scope ? n->scope : "",
         .file = n->site.file,
         .line = n->site.line,

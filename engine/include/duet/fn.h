@@ -165,10 +165,10 @@ const duet_lint *duet_lint_at(const duet_ctx *ctx, int i);
 
 /* ---- per-op profiling ---- */
 /* One op kernel's run: eager dispatch reports each op it computes, a plan each node it
- * runs (a fused node once, named "fused", with its member ops). Strings are valid only
- * during the callback. */
+ * runs (a fused node once, named "fused" or "fused_rows", with its member ops). Strings
+ * are valid only during the callback. */
 typedef struct duet_op_event {
-    const char *op;      /* the op kind: "matmul", "fused" */
+    const char *op;      /* the op kind: "matmul", "fused", "fused_rows" */
     const char *members; /* a fused node's member ops in order ("mul add relu"), else NULL */
     const char *scope;   /* "" at the top level */
     const char *file;    /* call site; NULL for a node without one */

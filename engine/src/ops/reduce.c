@@ -247,6 +247,23 @@ static double sumf_row(const float *x, int64_t n)
 #define SUMF_FINISH(acc) ((float)(acc))
 DEFINE_REDUCE(reduce_sum_f32, float, double, 0.0, sumf_row, SUMF_COMBINE, SUMF_FINISH)
 
+/* Row fusion (fuse_rows.c) sums a block of rows with the very loop the sum kernel runs
+ * for a reduction over a contiguous last axis, so a fused row sum has its bits. */
+void duet_sum_rows_f32(const float *x, int64_t rows, int64_t n, float *out)
+{
+    rplan p = {.mid = n};
+    reduce_job job = {&p, x, out};
+    reduce_sum_f32_rows(&job, 0, rows);
+}
+
+bool duet_is_row_sum(const duet_node *n)
+{
+    const duet_tensor *x = n->in[0];
+    return n->op == DUET_OP_SUM && x->dtype == DUET_F32 && x->rank >= 1 &&
+           axes_mask(n->attr.i[REDUCE_AXES], x->rank) == 1u << (x->rank - 1) &&
+           n->attr.i[REDUCE_KEEPDIMS] && !n->attr.i[DUET_SUM_ATTR_REASSOC];
+}
+
 #define SAME(acc) (acc)
 
 /* f32 sum reassociated (DUET_PASS_REASSOC), as a loop vectorised under -ffast-math
@@ -370,25 +387,38 @@ static int size_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, 
     return 0;
 }
 
+/* The product of the dims (resolved) under the axes; -1 - d when dim d is not known. */
+static int64_t size_count(const duet_ctx *c, const duet_attrs *a, int rank, const int64_t *shape)
+{
+    unsigned mask = axes_mask(a->i[REDUCE_AXES], rank);
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++) {
+        if (!((mask >> d) & 1u)) continue;
+        int64_t s = duet_dim_resolve(c, shape[d]);
+        if (s < 0) return -1 - d;
+        n *= s;
+    }
+    return n;
+}
+
 static int size_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                        duet_tensor *out)
 {
     (void)nin;
     const duet_tensor *x = in[0];
-    unsigned mask = axes_mask(a->i[REDUCE_AXES], x->rank);
-    int64_t n = 1;
-    for (int d = 0; d < x->rank; d++) {
-        if (!((mask >> d) & 1u)) continue;
-        int64_t s = duet_dim_resolve(c, x->shape[d]);
-        if (s < 0) {
-            char buf[128];
-            return duet_fail(c, DUET_ERR_INTERNAL, "dim %d of input %s is not known at run time", d,
-                             duet_shape_str(x, buf, sizeof buf));
-        }
-        n *= s;
+    int64_t n = size_count(c, a, x->rank, x->shape);
+    if (n < 0) {
+        char buf[128];
+        return duet_fail(c, DUET_ERR_INTERNAL, "dim %d of input %s is not known at run time",
+                         (int)(-1 - n), duet_shape_str(x, buf, sizeof buf));
     }
     *(float *)out->data = (float)n;
     return 0;
+}
+
+float duet_size_value(const duet_ctx *c, const duet_attrs *a, int rank, const int64_t *shape)
+{
+    return (float)size_count(c, a, rank, shape);
 }
 
 /* ---- gradients ---- */
