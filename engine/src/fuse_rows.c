@@ -19,10 +19,12 @@
  * Grouping: a group grows from a seed (a row sum, or a map with a per-row or per-column
  * operand) through its members' consumers, which may also be read outside (they become
  * outputs), and through producers read only by members. The fused node runs where its
- * last member ran, or earlier: before the first node outside that reads a member. A
- * member is accepted only if everything the group reads from outside is computed
- * before that point, which also rules out cycles through outside nodes, and no other
- * node moves. Per-row values read outside leave the group, as outputs must be full. */
+ * last member ran, or earlier (by ROWS_MAX_HOIST nodes at most): before the first node
+ * outside that reads a member. A member is accepted only if everything the group reads
+ * from outside is computed before that point, which also rules out cycles through
+ * outside nodes, and no other node moves. Per-row values read outside leave the group, as outputs must be full, and
+ * a group whose every value is read outside (a bias add and its relu) is not made: it
+ * would save no memory traffic. */
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -35,8 +37,8 @@
 #define ROWS_BLOCK_ELEMS 1024
 /* nodes a member may run ahead of where it was traced (see placement) */
 #define ROWS_MAX_HOIST DUET_FUSE_MAX_STEPS
-/* elements per task when the kernel is split over threads */
-#define ROWS_TASK_ELEMS 16384
+/* the scratch a block of rows may take on a thread's stack (64 KB) */
+#define ROWS_STACK_FLOATS 16384
 
 /* ---- what a value is, relative to the view of full's shape ---- */
 
@@ -314,7 +316,8 @@ static void form_group(rows_ctx *rc, duet_node *seed, const duet_tensor *full)
     keep_connected(rc, gr, gi, seed);
     gr->nout = count_outputs(rc, gr, gi);
     gr->pos = placement(rc, gr, gi);
-    bool ok = gr->n >= 2 && gr->nout >= 1 && gr->pos >= 0 &&
+    /* a group whose every value is read outside would save no memory traffic */
+    bool ok = gr->nout >= 1 && gr->nout < gr->n && gr->pos >= 0 &&
               (gr->nout == 1 || full->rank < DUET_MAX_RANK);
     rc->ngroups += ok;
     if (ok && order_ok(rc)) return;
@@ -508,7 +511,7 @@ typedef struct rows_job {
     duet_tensor *const *in;
     int nin;
     float *out;                       /* output j at out + j * rows * cols */
-    int64_t rows, cols, block, task_rows;
+    int64_t rows, cols, block;
     float size[DUET_FUSE_MAX_STEPS];  /* the size steps' values */
     atomic_bool oom;
 } rows_job;
@@ -575,30 +578,41 @@ static void fill_tiles(const rows_job *j, float *tiles)
     }
 }
 
-/* The rows of one task, a block at a time, with scratch of its own. */
-static void rows_task(void *arg, int64_t task)
+/* The scratch a block needs: a buffer per slot, per column tile, and one to expand a
+ * per-row operand into. */
+static int64_t scratch_floats(const duet_fused_prog *p, int64_t block, int64_t cols)
+{
+    return block * cols * (p->nslots + p->ntiles + 1);
+}
+
+/* Blocks [begin, end) of rows, one at a time, with scratch of their own: on the stack
+ * unless rows are very long. */
+static void rows_range(void *arg, int64_t begin, int64_t end)
 {
     rows_job *j = arg;
     const duet_fused_prog *p = j->prog;
-    int64_t buf = j->block * j->cols, r1 = (task + 1) * j->task_rows;
-    float *scratch = malloc(sizeof(float) * (size_t)(buf * (p->nslots + p->ntiles + 1)));
+    int64_t buf = j->block * j->cols, need = scratch_floats(p, j->block, j->cols);
+    float stack[ROWS_STACK_FLOATS];
+    float *scratch = need <= ROWS_STACK_FLOATS ? stack : malloc(sizeof(float) * (size_t)need);
     if (!scratch) {
         atomic_store(&j->oom, true);
         return;
     }
     float *tiles = scratch + buf * p->nslots, *expand = tiles + buf * p->ntiles, *val[DUET_FUSE_MAX_STEPS];
     fill_tiles(j, tiles);
-    for (int64_t r0 = task * j->task_rows; r0 < r1 && r0 < j->rows; r0 += j->block) {
-        int64_t nr = j->rows - r0 < j->block ? j->rows - r0 : j->block;
+    for (int64_t b = begin; b < end; b++) {
+        int64_t r0 = b * j->block, nr = j->rows - r0 < j->block ? j->rows - r0 : j->block;
         for (int s = 0; s < p->nsteps; s++) {
             val[s] = step_dst(j, s, scratch, r0);
             run_step(j, s, val, tiles, expand, r0, nr);
         }
     }
-    free(scratch);
+    if (scratch != stack) free(scratch);
 }
 
-/* Runs p over the view of this concrete shape; out holds its outputs. */
+/* Runs p over the view of this concrete shape; out holds its outputs. Blocks of rows
+ * are the tasks for the context's threads: the group's cost is counted as that of the
+ * memory streams it reads and writes, its steps in between run in cache. */
 static int rows_run(duet_ctx *ctx, const duet_fused_prog *p, duet_tensor *const *in, int nin,
                     int rank, const int64_t *shape, float *out)
 {
@@ -611,11 +625,12 @@ static int rows_run(duet_ctx *ctx, const duet_fused_prog *p, duet_tensor *const 
             if (p->step[s].out >= 0) out[0] = j.size[s]; /* a cut program's, checking numerics */
         }
     if (j.rows == 0 || j.cols == 0) return 0; /* full outputs have no element */
-    int64_t block = ROWS_BLOCK_ELEMS / j.cols, per_task = ROWS_TASK_ELEMS / j.cols;
+    int64_t block = ROWS_BLOCK_ELEMS / j.cols, fits = ROWS_STACK_FLOATS / scratch_floats(p, 1, j.cols);
+    block = block < fits ? block : fits;
     j.block = block < 1 ? 1 : block > j.rows ? j.rows : block;
-    j.task_rows = per_task > j.block ? per_task / j.block * j.block : j.block;
-    duet_parallel_for(ctx, (j.rows + j.task_rows - 1) / j.task_rows,
-                      (double)j.rows * (double)j.cols * p->nsteps, rows_task, &j);
+    double streams = nin + p->nout;
+    duet_parallel_range(ctx, (j.rows + j.block - 1) / j.block,
+                        DUET_WORK_ELEM * streams * (double)(j.block * j.cols), 1, rows_range, &j);
     if (atomic_load(&j.oom)) return duet_fail(ctx, DUET_ERR_OOM, "scratch for a fused_rows node");
     return 0;
 }
