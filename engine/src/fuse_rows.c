@@ -511,6 +511,7 @@ typedef struct rows_job {
     duet_tensor *const *in;
     int nin;
     float *out;                       /* output j at out + j * rows * cols */
+    const float *tiles;               /* the per-column inputs repeated over a block */
     int64_t rows, cols, block;
     float size[DUET_FUSE_MAX_STEPS];  /* the size steps' values */
     atomic_bool oom;
@@ -536,38 +537,38 @@ DUET_SIMD_CLONES static void expand_rows(float *dst, const float *v, int64_t nr,
  * values and their stride in the map over the step's elements. A full step has one
  * per-row operand at most (two would give a per-row result): it goes to expand. */
 static const float *operand(const rows_job *j, int k, int kind, int step_kind, float *const *val,
-                            const float *tiles, float *expand, int64_t r0, int64_t nr,
-                            int64_t *stride)
+                            float *expand, int64_t r0, int64_t nr, int64_t *stride)
 {
     const float *v = k < 0 ? val[-k - 1] : j->in[k]->data;
     if (k >= 0 && kind == DUET_ROWV_FULL) v += r0 * j->cols;
     if (k >= 0 && kind == DUET_ROWV_ROW) v += r0;
-    if (k >= 0 && kind == DUET_ROWV_COL) v = tiles + j->prog->tile[k] * j->block * j->cols;
+    if (k >= 0 && kind == DUET_ROWV_COL) v = j->tiles + j->prog->tile[k] * j->block * j->cols;
     *stride = kind != DUET_ROWV_SCALAR;
     if (kind != DUET_ROWV_ROW || step_kind != DUET_ROWV_FULL) return v;
     expand_rows(expand, v, nr, j->cols);
     return expand;
 }
 
-static void run_step(const rows_job *j, int s, float *const *val, const float *tiles,
-                     float *expand, int64_t r0, int64_t nr)
+static void run_step(const rows_job *j, int s, float *const *val, float *expand, int64_t r0,
+                     int64_t nr)
 {
     const duet_fused_step *st = &j->prog->step[s];
     int64_t n = st->kind == DUET_ROWV_FULL ? nr * j->cols : nr, sa, sb;
     if (st->op == DUET_OP_SIZE) return; /* computed once, before the rows */
-    const float *a = operand(j, st->a, st->akind, st->kind, val, tiles, expand, r0, nr, &sa);
+    const float *a = operand(j, st->a, st->akind, st->kind, val, expand, r0, nr, &sa);
     const duet_op_def *def = duet_op_table[st->op];
     if (st->op == DUET_OP_SUM) {
         duet_sum_rows_f32(a, nr, j->cols, val[s]);
     } else if (!def->map2) {
         def->map1(val[s], a, n, &st->attr);
     } else {
-        const float *b = operand(j, st->b, st->bkind, st->kind, val, tiles, expand, r0, nr, &sb);
+        const float *b = operand(j, st->b, st->bkind, st->kind, val, expand, r0, nr, &sb);
         def->map2(val[s], a, sa, b, sb, n);
     }
 }
 
-/* Per-column inputs, repeated over a block's rows, so they read as full rows. */
+/* Per-column inputs, repeated over a block's rows, so they read as full rows: made
+ * once a run, and read by every task. */
 static void fill_tiles(const rows_job *j, float *tiles)
 {
     size_t row = sizeof(float) * (size_t)j->cols;
@@ -578,41 +579,61 @@ static void fill_tiles(const rows_job *j, float *tiles)
     }
 }
 
-/* The scratch a block needs: a buffer per slot, per column tile, and one to expand a
- * per-row operand into. */
-static int64_t scratch_floats(const duet_fused_prog *p, int64_t block, int64_t cols)
-{
-    return block * cols * (p->nslots + p->ntiles + 1);
-}
-
-/* Blocks [begin, end) of rows, one at a time, with scratch of their own: on the stack
- * unless rows are very long. */
+/* Blocks [begin, end) of rows, one at a time, with scratch of their own (a buffer per
+ * slot, and one to expand a per-row operand into): on the stack unless rows are very
+ * long. */
 static void rows_range(void *arg, int64_t begin, int64_t end)
 {
     rows_job *j = arg;
     const duet_fused_prog *p = j->prog;
-    int64_t buf = j->block * j->cols, need = scratch_floats(p, j->block, j->cols);
+    int64_t buf = j->block * j->cols, need = buf * (p->nslots + 1);
     float stack[ROWS_STACK_FLOATS];
     float *scratch = need <= ROWS_STACK_FLOATS ? stack : malloc(sizeof(float) * (size_t)need);
     if (!scratch) {
         atomic_store(&j->oom, true);
         return;
     }
-    float *tiles = scratch + buf * p->nslots, *expand = tiles + buf * p->ntiles, *val[DUET_FUSE_MAX_STEPS];
-    fill_tiles(j, tiles);
+    float *expand = scratch + buf * p->nslots, *val[DUET_FUSE_MAX_STEPS];
     for (int64_t b = begin; b < end; b++) {
         int64_t r0 = b * j->block, nr = j->rows - r0 < j->block ? j->rows - r0 : j->block;
         for (int s = 0; s < p->nsteps; s++) {
             val[s] = step_dst(j, s, scratch, r0);
-            run_step(j, s, val, tiles, expand, r0, nr);
+            run_step(j, s, val, expand, r0, nr);
         }
     }
     if (scratch != stack) free(scratch);
 }
 
-/* Runs p over the view of this concrete shape; out holds its outputs. Blocks of rows
- * are the tasks for the context's threads: the group's cost is counted as that of the
- * memory streams it reads and writes, its steps in between run in cache. */
+/* Rows per block: about ROWS_BLOCK_ELEMS elements, fewer when a task's scratch or the
+ * tiles would not fit ROWS_STACK_FLOATS, at least one. */
+static int64_t block_rows(const duet_fused_prog *p, int64_t rows, int64_t cols)
+{
+    int64_t bufs = p->nslots + 1 > p->ntiles ? p->nslots + 1 : p->ntiles;
+    int64_t block = ROWS_BLOCK_ELEMS / cols, fits = ROWS_STACK_FLOATS / (bufs * cols);
+    block = block < fits ? block : fits;
+    return block < 1 ? 1 : block > rows ? rows : block;
+}
+
+/* Runs the blocks of rows as tasks for the context's threads: the group's cost is
+ * counted as that of the memory streams it reads and writes, its steps in between run
+ * in cache. */
+static int run_blocks(duet_ctx *ctx, rows_job *j)
+{
+    float stack[ROWS_STACK_FLOATS];
+    int64_t need = j->prog->ntiles * j->block * j->cols;
+    float *tiles = need <= ROWS_STACK_FLOATS ? stack : malloc(sizeof(float) * (size_t)need);
+    if (!tiles) return duet_fail(ctx, DUET_ERR_OOM, "scratch for a fused_rows node");
+    fill_tiles(j, tiles);
+    j->tiles = tiles;
+    double streams = j->nin + j->prog->nout;
+    duet_parallel_range(ctx, (j->rows + j->block - 1) / j->block,
+                        DUET_WORK_ELEM * streams * (double)(j->block * j->cols), 1, rows_range, j);
+    if (tiles != stack) free(tiles);
+    if (atomic_load(&j->oom)) return duet_fail(ctx, DUET_ERR_OOM, "scratch for a fused_rows node");
+    return 0;
+}
+
+/* Runs p over the view of this concrete shape; out holds its outputs. */
 static int rows_run(duet_ctx *ctx, const duet_fused_prog *p, duet_tensor *const *in, int nin,
                     int rank, const int64_t *shape, float *out)
 {
@@ -625,14 +646,8 @@ static int rows_run(duet_ctx *ctx, const duet_fused_prog *p, duet_tensor *const 
             if (p->step[s].out >= 0) out[0] = j.size[s]; /* a cut program's, checking numerics */
         }
     if (j.rows == 0 || j.cols == 0) return 0; /* full outputs have no element */
-    int64_t block = ROWS_BLOCK_ELEMS / j.cols, fits = ROWS_STACK_FLOATS / scratch_floats(p, 1, j.cols);
-    block = block < fits ? block : fits;
-    j.block = block < 1 ? 1 : block > j.rows ? j.rows : block;
-    double streams = nin + p->nout;
-    duet_parallel_range(ctx, (j.rows + j.block - 1) / j.block,
-                        DUET_WORK_ELEM * streams * (double)(j.block * j.cols), 1, rows_range, &j);
-    if (atomic_load(&j.oom)) return duet_fail(ctx, DUET_ERR_OOM, "scratch for a fused_rows node");
-    return 0;
+    j.block = block_rows(p, j.rows, j.cols);
+    return run_blocks(ctx, &j);
 }
 
 /* The view's shape: the output's, less the leading dim counting several outputs. */
