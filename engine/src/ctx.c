@@ -391,6 +391,13 @@ static void retire(duet_ctx *ctx, duet_var *v, void *data)
     ctx->retired = r;
 }
 
+int duet_var_reserve_spare(duet_ctx *ctx, duet_var *v)
+{
+    if (v->spare) return 0;
+    v->spare = var_buf_alloc(ctx, (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype));
+    return v->spare ? 0 : -1;
+}
+
 void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v)
 {
     size_t bytes = (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);

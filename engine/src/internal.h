@@ -252,6 +252,9 @@ int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src);
  * contents undefined, never one a read of v aliases) that is staged as v's value;
  * NULL with the error set. */
 void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v);
+/* Makes v's buffer for its next assign now (an optimiser, for the variables every
+ * step assigns); 0, or -1 when out of memory (the context's error is not set). */
+int duet_var_reserve_spare(duet_ctx *ctx, duet_var *v);
 const void *duet_var_current(const duet_var *v); /* staged, else committed */
 /* Printed lines (duet_print) stage the same way, so a call prints what it computed
  * exactly once: the line (without its newline) waits for the commit that makes the

@@ -94,6 +94,11 @@ duet_adam *duet_adam_new(duet_ctx *ctx, duet_var *const *vars, int n, duet_adam_
         s->m = slot_new(ctx, vars[i], "m");
         s->v = slot_new(ctx, vars[i], "v");
         if (!s->m || !s->v) goto fail;
+        /* every step assigns all three: their next buffers now, with the slots, so
+         * that the first step does not map 3x the model's size on its way */
+        if (duet_var_reserve_spare(ctx, s->var) || duet_var_reserve_spare(ctx, s->m) ||
+            duet_var_reserve_spare(ctx, s->v))
+            goto fail;
     }
     opt->iterations = duet_var_new(ctx, "adam/iterations", DUET_I32, 0, NULL);
     if (!opt->iterations) goto fail;

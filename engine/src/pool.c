@@ -224,11 +224,14 @@ duet_status duet_ctx_set_threads(duet_ctx *ctx, int n)
 {
     if (n < 0 || n > DUET_MAX_THREADS) return DUET_ERR_ARG;
     int want = n ? n : duet_online_cpus();
-    if (want != ctx->threads) { /* the next parallel loop starts a pool of the new size */
+    if (want != ctx->threads) {
         duet_pool_free(ctx->pool);
         ctx->pool = NULL;
         ctx->threads = want;
     }
+    /* started now, at set-up, rather than by the first step's first big loop, which
+     * would count the threads' creation (and their stacks' first pages) in it */
+    if (want > 1) ctx_pool(ctx);
     return DUET_OK;
 }
 
