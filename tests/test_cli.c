@@ -313,7 +313,7 @@ static void test_out_of_memory(void **state)
     assert_int_equal(tu_lines(out), 1);
     assert_non_null(strstr(out, "duet train: out of memory: "));
     assert_null(strstr(out, "out of memory: out of memory"));
-    assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 12000000"), 3);
+    assert_int_equal(duet("train ner --mode eager --steps 1 --no-eval --mem-limit 20000000"), 3);
     assert_non_null(strstr(out, " at engine/src/")); /* in a step: the op and its site */
     assert_non_null(strstr(out, "duet train: out of memory: "));
     assert_int_equal(tu_lines(out), 1);
