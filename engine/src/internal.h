@@ -47,6 +47,12 @@ void duet_attrs_set_type(duet_attrs *a, duet_dtype dt, int rank, const int64_t *
 bool duet_node_uniform_f32(const duet_node *n, float *v);
 /* var_read, assign: the variable */
 static inline duet_var *duet_attrs_var(const duet_attrs *a) { return a->p; }
+/* Whether two dims of shape rules may be equal: the same size, or either a symbol,
+ * whose size only a plan's run knows (it checks them then). */
+static inline bool duet_dims_may_match(int64_t a, int64_t b)
+{
+    return a == b || DUET_DIM_IS_SYM(a) || DUET_DIM_IS_SYM(b);
+}
 
 /* adam_update (ops/adam.c): the variables one parameter's Adam step writes (attrs.p,
  * in the arena of the graph that holds the node) */

@@ -2,11 +2,6 @@
  * into a zero table; duplicate ids accumulate). Each is the other's gradient. */
 #include "../internal.h"
 
-static bool dim_eq(int64_t a, int64_t b)
-{
-    return a == b || DUET_DIM_IS_SYM(a) || DUET_DIM_IS_SYM(b);
-}
-
 /* Product of shape[from:], concrete. */
 static int64_t tail_numel(const duet_tensor *t, int from)
 {
@@ -119,7 +114,7 @@ static int scatter_add_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
     if (rows < 0 && (!DUET_DIM_IS_SYM(rows) || c->mode != DUET_MODE_TRACE))
         return duet_fail(c, DUET_ERR_ARG, "rows is %lld; must be >= 0", (long long)rows);
     bool ok = up->rank >= ids->rank;
-    for (int i = 0; ok && i < ids->rank; i++) ok = dim_eq(up->shape[i], ids->shape[i]);
+    for (int i = 0; ok && i < ids->rank; i++) ok = duet_dims_may_match(up->shape[i], ids->shape[i]);
     if (!ok)
         return duet_fail(c, DUET_ERR_SHAPE, "updates %s must start with the ids' shape %s",
                          duet_shape_str(up, su, sizeof su), duet_shape_str(ids, si, sizeof si));

@@ -12,11 +12,6 @@
  * with, never the values packed or the order they are multiplied and added in. */
 #include "../internal.h"
 
-static bool dim_match(int64_t x, int64_t y)
-{
-    return x == y || DUET_DIM_IS_SYM(x) || DUET_DIM_IS_SYM(y);
-}
-
 /* Attribute slots: whether each operand is read transposed; attrs.p is the layout
  * (internal.h), set only by the graph compiler's layout pass. */
 enum { MATMUL_TRANS_A = 0, MATMUL_TRANS_B = 1 };
@@ -104,7 +99,7 @@ static int matmul_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in
     int rx = x.rank, ry = y.rank;
     int64_t m = x.shape[rx - (ta ? 1 : 2)], kx = x.shape[rx - (ta ? 2 : 1)];
     int64_t ky = y.shape[ry - (tb ? 1 : 2)], n = y.shape[ry - (tb ? 2 : 1)];
-    if (!dim_match(kx, ky))
+    if (!duet_dims_may_match(kx, ky))
         return duet_fail(c, DUET_ERR_SHAPE,
                          "inner dims differ: a %s%s has K=%lld, b %s%s has K=%lld",
                          duet_type_str(&x, sa, sizeof sa), ta ? " (transposed)" : "",

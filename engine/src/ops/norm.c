@@ -8,11 +8,6 @@
 
 enum { NORM_EPS = 0 }; /* a float slot */
 
-static bool dim_eq(int64_t a, int64_t b)
-{
-    return a == b || DUET_DIM_IS_SYM(a) || DUET_DIM_IS_SYM(b);
-}
-
 static int layer_norm_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const *in, int nin,
                             duet_type *out)
 {
@@ -26,7 +21,7 @@ static int layer_norm_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *const
     if (x->rank < 1)
         return duet_fail(c, DUET_ERR_SHAPE, "x is a scalar; need at least one axis to normalise");
     int64_t d = x->shape[x->rank - 1];
-    if (g->rank != 1 || b->rank != 1 || !dim_eq(g->shape[0], d) || !dim_eq(b->shape[0], d))
+    if (g->rank != 1 || b->rank != 1 || !duet_dims_may_match(g->shape[0], d) || !duet_dims_may_match(b->shape[0], d))
     {
         char sd[32];
         if (DUET_DIM_IS_SYM(d))

@@ -450,7 +450,7 @@ static int check_mask(duet_ctx *c, const duet_tensor *x, const duet_tensor *mask
     bool ok = mask->rank <= x->rank;
     for (int i = 0; ok && i < mask->rank; i++) {
         int64_t m = mask->shape[i], d = x->shape[x->rank - mask->rank + i];
-        ok = m == 1 || m == d || DUET_DIM_IS_SYM(m) || DUET_DIM_IS_SYM(d);
+        ok = m == 1 || duet_dims_may_match(m, d);
     }
     if (!ok)
         return duet_fail(c, DUET_ERR_SHAPE, "mask %s cannot be broadcast to the scores %s",
@@ -609,8 +609,7 @@ static int sparse_xent_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *cons
                          duet_dtype_name(lg->dtype), duet_dtype_name(lb->dtype));
     bool ok = lg->rank >= 1 && lb->rank == lg->rank - 1;
     for (int i = 0; ok && i < lb->rank; i++)
-        ok = lb->shape[i] == lg->shape[i] || DUET_DIM_IS_SYM(lb->shape[i]) ||
-             DUET_DIM_IS_SYM(lg->shape[i]);
+        ok = duet_dims_may_match(lb->shape[i], lg->shape[i]);
     if (!ok)
         return duet_fail(c, DUET_ERR_SHAPE,
                          "labels %s must have the logits' shape %s without the class axis",
@@ -690,8 +689,7 @@ static int sparse_xent_grad_infer(duet_ctx *c, const duet_attrs *a, duet_tensor 
     const duet_tensor *gy = in[2];
     bool ok = gy->dtype == DUET_F32 && gy->rank == loss.rank;
     for (int i = 0; ok && i < loss.rank; i++)
-        ok = gy->shape[i] == loss.shape[i] || DUET_DIM_IS_SYM(gy->shape[i]) ||
-             DUET_DIM_IS_SYM(loss.shape[i]);
+        ok = duet_dims_may_match(gy->shape[i], loss.shape[i]);
     if (!ok) {
         char sg[96];
         return duet_fail(c, DUET_ERR_SHAPE, "gy %s %s must be f32 of the labels' shape",
