@@ -728,13 +728,6 @@ static void add_registration_and_body(span_list *l, const duet_case *c)
     lines_close(&s);
 }
 
-static void set_diag(duet_diag *d, duet_status code, const char *what)
-{
-    memset(d, 0, sizeof *d);
-    d->code = code;
-    snprintf(d->message, sizeof d->message, "%s", what);
-}
-
 static void explain_code(duet_explanation *x, const walk *buggy, const walk *fixed)
 {
     span_list l = {0};
@@ -808,7 +801,7 @@ int duet_explain_case(const duet_case *asked, const duet_explain_opts *o, duet_e
     walk *buggy = malloc(sizeof *buggy), *fixed = malloc(sizeof *fixed);
     int rc = 0;
     if (!buggy || !fixed) {
-        set_diag(&x->diag, DUET_ERR_OOM, "out of memory explaining the case");
+        duet_diag_set(&x->diag, DUET_ERR_OOM, "out of memory explaining the case");
         rc = -1;
     } else if (walk_eagerly(c, o->seed, buggy, &x->diag) ||
                (x->twin && walk_eagerly(x->twin, o->seed, fixed, &x->diag))) {

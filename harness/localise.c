@@ -73,7 +73,7 @@ unsigned duet_passes_curing(unsigned enabled, bool (*agrees)(unsigned passes, vo
 
 enum { MAX_CASE_ARGS = 16 }; /* as the runner: inputs and outputs of a case's function */
 
-static void set_diag(duet_diag *d, duet_status code, const char *what)
+void duet_diag_set(duet_diag *d, duet_status code, const char *what)
 {
     memset(d, 0, sizeof *d);
     d->code = code;
@@ -85,7 +85,7 @@ static int open_session(duet_session *s, const duet_case *c, duet_run_kind run, 
                         uint64_t seed, duet_diag *diag)
 {
     if (duet_session_open(s, c, run, seed)) {
-        if (!s->ctx) return set_diag(diag, DUET_ERR_OOM, "out of memory opening a session"), -1;
+        if (!s->ctx) return duet_diag_set(diag, DUET_ERR_OOM, "out of memory opening a session"), -1;
         *diag = *duet_ctx_error(s->ctx);
         duet_session_close(s);
         return -1;
@@ -212,7 +212,7 @@ static int first_divergent_op(const duet_record *gr, int ng, const duet_record *
                               const duet_run_opts *o, duet_divergence *d)
 {
     int *twin = duet_match_records(gr, ng, er, ne);
-    if (!twin) return set_diag(&d->diag, DUET_ERR_OOM, "out of memory matching records"), -1;
+    if (!twin) return duet_diag_set(&d->diag, DUET_ERR_OOM, "out of memory matching records"), -1;
     d->records = ng;
     for (int i = 0; i < ng && (!d->op_found || i < DUET_MAX_OP_ERRORS); i++) {
         duet_op_error *err = i < DUET_MAX_OP_ERRORS ? &d->op_error[d->nop_errors++] : NULL;
@@ -292,7 +292,7 @@ static bool agrees_with(unsigned passes, void *user)
 static int bisect_passes(const duet_case *c, const duet_run_opts *o, duet_divergence *d)
 {
     duet_divergence *scratch = malloc(sizeof *scratch);
-    if (!scratch) return set_diag(&d->diag, DUET_ERR_OOM, "out of memory bisecting passes"), -1;
+    if (!scratch) return duet_diag_set(&d->diag, DUET_ERR_OOM, "out of memory bisecting passes"), -1;
     *scratch = (duet_divergence){.run = d->run, .steps = d->steps};
     bisection b = {c, o, scratch, false};
     d->cures = duet_passes_curing(d->passes, agrees_with, &b);

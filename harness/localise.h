@@ -24,6 +24,9 @@ int duet_session_step(duet_session *s, int step, uint64_t seed, duet_tensor **ou
  * signature. The body runs once, as in any eager call. 0, or -1 with the error set. */
 int duet_session_call_linted(duet_session *e, duet_tensor *const *in, duet_tensor **out);
 
+/* A harness-made diagnostic: d cleared, with code and the message what. */
+void duet_diag_set(duet_diag *d, duet_status code, const char *what);
+
 /* Outside the tolerance: a mismatch, a NaN/Inf disagreement or another shape. */
 bool duet_compare_differs(const duet_compare *cmp);
 
