@@ -366,10 +366,11 @@ void duet_parallel_for(duet_ctx *ctx, int64_t ntasks, double work, duet_task_fn 
  * memory-bound elementwise pass (a load or two, a store, an add) takes about as long
  * as DUET_WORK_ELEM of a matrix product's. */
 #define DUET_WORK_ELEM 8.0
-/* A task's share of a loop cut by duet_parallel_range: half of the least work worth
- * splitting (pool.c's POOL_MIN_WORK), so every split loop has at least two tasks;
- * 16K elements of an elementwise pass, whose three streams then stay in L2. */
-#define DUET_TASK_WORK (1 << 17)
+/* A task's share of a loop cut by duet_parallel_range: a quarter of the least work
+ * worth splitting (pool.c's POOL_MIN_WORK), so every split loop has at least four
+ * tasks and the threads end within a task of each other (a worker that wakes late
+ * takes fewer); 8K elements of an elementwise pass, whose streams stay in L1/L2. */
+#define DUET_TASK_WORK (1 << 16)
 /* Items of a loop, each costing item_work, cut into runs of about DUET_TASK_WORK;
  * fn(arg, begin, end) handles items [begin, end). The cut depends on the shape alone
  * (n, item_work and align), never on the thread count: callers split only along

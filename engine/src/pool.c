@@ -24,7 +24,7 @@
 
 /* A loop with less work than this (about a few microseconds of arithmetic) runs on
  * the calling thread: waking a worker costs more than it would save. */
-#define POOL_MIN_WORK (2 * DUET_TASK_WORK) /* 2^18 */
+#define POOL_MIN_WORK (4 * DUET_TASK_WORK) /* 2^18 */
 /* Idle workers poll for this many pause instructions (some tens of microseconds)
  * before sleeping, so the kernels of one step, a few microseconds apart, find them
  * awake; longer polling would take the core from other processes. */
