@@ -20,10 +20,11 @@
 #define PHILOX_LANES 64
 #define GROUP_FLOATS (4 * PHILOX_LANES) /* the mask elements of one group of blocks */
 
-typedef struct philox_key {
-    uint32_t key[2], counter, stream; /* the key, and counter words 2 and 3 */
+/* A mask's Philox key and counter words 2 and 3, and its rate and scale. */
+typedef struct mask_params {
+    uint32_t key[2], counter, stream;
     float rate, scale;
-} philox_key;
+} mask_params;
 
 typedef uint32_t philox_words[4][PHILOX_LANES];
 
@@ -98,7 +99,7 @@ DEFINE_PHILOX_ROUNDS(philox_rounds_avx2, "avx2", __m256i, 8, LOAD256, STORE256,
 
 /* The words of blocks 64 g .. 64 g + 63 (a multiple of 64: the block number's high
  * word is the same in every lane), by the widest path the kernels use. */
-static void philox_group(philox_words c, uint64_t g, const philox_key *pk)
+static void philox_group(philox_words c, uint64_t g, const mask_params *pk)
 {
     uint64_t b0 = g * PHILOX_LANES;
     for (int i = 0; i < PHILOX_LANES; i++) {
@@ -163,7 +164,7 @@ static int dropout_mask_infer(duet_ctx *c, const duet_attrs *a, duet_tensor *con
 
 /* The kernel's tasks: runs of groups; a short last group goes through a buffer. */
 typedef struct mask_job {
-    philox_key pk;
+    mask_params pk;
     float *o;
     int64_t n;
 } mask_job;

@@ -890,9 +890,10 @@ static int sum_to_kernel(duet_ctx *c, const duet_attrs *a, duet_tensor *const *i
         j.sum(j.x, j.out, *w);
         return 0;
     }
-    /* a run of output columns pays the walk over every input row: at least 64
-     * columns, so the adds outweigh it (a bias gradient of 32 stays one task) */
-    int64_t align = j.d == w->nd - 1 ? 4 * DUET_SIMD_FLOATS : 1;
+    /* a run of output columns pays the walk over every input row: at least 32
+     * columns (two vectors a row), so the adds outweigh it; a bias gradient of 32
+     * stays one task, one of 64 is two */
+    int64_t align = j.d == w->nd - 1 ? 2 * DUET_SIMD_FLOATS : 1;
     duet_parallel_range(c, w->size[j.d], slice_work(w, j.d), align, sum_to_run, &j);
     return 0;
 }
