@@ -367,9 +367,9 @@ void duet_parallel_for(duet_ctx *ctx, int64_t ntasks, double work, duet_task_fn 
  * as DUET_WORK_ELEM of a matrix product's. */
 #define DUET_WORK_ELEM 8.0
 /* A task's share of a loop cut by duet_parallel_range: a quarter of the least work
- * worth splitting (pool.c's POOL_MIN_WORK), so every split loop has at least four
- * tasks and the threads end within a task of each other (a worker that wakes late
- * takes fewer); 8K elements of an elementwise pass, whose streams stay in L1/L2. */
+ * worth splitting (pool.c's POOL_MIN_WORK), so a loop just worth splitting has about
+ * four tasks and the threads end within a small task of each other (a worker that
+ * wakes late takes fewer); 8K elements of an elementwise pass, in L1/L2. */
 #define DUET_TASK_WORK (1 << 16)
 /* Items of a loop, each costing item_work, cut into runs of about DUET_TASK_WORK;
  * fn(arg, begin, end) handles items [begin, end). The cut depends on the shape alone
