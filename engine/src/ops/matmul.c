@@ -248,24 +248,82 @@ port_rows(const gemm_mat *g, int64_t i0, int64_t i1)
 }
 
 /* ---- FMA path: AVX-512 or AVX2 micro-kernels, chosen by duet_kernel_isa ----
- * The micro-kernel reads an MR-row panel of A as a[l * as + r] and an NR-column
- * strip of B as b[l * bs + j], so an operand already laid out that way (a
- * transposed A, a row-major B) is read in place and only the others are packed.
- * Its accumulators start from zero, or from C when a later depth block adds to it,
- * and end in C: each element of C is a chain of fused multiply-adds in depth order,
- * whatever tile, task or thread computes it. */
+ * A micro-kernel computes a tile of C, FMA_MR rows by up to NR columns, from A(r, l) =
+ * a[r * ar + l * al] and B(l, j) = b[l * bs + j]. So A is read in place whenever one
+ * of its axes is contiguous: broadcasts from its rows (row-major, or a view with
+ * contiguous rows) or from its columns (transposed); and B whenever its rows are
+ * (masked at the right edge of C). Only a transposed B, and an operand with neither
+ * axis contiguous, is packed. The accumulators start from zero, or from C when a
+ * later depth block adds to it, and end in C: each element of C is a chain of fused
+ * multiply-adds in depth order, whatever tile, task or thread computes it. */
 #define FMA_MR 8
 #define FMA_KC 256
 #define FMA_NC 128 /* a multiple of every FMA kernel's NR */
+/* How many depths ahead a tile asks for the lines of A: a few hundred cycles of
+ * multiply-adds, about what a line takes to come from the shared L3. */
+#define FMA_PREFETCH_DEPTH 32
 
-typedef void (*fma_micro_fn)(int64_t kc, const float *a, int64_t as, const float *b, int64_t bs,
-                             float *c, int64_t ldc, int64_t mr, int64_t nr, bool load_c);
+typedef struct fma_tile {
+    const float *a;
+    int64_t ar, al; /* A(r, l) = a[r * ar + l * al] */
+    const float *b;
+    int64_t bs; /* B(l, j) = b[l * bs + j] */
+    float *c;
+    int64_t ldc;
+    int64_t kc, mr, nr; /* depth, rows and columns of the tile */
+    bool load_c;        /* a later depth block: add to C */
+} fma_tile;
+
+typedef void (*fma_micro_fn)(const fma_tile *t);
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* Panel lines that are contiguous along the depth (rows of a row-major A, columns
- * of a transposed B) are interleaved by 8 x 8 transposes in registers. */
+/* The rows of a tile's A: rows past mr repeat the last one, so that a tile at the
+ * edge of A reads nothing outside it (the sums of those rows are dropped). */
+static inline void tile_rows(const fma_tile *t, const float **row)
+{
+    for (int r = 0; r < FMA_MR; r++) row[r] = t->a + (r < t->mr ? r : t->mr - 1) * t->ar;
+}
+
+/* A(r, l) for the tile's row r: `lanes` when the 8 rows are adjacent floats (ar = 1, a
+ * transposed or packed A, all 8 rows there), which addresses them from one pointer. */
+static inline __attribute__((always_inline)) float tile_a(const fma_tile *t, const float **row,
+                                                          bool lanes, int r, int64_t o)
+{
+    return lanes ? t->a[o + r] : row[r][o];
+}
+
+/* Asks for A a few depths ahead, a line of row l % 8 per depth: enough for rows whose
+ * lines are 16 depths long, and for a transposed A, whose depths are lines apart. The
+ * hardware prefetchers miss these streams once a panel's rows are pages apart (T x T
+ * attention probabilities), and without this the tile waits for L3 each new line.
+ * Only an address: it may lie past the tile's rows, and nothing is read from it.
+ * Inlined by force, as prefetch_c: a prefetch has no effect the compiler sees, so GCC
+ * judges a function of prefetches alone to be const and deletes its calls. */
+static inline __attribute__((always_inline)) void prefetch_a(const fma_tile *t, int64_t l)
+{
+    uintptr_t at = (uintptr_t)t->a +
+                   (uintptr_t)(((l & 7) * t->ar + (l + FMA_PREFETCH_DEPTH) * t->al) * 4);
+    _mm_prefetch((const char *)at, _MM_HINT_T0);
+}
+
+/* Asks for the tile's rows of C, to be written when its depths are done: they arrive
+ * while it computes, where a store miss (C too large for the caches, as the T x T
+ * attention scores are) would wait then. A row of a tile spans at most 128 bytes, so
+ * its first and last float name its lines (all but the middle one of three). */
+static inline __attribute__((always_inline)) void prefetch_c(const fma_tile *t)
+{
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+        if (r < t->mr) {
+            _mm_prefetch((const char *)(t->c + r * t->ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(t->c + r * t->ldc + t->nr - 1), _MM_HINT_T0);
+        }
+}
+
+/* Lines of a transposed B, contiguous along the depth, are interleaved into a strip
+ * by 8 x 8 transposes in registers. */
 __attribute__((target("avx2"))) static void pack_panel_t8(float *restrict dst, int W,
                                                           const float *src, int64_t sr,
                                                           int64_t w, int64_t kc)
@@ -306,71 +364,97 @@ static inline __mmask16 mask16(int64_t n)
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
 
-/* 8 x (16 * NV): 16 zmm accumulators for NV = 2, two loads of B and 8 broadcasts of
- * A per depth, so the FMA units, not the loads, bound it. NV = 1 serves strips of
- * at most 16 columns (the edge of C, as T = 40 leaves) at no cost in FMA per
- * useful column. */
-__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
-micro_avx512_nv(int NV, int64_t kc, const float *a, int64_t as, const float *b, int64_t bs,
-                float *c, int64_t ldc, int64_t mr, int64_t nr, bool load_c)
+/* 8 x 8 in ymm registers: AVX2 has 16, so 8 accumulators, B and a broadcast. B is
+ * loaded masked only in a strip narrower than 8 (the right edge of C, where B may end):
+ * masked loads cost more. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+avx2_tile(bool masked, bool lanes, const fma_tile *t)
 {
-    __mmask16 mask[2] = {mask16(nr), mask16(nr - 16)};
+    const float *row[FMA_MR], *b = t->b;
+    tile_rows(t, row);
+    prefetch_c(t);
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(t->nr < 8 ? t->nr : 8)),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc[FMA_MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+        acc[r] = t->load_c && r < t->mr ? _mm256_maskload_ps(t->c + r * t->ldc, mask)
+                                        : _mm256_setzero_ps();
+    for (int64_t l = 0, o = 0; l < t->kc; l++, o += t->al, b += t->bs) {
+        prefetch_a(t, l);
+        __m256 b0 = masked ? _mm256_maskload_ps(b, mask) : _mm256_loadu_ps(b);
+#pragma GCC unroll 8
+        for (int r = 0; r < FMA_MR; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(tile_a(t, row, lanes, r, o)), b0, acc[r]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < FMA_MR; r++)
+        if (r < t->mr) _mm256_maskstore_ps(t->c + r * t->ldc, mask, acc[r]);
+}
+
+__attribute__((target("avx2,fma"))) static void micro_avx2(const fma_tile *t)
+{
+    if (t->nr < 8)
+        avx2_tile(true, false, t);
+    else if (t->ar == 1 && t->mr == FMA_MR)
+        avx2_tile(false, true, t);
+    else
+        avx2_tile(false, false, t);
+}
+
+/* 8 x (16 * NV) in zmm registers: 16 accumulators for NV = 2, two loads of B and 8
+ * broadcasts of A per depth, so the FMA units, not the loads, bound it. B is loaded
+ * masked only in a strip narrower than 16 * NV, as in avx2_tile. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+avx512_tile(int NV, bool masked, bool lanes, const fma_tile *t)
+{
+    const float *row[FMA_MR], *b = t->b;
+    tile_rows(t, row);
+    prefetch_c(t);
+    __mmask16 mask[2] = {mask16(t->nr), mask16(t->nr - 16)};
     __m512 acc[FMA_MR][2];
 #pragma GCC unroll 8
     for (int r = 0; r < FMA_MR; r++)
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++)
-            acc[r][v] = load_c && r < mr ? _mm512_maskz_loadu_ps(mask[v], c + r * ldc + 16 * v)
-                                         : _mm512_setzero_ps();
-    for (int64_t l = 0; l < kc; l++, a += as, b += bs) {
+            acc[r][v] = t->load_c && r < t->mr
+                            ? _mm512_maskz_loadu_ps(mask[v], t->c + r * t->ldc + 16 * v)
+                            : _mm512_setzero_ps();
+    for (int64_t l = 0, o = 0; l < t->kc; l++, o += t->al, b += t->bs) {
+        prefetch_a(t, l);
         __m512 bv[2];
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int v = 0; v < NV; v++)
+            bv[v] = masked ? _mm512_maskz_loadu_ps(mask[v], b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 8
         for (int r = 0; r < FMA_MR; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
+            __m512 ar = _mm512_set1_ps(tile_a(t, row, lanes, r, o));
 #pragma GCC unroll 2
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
     }
 #pragma GCC unroll 8
     for (int r = 0; r < FMA_MR; r++)
-        if (r < mr)
+        if (r < t->mr)
 #pragma GCC unroll 2
-            for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask[v], acc[r][v]);
+            for (int v = 0; v < NV; v++)
+                _mm512_mask_storeu_ps(t->c + r * t->ldc + 16 * v, mask[v], acc[r][v]);
 }
 
-__attribute__((target("avx512f,avx2,fma"))) static void
-micro_avx512(int64_t kc, const float *a, int64_t as, const float *b, int64_t bs, float *c,
-             int64_t ldc, int64_t mr, int64_t nr, bool load_c)
+/* The tile for a strip's width: whole 32-column tiles, the bulk of the work, and
+ * edges unmasked where their vectors are full. */
+__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(const fma_tile *t)
 {
-    if (nr > 16)
-        micro_avx512_nv(2, kc, a, as, b, bs, c, ldc, mr, nr, load_c);
+    if (t->nr == 32 && t->ar == 1 && t->mr == FMA_MR)
+        avx512_tile(2, false, true, t);
+    else if (t->nr == 32)
+        avx512_tile(2, false, false, t);
+    else if (t->nr > 16)
+        avx512_tile(2, true, false, t);
+    else if (t->nr == 16)
+        avx512_tile(1, false, false, t);
     else
-        micro_avx512_nv(1, kc, a, as, b, bs, c, ldc, mr, nr, load_c);
-}
-
-/* 8 x 8: AVX2 has 16 ymm registers, so 8 accumulators, B and a broadcast. */
-__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a, int64_t as,
-                                                           const float *b, int64_t bs, float *c,
-                                                           int64_t ldc, int64_t mr, int64_t nr,
-                                                           bool load_c)
-{
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(nr < 8 ? nr : 8)),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256 acc[FMA_MR];
-#pragma GCC unroll 8
-    for (int r = 0; r < FMA_MR; r++)
-        acc[r] = load_c && r < mr ? _mm256_maskload_ps(c + r * ldc, mask) : _mm256_setzero_ps();
-    for (int64_t l = 0; l < kc; l++, a += as, b += bs) {
-        __m256 b0 = _mm256_loadu_ps(b);
-#pragma GCC unroll 8
-        for (int r = 0; r < FMA_MR; r++)
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r]), b0, acc[r]);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < FMA_MR; r++)
-        if (r < mr) _mm256_maskstore_ps(c + r * ldc, mask, acc[r]);
+        avx512_tile(1, true, false, t);
 }
 
 /* Packs a panel for the FMA kernels (see pack_panel). */
@@ -383,84 +467,36 @@ static void fma_pack(float *dst, int W, const float *src, int64_t sr, int64_t sl
         pack_panel(dst, W, src, sr, sl, w, kc);
 }
 
-/* The width a strip of B with `left` columns to go is packed at: NR, or `narrow` when
- * the micro-kernel reads only that many columns of it, which saves packing zeros it
- * would not read. */
-static inline int packed_width(int64_t left, int NR, int narrow)
-{
-    return left <= narrow ? narrow : NR;
-}
-
-/* Asks for `lines` runs of len floats, `stride` apart, to be brought into cache.
- * The hardware prefetchers follow sequential streams, not a strided view's rows (a
- * transpose read or written through strides: 128-byte runs 512 bytes apart, a new
- * page every 8 rows), which would otherwise arrive one miss at a time. Values are
- * untouched. */
-static inline void prefetch_lines(const float *p, int64_t lines, int64_t stride, int64_t len)
-{
-    for (int64_t r = 0; r < lines; r++) {
-        uintptr_t at = (uintptr_t)(p + r * stride), end = (uintptr_t)(p + r * stride + len);
-        for (at &= ~(uintptr_t)63; at < end; at += 64) _mm_prefetch((const char *)at, _MM_HINT_T0);
-    }
-}
-
-/* Prefetches the part of an operand that is read as `lines` lines of depth kc (a
- * panel's rows, B's columns), along whichever of its two axes is contiguous. */
-static inline void prefetch_panel(const float *p, int64_t sr, int64_t sl, int64_t lines, int64_t kc)
-{
-    if (sl == 1)
-        prefetch_lines(p, lines, sr, kc);
-    else if (sr == 1)
-        prefetch_lines(p, kc, sl, lines);
-}
-
-/* Whether a rows x cols matrix with these strides is a whole row-major tensor, or
- * its transpose: the layout the hardware prefetchers stream, which eager mode's
- * operands always have. Only the others (strided views) are prefetched. */
-static inline bool dense(int64_t rs, int64_t cs, int64_t rows, int64_t cols)
-{
-    return (cs == 1 && rs == cols) || (rs == 1 && cs == rows);
-}
-
-/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR that serves strips of at most
- * `narrow` columns with fewer accumulators. */
-static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR,
-                     int narrow)
+/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR. */
+static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR)
 {
     _Alignas(64) float bp[FMA_KC * FMA_NC];
     _Alignas(64) float ap[FMA_KC * FMA_MR];
-    bool fetch_a = !dense(g->ars, g->acs, g->m, g->k), fetch_b = !dense(g->brs, g->bcs, g->k, g->n);
-    bool fetch_c = g->ldc != g->n;
+    bool pack_a = g->ars != 1 && g->acs != 1, pack_b = g->bcs != 1;
     for (int64_t j0 = 0; j0 < g->n; j0 += FMA_NC) {
         int64_t nc = g->n - j0 < FMA_NC ? g->n - j0 : FMA_NC;
         for (int64_t k0 = 0; k0 < g->k; k0 += FMA_KC) {
             int64_t kc = g->k - k0 < FMA_KC ? g->k - k0 : FMA_KC;
             const float *b = g->b + k0 * g->brs + j0 * g->bcs;
-            if (fetch_b) prefetch_panel(b, g->bcs, g->brs, nc, kc);
-            /* strips of a row-major B are read in place; a partial one, or a
-             * transposed B, is packed */
-            for (int64_t s = 0; s < nc; s += NR)
-                if (g->bcs != 1 || nc - s < NR)
-                    fma_pack(bp + s * kc, packed_width(nc - s, NR, narrow), b + s * g->bcs,
-                             g->bcs, g->brs, nc - s < NR ? nc - s : NR, kc);
+            if (pack_b) /* strips as wide as the tiles that read them: no zeros */
+                for (int64_t s = 0; s < nc; s += NR) {
+                    int w = nc - s < NR ? (int)(nc - s) : NR;
+                    fma_pack(bp + s * kc, w, b + s * g->bcs, g->bcs, g->brs, w, kc);
+                }
+            fma_tile t = {.kc = kc, .ldc = g->ldc, .load_c = k0 > 0};
             for (int64_t i = i0; i < i1; i += FMA_MR) {
-                int64_t mr = i1 - i < FMA_MR ? i1 - i : FMA_MR;
-                const float *a = g->a + i * g->ars + k0 * g->acs;
-                int64_t as = g->acs;
-                int64_t next = i1 - i - FMA_MR < FMA_MR ? i1 - i - FMA_MR : FMA_MR;
-                if (next > 0 && fetch_a) /* the next panel, while this one is computed */
-                    prefetch_panel(a + FMA_MR * g->ars, g->ars, g->acs, next, kc);
-                if (next > 0 && fetch_c)
-                    prefetch_lines(g->c + (i + FMA_MR) * g->ldc + j0, next, g->ldc, nc);
-                if (g->ars != 1 || mr < FMA_MR) { /* a transposed A's whole panel is read in place */
-                    fma_pack(ap, FMA_MR, a, g->ars, g->acs, mr, kc);
-                    a = ap, as = FMA_MR;
+                t.mr = i1 - i < FMA_MR ? i1 - i : FMA_MR;
+                t.a = g->a + i * g->ars + k0 * g->acs, t.ar = g->ars, t.al = g->acs;
+                if (pack_a) {
+                    fma_pack(ap, FMA_MR, t.a, g->ars, g->acs, t.mr, kc);
+                    t.a = ap, t.ar = 1, t.al = FMA_MR;
                 }
                 for (int64_t s = 0; s < nc; s += NR) {
-                    bool in_place = g->bcs == 1 && nc - s >= NR;
-                    micro(kc, a, as, in_place ? b + s : bp + s * kc,
-                          in_place ? g->brs : packed_width(nc - s, NR, narrow),
-                          g->c + i * g->ldc + j0 + s, g->ldc, mr, nc - s < NR ? nc - s : NR, k0 > 0);
+                    t.nr = nc - s < NR ? nc - s : NR;
+                    t.b = pack_b ? bp + s * kc : b + s;
+                    t.bs = pack_b ? t.nr : g->brs;
+                    t.c = g->c + i * g->ldc + j0 + s;
+                    micro(&t);
                 }
             }
         }
@@ -477,8 +513,8 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
     }
     switch (duet_kernel_isa()) {
 #if defined(__x86_64__)
-    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, micro_avx512, 32, 16); return;
-    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, micro_avx2, 8, 8); return;
+    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, micro_avx512, 32); return;
+    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, micro_avx2, 8); return;
 #endif
     default: port_rows(g, i0, i1); return;
     }
