@@ -1,15 +1,16 @@
 /* Matrix product with NumPy-style batch broadcasting: a (..., M, K) x b (..., K, N),
  * either operand optionally transposed in its last two axes.
  *
- * The kernel is a packed GEMM with a register-tiled micro-kernel, in two numerics
- * (duet_kernel_isa): fused multiply-add micro-kernels for AVX-512 or AVX2, and the
- * portable mul-then-add kernel whose rounding is the same on every x86-64 CPU.
+ * The kernel is a GEMM with a register-tiled micro-kernel, in two numerics
+ * (duet_kernel_isa): fused multiply-add micro-kernels for AVX-512 or AVX2, which read
+ * operands in place where an axis is contiguous and pack the rest, and the portable
+ * mul-then-add kernel, which packs both, whose rounding is the same on every x86-64 CPU.
  * Batches and blocks of rows are tasks for the context's threads; every element of
  * C is computed by one task in one fixed order, so the thread count never changes a
  * bit. Eager and graph mode call this same kernel. In a compiled graph, an operand or
  * the result may be seen through an axis permutation (the layout pass folds
- * transposes so): that changes only the strides the packing reads and C is written
- * with, never the values packed or the order they are multiplied and added in. */
+ * transposes so): that changes only the strides operands are read (or packed) and C
+ * is written with, never the values or the order they are multiplied and added in. */
 #include "../internal.h"
 
 /* Attribute slots: whether each operand is read transposed; attrs.p is the layout
