@@ -94,7 +94,8 @@ static float *expected(const bits_case *c, const float *x, const float *y, int64
     bool fma = strcmp(duet_numerics(), "portable") != 0;
     int64_t mk = c->m * c->k, kn = c->k * c->n;
     /* A(i, l) = xa[i * ar + l * al], B(l, j) = yb[l * br + j * bc] */
-    int64_t ar = c->ta ? 1 : c->k, al = c->ta ? c->m : 1, br = c->tb ? 1 : c->n, bc = c->tb ? c->k : 1;
+    int64_t ar = c->ta ? 1 : c->k, al = c->ta ? c->m : 1;
+    int64_t br = c->tb ? 1 : c->n, bc = c->tb ? c->k : 1;
     for (int64_t b0 = 0; b0 < bat[0]; b0++)
         for (int64_t b1 = 0; b1 < bat[1]; b1++) {
             const float *xa = x + ((rx[0] > 1 ? b0 : 0) * rx[1] + (rx[1] > 1 ? b1 : 0)) * mk;
@@ -159,7 +160,8 @@ static void check_case(const bits_case *c, unsigned seed)
     int64_t read[RANK], sa[RANK], sb[RANK], count;
     operand_shapes(c, 0, read, sa);
     operand_shapes(c, 1, read, sb);
-    float *a = malloc(sizeof(float) * (size_t)numel(sa)), *b = malloc(sizeof(float) * (size_t)numel(sb));
+    float *a = malloc(sizeof(float) * (size_t)numel(sa));
+    float *b = malloc(sizeof(float) * (size_t)numel(sb));
     tu_fill(a, (int)numel(sa), seed, -1, 1);
     tu_fill(b, (int)numel(sb), seed + 1, -1, 1);
     float *x = read_copy(c, 0, a), *y = read_copy(c, 1, b);

@@ -250,13 +250,14 @@ port_rows(const gemm_mat *g, int64_t i0, int64_t i1)
 
 /* ---- FMA path: AVX-512 or AVX2 micro-kernels, chosen by duet_kernel_isa ----
  * A micro-kernel computes a tile of C, FMA_MR rows by up to NR columns, from A(r, l) =
- * a[r * ar + l * al] and B(l, j) = b[l * bs + j]. So A is read in place whenever one
- * of its axes is contiguous: broadcasts from its rows (row-major, or a view with
- * contiguous rows) or from its columns (transposed); and B whenever its rows are
- * (masked at the right edge of C). Only a transposed B, and an operand with neither
- * axis contiguous, is packed. The accumulators start from zero, or from C when a
- * later depth block adds to it, and end in C: each element of C is a chain of fused
- * multiply-adds in depth order, whatever tile, task or thread computes it. */
+ * a[r * ar + l * al] and B(l, j) = b[l * bs + j]. So A can be read in place whenever
+ * one of its axes is contiguous: broadcasts from its columns (transposed), or from
+ * its rows (row-major, or a view with contiguous rows) where the kernel wants that
+ * (fma_kernel.rows); and B whenever its rows are contiguous (masked at the right edge
+ * of C). Only a transposed B, and an operand with neither axis contiguous, is always
+ * packed. The accumulators start from zero, or from C when a later depth block adds
+ * to it, and end in C: each element of C is a chain of fused multiply-adds in depth
+ * order, whatever tile, task or thread computes it. */
 #define FMA_MR 8
 #define FMA_KC 256
 #define FMA_NC 128 /* a multiple of every FMA kernel's NR */
@@ -276,6 +277,13 @@ typedef struct fma_tile {
 } fma_tile;
 
 typedef void (*fma_micro_fn)(const fma_tile *t);
+
+/* A micro-kernel, and which operands it takes in place. */
+typedef struct fma_kernel {
+    fma_micro_fn micro;
+    int nr;    /* the columns of a whole tile */
+    bool rows; /* reads a row-major A in place, by broadcasts from its rows */
+} fma_kernel;
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -367,7 +375,9 @@ static inline __mmask16 mask16(int64_t n)
 
 /* 8 x 8 in ymm registers: AVX2 has 16, so 8 accumulators, B and a broadcast. B is
  * loaded masked only in a strip narrower than 8 (the right edge of C, where B may end):
- * masked loads cost more. */
+ * masked loads cost more. Its loop of 8 FMAs has no room for prefetch_a: measured
+ * up to 10% slower with it (the weight gradients' 4096-deep products), and no faster
+ * on the attention products. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 avx2_tile(bool masked, bool lanes, const fma_tile *t)
 {
@@ -382,7 +392,6 @@ avx2_tile(bool masked, bool lanes, const fma_tile *t)
         acc[r] = t->load_c && r < t->mr ? _mm256_maskload_ps(t->c + r * t->ldc, mask)
                                         : _mm256_setzero_ps();
     for (int64_t l = 0, o = 0; l < t->kc; l++, o += t->al, b += t->bs) {
-        prefetch_a(t, l);
         __m256 b0 = masked ? _mm256_maskload_ps(b, mask) : _mm256_loadu_ps(b);
 #pragma GCC unroll 8
         for (int r = 0; r < FMA_MR; r++)
@@ -402,6 +411,12 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(const fma_tile *t)
     else
         avx2_tile(false, false, t);
 }
+
+/* A row-major A is packed for this kernel: its tiles are 8 columns wide, so a panel
+ * is read once per 8 columns of C (16 times for 128), and broadcasts from 8 row
+ * pointers weigh more in its short loop than one transposing pack (measured: the q,
+ * k, v projection 8% slower in place). */
+static const fma_kernel fma_avx2 = {micro_avx2, 8, false};
 
 /* 8 x (16 * NV) in zmm registers: 16 accumulators for NV = 2, two loads of B and 8
  * broadcasts of A per depth, so the FMA units, not the loads, bound it. B is loaded
@@ -426,7 +441,8 @@ avx512_tile(int NV, bool masked, bool lanes, const fma_tile *t)
         __m512 bv[2];
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++)
-            bv[v] = masked ? _mm512_maskz_loadu_ps(mask[v], b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+            bv[v] = masked ? _mm512_maskz_loadu_ps(mask[v], b + 16 * v)
+                           : _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 8
         for (int r = 0; r < FMA_MR; r++) {
             __m512 ar = _mm512_set1_ps(tile_a(t, row, lanes, r, o));
@@ -458,6 +474,8 @@ __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(const fma_t
         avx512_tile(1, true, false, t);
 }
 
+static const fma_kernel fma_avx512 = {micro_avx512, 32, true};
+
 /* Packs a panel for the FMA kernels (see pack_panel). */
 static void fma_pack(float *dst, int W, const float *src, int64_t sr, int64_t sl, int64_t w,
                      int64_t kc)
@@ -468,12 +486,13 @@ static void fma_pack(float *dst, int W, const float *src, int64_t sr, int64_t sl
         pack_panel(dst, W, src, sr, sl, w, kc);
 }
 
-/* Rows [i0, i1) of C with a micro-kernel of FMA_MR x NR. */
-static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn micro, int NR)
+/* Rows [i0, i1) of C with the micro-kernel kern. */
+static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, const fma_kernel *kern)
 {
+    int NR = kern->nr;
     _Alignas(64) float bp[FMA_KC * FMA_NC];
     _Alignas(64) float ap[FMA_KC * FMA_MR];
-    bool pack_a = g->ars != 1 && g->acs != 1, pack_b = g->bcs != 1;
+    bool pack_a = g->ars != 1 && (g->acs != 1 || !kern->rows), pack_b = g->bcs != 1;
     for (int64_t j0 = 0; j0 < g->n; j0 += FMA_NC) {
         int64_t nc = g->n - j0 < FMA_NC ? g->n - j0 : FMA_NC;
         for (int64_t k0 = 0; k0 < g->k; k0 += FMA_KC) {
@@ -497,7 +516,7 @@ static void fma_rows(const gemm_mat *g, int64_t i0, int64_t i1, fma_micro_fn mic
                     t.b = pack_b ? bp + s * kc : b + s;
                     t.bs = pack_b ? t.nr : g->brs;
                     t.c = g->c + i * g->ldc + j0 + s;
-                    micro(&t);
+                    kern->micro(&t);
                 }
             }
         }
@@ -514,8 +533,8 @@ static void gemm_rows(const gemm_mat *g, int64_t i0, int64_t i1)
     }
     switch (duet_kernel_isa()) {
 #if defined(__x86_64__)
-    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, micro_avx512, 32); return;
-    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, micro_avx2, 8); return;
+    case DUET_ISA_AVX512_FMA: fma_rows(g, i0, i1, &fma_avx512); return;
+    case DUET_ISA_AVX2_FMA: fma_rows(g, i0, i1, &fma_avx2); return;
 #endif
     default: port_rows(g, i0, i1); return;
     }
