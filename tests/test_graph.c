@@ -262,23 +262,6 @@ static void test_retrace_reasons(void **state)
 
 /* ---- passes, observed through the printed graph ---- */
 
-static char *graph_text(const duet_fn *fn)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    duet_graph_print(f, duet_fn_graph(fn));
-    fclose(f);
-    return buf;
-}
-
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
-
 /* exp(x) computed twice (CSE), an unused tanh (DCE), 2 + 3 (folding), and a chain
  * of elementwise ops (fusion). */
 static void passes_body(duet_ctx *ctx, duet_tensor *const *in, duet_tensor **out, void *user)
@@ -303,7 +286,7 @@ static char *run_passes(unsigned passes, float *y0, size_t *planned, size_t *unp
     *y0 = duet_get_f32(y, 5);
     *planned = duet_fn_planned_bytes(fn);
     *unplanned = duet_fn_unplanned_bytes(fn);
-    char *text = graph_text(fn);
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
     return text;
@@ -316,31 +299,31 @@ static void test_passes(void **state)
     size_t planned, unplanned;
     char *none = run_passes(0, &y, &planned, &unplanned);
     assert_float_equal(y, expect, 1e-4);
-    assert_int_equal(count(none, "= tanh"), 1);
-    assert_int_equal(count(none, "= exp"), 2);
+    assert_int_equal(tu_count(none, "= tanh"), 1);
+    assert_int_equal(tu_count(none, "= exp"), 2);
     assert_int_equal(planned, unplanned); /* no reuse without the planning pass */
     free(none);
 
     char *dce = run_passes(DUET_PASS_DCE, &y, &planned, &unplanned);
-    assert_int_equal(count(dce, "= tanh"), 0);
-    assert_int_equal(count(dce, "= exp"), 2);
+    assert_int_equal(tu_count(dce, "= tanh"), 0);
+    assert_int_equal(tu_count(dce, "= exp"), 2);
     free(dce);
 
     char *cse = run_passes(DUET_PASS_DCE | DUET_PASS_CSE, &y, &planned, &unplanned);
-    assert_int_equal(count(cse, "= exp"), 1);
-    assert_int_equal(count(cse, "value=5"), 0);
+    assert_int_equal(tu_count(cse, "= exp"), 1);
+    assert_int_equal(tu_count(cse, "value=5"), 0);
     free(cse);
 
     char *fold = run_passes(DUET_PASS_DCE | DUET_PASS_CSE | DUET_PASS_FOLD, &y, &planned, &unplanned);
-    assert_int_equal(count(fold, "value=5"), 1);
-    assert_int_equal(count(fold, "= add"), 0);
+    assert_int_equal(tu_count(fold, "value=5"), 1);
+    assert_int_equal(tu_count(fold, "= add"), 0);
     free(fold);
 
     char *all = run_passes(DUET_PASS_ALL, &y, &planned, &unplanned);
     assert_float_equal(y, expect, 1e-4);
-    assert_int_equal(count(all, "= fused"), 1);
-    assert_int_equal(count(all, "= relu"), 0);
-    assert_int_equal(count(all, "= exp"), 1); /* read twice: stays outside the group */
+    assert_int_equal(tu_count(all, "= fused"), 1);
+    assert_int_equal(tu_count(all, "= relu"), 0);
+    assert_int_equal(tu_count(all, "= exp"), 1); /* read twice: stays outside the group */
     assert_true(planned <= unplanned);
     free(all);
 }
@@ -597,14 +580,14 @@ static void test_print_and_dot(void **state)
     duet_tensor *x, *y, *loss;
     mlp_batch(ctx, &m, 8, 1, &x, &y);
     assert_int_equal(duet_fn_call(fn, (duet_tensor *[]){x, y}, &loss), 0);
-    char *text = graph_text(fn);
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     assert_non_null(strstr(text, "{ lambda %0:f32(None, 3) %1:i32(None,) . let"));
     assert_non_null(strstr(text, "= matmul"));
     assert_non_null(strstr(text, "var=dense_1/kernel"));
     assert_non_null(strstr(text, "# mlp/dense_1 mlp.c:"));
     assert_non_null(strstr(text, "# grad of mlp/dense_2"));
-    assert_int_equal(count(text, "= adam_update"), 4); /* one per parameter: var, m, v */
-    assert_int_equal(count(text, "= assign"), 1);      /* the iteration count */
+    assert_int_equal(tu_count(text, "= adam_update"), 4); /* one per parameter: var, m, v */
+    assert_int_equal(tu_count(text, "= assign"), 1);      /* the iteration count */
     free(text);
     char *dot = NULL;
     size_t len = 0;
@@ -672,7 +655,7 @@ static void test_while_loop(void **state)
         assert_int_equal(cg, cases[k].count);
     }
     assert_int_equal(duet_fn_trace_count(fn), 1); /* data-dependent trips, one trace */
-    char *text = graph_text(fn);
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     assert_non_null(strstr(text, "= while"));
     assert_non_null(strstr(text, "= loop_out"));
     free(text);

@@ -20,23 +20,6 @@ typedef struct run_spec {
     int64_t shape[2][DUET_MAX_RANK]; /* the inputs as stored */
 } run_spec;
 
-static char *graph_text(const duet_fn *fn)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    duet_graph_print(f, duet_fn_graph(fn));
-    fclose(f);
-    return buf;
-}
-
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
-
 /* The body run once on seeded inputs, with `threads` threads: its outputs' values one
  * after another (malloc'ed; how many in *n), and in graph mode the graph's text. */
 static float *run(const run_spec *s, duet_exec_mode mode, int threads, unsigned passes, int64_t *n,
@@ -66,7 +49,7 @@ static float *run(const run_spec *s, duet_exec_mode mode, int threads, unsigned 
         memcpy(at, out[k]->data, sizeof(float) * (size_t)duet_numel(out[k]));
         at += duet_numel(out[k]);
     }
-    if (text) *text = graph_text(fn);
+    if (text) *text = tu_graph_text(duet_fn_graph(fn), false);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
     return vals;
@@ -135,8 +118,8 @@ static void check_case(layout_case *c)
     run_spec s = {product_body, c, 1, {0}, {{0}}};
     for (int k = 0; k < 2; k++) s.rank[k] = stored_shape(c, k, s.shape[k]);
     char *text = check_bits(&s);
-    if (count(text, "= transpose") || count(text, "a_perm=") != !!c->pa ||
-        count(text, "b_perm=") != !!c->pb || count(text, "out_perm=") != !!c->pout)
+    if (tu_count(text, "= transpose") || tu_count(text, "a_perm=") != !!c->pa ||
+        tu_count(text, "b_perm=") != !!c->pb || tu_count(text, "out_perm=") != !!c->pout)
         fail_msg("not folded as expected (ta %d tb %d):\n%s", c->ta, c->tb, text);
     free(text);
 }
@@ -238,8 +221,8 @@ static void test_what_stays(void **state)
         keep_kind kind = cases[i].kind;
         run_spec s = {keep_body, &kind, 2, {4, 4}, {{2, 5, 3, 4}, {2, 3, 6, 4}}};
         char *text = check_bits(&s);
-        if (count(text, "= transpose") != cases[i].transposes ||
-            (cases[i].perm && !count(text, cases[i].perm)) || count(text, "out_perm="))
+        if (tu_count(text, "= transpose") != cases[i].transposes ||
+            (cases[i].perm && !tu_count(text, cases[i].perm)) || tu_count(text, "out_perm="))
             fail_msg("case %zu:\n%s", i, text);
         free(text);
     }
@@ -263,8 +246,8 @@ static void test_between_products(void **state)
     (void)state;
     run_spec s = {chain_body, NULL, 1, {4, 4}, {{3, 5, 13, 9}, {3, 5, 9, 11}}};
     char *text = check_bits(&s);
-    if (count(text, "= transpose") || count(text, "out_perm=[0, 2, 1, 3]") != 1 ||
-        count(text, "a_perm=") || count(text, "= mul") != 1)
+    if (tu_count(text, "= transpose") || tu_count(text, "out_perm=[0, 2, 1, 3]") != 1 ||
+        tu_count(text, "a_perm=") || tu_count(text, "= mul") != 1)
         fail_msg("not folded as expected:\n%s", text);
     free(text);
 }
@@ -283,8 +266,8 @@ static void test_pass_switch_and_dump(void **state)
     int64_t n;
     char *text;
     free(run(&s, DUET_GRAPH, 1, DUET_PASS_ALL & ~DUET_PASS_LAYOUT, &n, &text));
-    assert_int_equal(count(text, "= transpose"), 3); /* off: nothing folds */
-    assert_int_equal(count(text, "_perm="), 0);
+    assert_int_equal(tu_count(text, "= transpose"), 3); /* off: nothing folds */
+    assert_int_equal(tu_count(text, "_perm="), 0);
     free(text);
     /* the dump after the pass shows the strided product */
     char *buf = NULL;
@@ -297,8 +280,8 @@ static void test_pass_switch_and_dump(void **state)
     duet_fn_set_dump(fn, f, DUET_PASS_LAYOUT);
     assert_int_equal(duet_fn_call(fn, in, &out), 0);
     fclose(f);
-    assert_int_equal(count(buf, "= transpose"), 0);
-    assert_int_equal(count(buf, " trans_b a_perm=[0, 2, 1, 3] b_perm=[0, 2, 1, 3] "
+    assert_int_equal(tu_count(buf, "= transpose"), 0);
+    assert_int_equal(tu_count(buf, " trans_b a_perm=[0, 2, 1, 3] b_perm=[0, 2, 1, 3] "
                                 "out_perm=[0, 2, 1, 3]"), 1);
     free(buf);
     duet_fn_free(fn);

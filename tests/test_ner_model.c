@@ -86,13 +86,6 @@ static void test_parity_eager_graph(void **state)
     assert_true(le[STEPS - 1] < le[0]);
 }
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
-
 /* The training step's graph after the passes (malloc'ed text). */
 static char *step_graph(unsigned passes)
 {
@@ -125,14 +118,14 @@ static void test_attention_transposes_folded(void **state)
 {
     (void)state;
     char *off = step_graph(DUET_PASS_ALL & ~DUET_PASS_LAYOUT);
-    assert_int_equal(count(off, "= transpose"), 8);
-    assert_int_equal(count(off, "_perm="), 0);
+    assert_int_equal(tu_count(off, "= transpose"), 8);
+    assert_int_equal(tu_count(off, "_perm="), 0);
     free(off);
     char *on = step_graph(DUET_PASS_ALL);
-    assert_int_equal(count(on, "= transpose"), 0);
-    assert_int_equal(count(on, "a_perm=[0, 2, 1, 3]"), 2);
-    assert_int_equal(count(on, "b_perm=[0, 2, 1, 3]"), 6);
-    assert_int_equal(count(on, "out_perm=[0, 2, 1, 3]"), 4);
+    assert_int_equal(tu_count(on, "= transpose"), 0);
+    assert_int_equal(tu_count(on, "a_perm=[0, 2, 1, 3]"), 2);
+    assert_int_equal(tu_count(on, "b_perm=[0, 2, 1, 3]"), 6);
+    assert_int_equal(tu_count(on, "out_perm=[0, 2, 1, 3]"), 4);
     free(on);
 }
 

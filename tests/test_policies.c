@@ -28,16 +28,6 @@ static float call1_at(duet_ctx *ctx, duet_fn *fn, duet_tensor *x)
 }
 
 /* The text form of the function's latest graph; the caller frees it. */
-static char *graph_text(const duet_fn *fn)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    duet_graph_print(f, duet_fn_graph(fn));
-    fclose(f);
-    return text;
-}
-
 /* ---- 1. effects applied once ---- */
 
 /* acc += sum(x); returns the new value */
@@ -171,7 +161,7 @@ static void test_loop_trip_count_is_data(void **state)
         assert_true(call1_at(ctx, fn, vec(ctx, 1, 100.0f)) == 7.0f);
         assert_int_equal(duet_fn_trace_count(fn), 1);
         assert_int_equal(duet_fn_warning_count(fn), 0);
-        char *text = graph_text(fn);
+        char *text = tu_graph_text(duet_fn_graph(fn), false);
         assert_non_null(strstr(text, "= while "));
         free(text);
         duet_fn_free(fn);
@@ -241,7 +231,7 @@ static void test_second_guard_failing_retraces(void **state)
     assert_non_null(strstr(duet_fn_trace_reason(fn, 1), "guard failed at"));
     assert_true(duet_get_f32(duet_var_value(calls), 0) == 4.0f); /* once per call */
     /* the guards and what they read run before the counter's assign */
-    char *text = graph_text(fn);
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     char *guard = strstr(text, "= guard "), *assign = strstr(text, "= assign ");
     assert_non_null(guard);
     assert_non_null(assign);

@@ -8,16 +8,6 @@
 #define S(...) ((int64_t[]){__VA_ARGS__})
 
 /* The text of a graph (opts NULL: the defaults); the caller frees it. */
-static char *graph_text(const duet_graph *g)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    duet_graph_print(f, g);
-    fclose(f);
-    return text;
-}
-
 static void expect_in(const char *text, const char *needle)
 {
     if (!strstr(text, needle)) fail_msg("expected \"%s\" in:\n%s", needle, text);
@@ -70,7 +60,7 @@ static void test_attributes_by_name(void **state)
                           duet_constant(ctx, DUET_I32, 1, S(2), (int32_t[]){1, 3})},
                 *out[2];
     call_ok(ctx, fn, in, out);
-    char *text = graph_text(duet_fn_graph(fn));
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     expect_in(text, " = sum %0 axes=[1] keepdims    #");
     expect_in(text, " = max %0 axes=all    #");
     expect_in(text, " = var_read var=dense/kernel    #");
@@ -110,7 +100,7 @@ static void test_outputs_end_the_form(void **state)
     duet_fn *fn = duet_fn_new(ctx, "identity", identity, 1, 1, NULL);
     duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), -1.0f), *y;
     call_ok(ctx, fn, &x, &y);
-    char *text = graph_text(duet_fn_graph(fn));
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     assert_string_equal(text, "{ lambda %0:f32(3,) . let in ( %0 ) }\n"); /* nothing bound */
     free(text);
     duet_fn_free(fn);
@@ -138,7 +128,7 @@ static void test_outputs_and_argument_order(void **state)
                           duet_full(ctx, DUET_BOOL8, 1, S(3), 1.0f)},
                 *out[2];
     call_ok(ctx, fn, in, out);
-    char *text = graph_text(duet_fn_graph(fn));
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     /* the guard and its flag run first, so the flag is %0 and x comes later */
     expect_in(text, "{ lambda %3:f32(3,) %0:bool(3,) . let\n");
     expect_in(text, "    %2:bool() = guard %1 DUET_BOOL==true ");
@@ -188,7 +178,7 @@ static void test_baked_read_marked(void **state)
              read_line, read_line);
     expect_in(text, mark);
     free(text);
-    text = graph_text(duet_fn_graph(fn));
+    text = tu_graph_text(duet_fn_graph(fn), false);
     snprintf(mark, sizeof mark,
              "{ lambda %%0:f32(3,) . let\n"
              "    # baked: DUET_BOOL at tests/test_print_graph.c:%d read false; every call "
@@ -210,7 +200,7 @@ static void test_baked_mark_position_after_passes(void **state)
     duet_fn_set_passes(fn, DUET_PASS_ALL & ~DUET_PASS_FUSE);
     duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), 1.0f), *y;
     call_ok(ctx, fn, &x, &y);
-    char *text = graph_text(duet_fn_graph(fn));
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     char mark[256];
     snprintf(mark, sizeof mark,
              ". let\n    # baked: DUET_BOOL at tests/test_print_graph.c:%d read true; every call "
@@ -244,7 +234,7 @@ static void test_failed_trace_keeps_its_graph(void **state)
         assert_int_equal(duet_fn_call(fn, &x, &y), -1);
         assert_int_equal(duet_ctx_status(ctx), DUET_ERR_HOST_BRANCH);
         assert_null(duet_fn_graph(fn));
-        char *text = graph_text(duet_fn_failed_graph(fn));
+        char *text = tu_graph_text(duet_fn_failed_graph(fn), false);
         assert_string_equal(text, expect);
         free(text);
         duet_ctx_clear_error(ctx);
@@ -275,7 +265,7 @@ static void test_failed_trace_error_marked(void **state)
     duet_tensor *x = duet_full(ctx, DUET_F32, 1, S(3), 1.0f), *y;
     assert_int_equal(duet_fn_call(fn, &x, &y), -1);
     assert_int_equal(duet_ctx_status(ctx), DUET_ERR_TRACE);
-    char *text = graph_text(duet_fn_failed_graph(fn)), mark[128];
+    char *text = tu_graph_text(duet_fn_failed_graph(fn), false), mark[128];
     expect_in(text, " = neg %0 ");
     snprintf(mark, sizeof mark,
              "    !! duet_var_new at tests/test_print_graph.c:%d: stopped here\n  }\n", read_line);
@@ -321,7 +311,7 @@ static void test_expand_fused(void **state)
              read_line, read_line - 2, read_line, read_line);
     expect_in(text, expect);
     free(text);
-    text = graph_text(duet_fn_graph(fn)); /* folded by default */
+    text = tu_graph_text(duet_fn_graph(fn), false); /* folded by default */
     assert_null(strstr(text, "%3.0"));
     free(text);
     duet_fn_free(fn);

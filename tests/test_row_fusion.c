@@ -12,16 +12,6 @@
 
 #include "../engine/src/internal.h" /* duet_pool_force_split, duet_pool_jobs */
 
-static char *graph_text(const duet_fn *fn, bool expand)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    duet_graph_write(f, duet_fn_graph(fn), (duet_graph_format){.expand_fused = expand});
-    fclose(f);
-    return buf;
-}
-
 /* Nodes whose line mentions needle ("" for all), fused members not counted. */
 static int count_nodes(const char *text, const char *needle)
 {
@@ -56,7 +46,7 @@ static char *ner_graph(unsigned passes)
                           duet_constant(ctx, DUET_I32, 2, (int64_t[]){4, 7}, tag)},
                 *loss;
     assert_int_equal(duet_fn_call(fn, in, &loss), 0);
-    char *text = graph_text(fn, false);
+    char *text = tu_graph_text(duet_fn_graph(fn), false);
     duet_fn_free(fn);
     ner_model_free(&m);
     duet_ctx_free(ctx);
@@ -161,7 +151,7 @@ static void ln_run(const ln_case *c, unsigned passes, int threads, bool special,
         g[k] = malloc(sizeof(float) * (size_t)len[k]);
         memcpy(g[k], out[k]->data, sizeof(float) * (size_t)len[k]);
     }
-    if (text) *text = graph_text(fn, true);
+    if (text) *text = tu_graph_text(duet_fn_graph(fn), true);
     free(w);
     duet_fn_free(fn);
     duet_ctx_free(ctx);
@@ -255,7 +245,7 @@ static int64_t composite_run(int64_t rows, int64_t cols, unsigned passes, int th
         memcpy(o[k], out[k]->data, sizeof(float) * (size_t)len[k]);
     }
     if (passes == DUET_PASS_ALL) { /* the row length unknown too: sizes are members */
-        char *text = graph_text(fn, true);
+        char *text = tu_graph_text(duet_fn_graph(fn), true);
         if (count_nodes(text, "= fused_rows") != 1 || !strstr(text, "= size axes=[1]"))
             fail_msg("not row-fused as expected:\n%s", text);
         free(text);

@@ -291,6 +291,24 @@ int tu_lines(const char *s)
     return n;
 }
 
+int tu_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+char *tu_graph_text(const duet_graph *g, bool expand_fused)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    duet_graph_write(f, g, (duet_graph_format){.expand_fused = expand_fused});
+    fclose(f);
+    return buf;
+}
+
 void tu_tmpdir(char *dir)
 {
     strcpy(dir, "/tmp/duet_test_XXXXXX");

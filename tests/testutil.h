@@ -55,6 +55,11 @@ void tu_fill(float *x, int n, unsigned seed, float lo, float hi);
 int tu_run_duet(const char *args, const char *capture, char *out, size_t cap);
 /* Lines of s. */
 int tu_lines(const char *s);
+/* Occurrences of needle in hay (not overlapping). */
+int tu_count(const char *hay, const char *needle);
+/* g as duet_graph_write prints it (each fused node's members under it when
+ * expand_fused): malloc'ed text. */
+char *tu_graph_text(const duet_graph *g, bool expand_fused);
 /* A fresh directory under /tmp (dir: at least 32 bytes); tu_rm_rf removes it. */
 void tu_tmpdir(char *dir);
 void tu_rm_rf(const char *dir);
