@@ -5,6 +5,8 @@
 
 #include "graph_internal.h"
 
+#define DUET_PLAN_ALIGN ((size_t)4096)
+
 void duet_plan_free(duet_ctx *ctx, duet_plan *p)
 {
     if (!p) return;
@@ -301,7 +303,9 @@ static int shape_pass(duet_ctx *ctx, duet_plan *p, run_state *s, duet_tensor *co
         total += need[k];
         if (need[k] <= p->slot_cap[k]) continue;
         free(p->slot_buf[k]);
-        p->slot_buf[k] = malloc(need[k]);
+        /* page-aligned: every planned tensor starts a cache line, so two threads
+         * writing neighbouring rows (a product's strided result) never share one */
+        p->slot_buf[k] = aligned_alloc(DUET_PLAN_ALIGN, (need[k] + DUET_PLAN_ALIGN - 1) & ~(DUET_PLAN_ALIGN - 1));
         p->slot_cap[k] = p->slot_buf[k] ? need[k] : 0;
         if (!p->slot_buf[k]) return duet_fail(ctx, DUET_ERR_OOM, "%zu bytes for a plan buffer", need[k]);
         duet_prefault(p->slot_buf[k], need[k]);
