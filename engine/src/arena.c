@@ -16,6 +16,7 @@ struct duet_chunk {
 
 #define DUET_CHUNK_MIN ((size_t)1 << 20)
 #define DUET_ALIGN 64
+
 void *duet_heap_alloc(duet_ctx *ctx, size_t bytes)
 {
     if (ctx->mem_limit && ctx->mem_used + bytes > ctx->mem_limit) return NULL;
@@ -86,9 +87,8 @@ static duet_chunk *chunk_new(duet_ctx *ctx, duet_arena *a, size_t size)
 
 /* Every chunk is kept: the next step reuses the memory already faulted in. (Merging
  * them into one fresh chunk made the second step fault the whole step in again.) */
-void duet_arena_reset(duet_ctx *ctx, duet_arena *a)
+void duet_arena_reset(duet_arena *a)
 {
-    (void)ctx;
     for (duet_chunk *c = a->head; c; c = c->next) c->used = 0;
     a->cur = a->head;
 }

@@ -37,7 +37,7 @@ void duet_ctx_reset(duet_ctx *ctx)
     /* layer arguments registered so far live in the arena about to be freed */
     for (int i = 0; i < ctx->nscope; i++) ctx->scope[i].nargs = 0;
     ctx->tape.n = 0;
-    duet_arena_reset(ctx, &ctx->tape.arena);
+    duet_arena_reset(&ctx->tape.arena);
     ctx->scope_cache = NULL;
     free_retired(ctx);
 }
@@ -391,16 +391,19 @@ static void retire(duet_ctx *ctx, duet_var *v, void *data)
     ctx->retired = r;
 }
 
+static size_t var_bytes(const duet_var *v)
+{
+    return (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);
+}
+
 int duet_var_reserve_spare(duet_ctx *ctx, duet_var *v)
 {
-    if (v->spare) return 0;
-    v->spare = var_buf_alloc(ctx, (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype));
+    if (!v->spare) v->spare = var_buf_alloc(ctx, var_bytes(v));
     return v->spare ? 0 : -1;
 }
 
 void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v)
 {
-    size_t bytes = (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype);
     if (!v->staged && ctx->nstaged == ctx->cap_staged) {
         int cap = ctx->cap_staged ? 2 * ctx->cap_staged : 16;
         duet_var **l = realloc(ctx->staged, sizeof *l * (size_t)cap);
@@ -411,11 +414,11 @@ void *duet_var_stage_buffer(duet_ctx *ctx, duet_var *v)
         ctx->staged = l;
         ctx->cap_staged = cap;
     }
-    void *fresh = v->spare ? v->spare : var_buf_alloc(ctx, bytes);
-    if (!fresh) {
+    if (duet_var_reserve_spare(ctx, v)) {
         duet_fail(ctx, DUET_ERR_OOM, "assign to '%s'", v->name);
         return NULL;
     }
+    void *fresh = v->spare;
     v->spare = NULL;
     if (v->staged) /* a second assign in one plan: reads between them alias the first */
         retire(ctx, v, v->staged);
@@ -429,7 +432,7 @@ int duet_var_stage(duet_ctx *ctx, duet_var *v, const void *src)
 {
     void *dst = duet_var_stage_buffer(ctx, v);
     if (!dst) return -1;
-    memcpy(dst, src, (size_t)duet_numel(&v->value) * duet_dtype_size(v->value.dtype));
+    memcpy(dst, src, var_bytes(v));
     return 0;
 }
 

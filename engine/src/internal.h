@@ -17,7 +17,7 @@ typedef struct duet_arena {
     size_t bytes;     /* bytes held in chunks (for the memory limit) */
 } duet_arena;
 void *duet_arena_alloc(duet_ctx *ctx, duet_arena *a, size_t size);
-void duet_arena_reset(duet_ctx *ctx, duet_arena *a);
+void duet_arena_reset(duet_arena *a);
 /* Maps a fresh block's pages at once (blocks of DUET_PREFAULT_MIN bytes or more). */
 #define DUET_PREFAULT_MIN ((size_t)64 << 10)
 void duet_prefault(void *p, size_t bytes);
