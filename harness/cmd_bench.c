@@ -236,6 +236,19 @@ typedef struct duet_job {
 /* --profile's hook: each kernel's time added to its op kind's; a loop's body ops are
  * inside the loop node's own time, so only top-level ops count. The last slot takes
  * every kind that finds the table full. */
+/* The entry of op kind `name` among ops (*n of them), added when new; once the table is
+ * full its last entry, renamed "(other ops)", takes every further kind. */
+static duet_bench_op *op_slot(duet_bench_op *ops, int *n, const char *name)
+{
+    int k = 0;
+    while (k < *n && strcmp(ops[k].op, name)) k++;
+    if (k < *n) return &ops[k];
+    if (*n == DUET_BENCH_MAX_OPS) k = *n - 1, name = "(other ops)";
+    else ops[(*n)++] = (duet_bench_op){.ms_per_step = 0};
+    snprintf(ops[k].op, sizeof ops[k].op, "%s", name);
+    return &ops[k];
+}
+
 static void count_op(const duet_op_event *e, void *user)
 {
     duet_job *j = user;
@@ -243,15 +256,9 @@ static void count_op(const duet_op_event *e, void *user)
     char name[sizeof j->s->ops[0].op];
     if (e->members) snprintf(name, sizeof name, "%s[%s]", e->op, e->members);
     else snprintf(name, sizeof name, "%s", e->op);
-    sample *s = j->s;
-    int k = 0;
-    while (k < s->nops && strcmp(s->ops[k].op, name)) k++;
-    if (k == s->nops) {
-        if (k == DUET_BENCH_MAX_OPS) snprintf(s->ops[--k].op, sizeof name, "(other ops)");
-        else snprintf(s->ops[s->nops++].op, sizeof name, "%s", name);
-    }
-    s->ops[k].ms_per_step += e->dur_ms;
-    s->ops[k].calls_per_step += 1;
+    duet_bench_op *o = op_slot(j->s->ops, &j->s->nops, name);
+    o->ms_per_step += e->dur_ms;
+    o->calls_per_step += 1;
 }
 
 static void fill_inputs(const duet_job *j, duet_session *ss, int step, duet_tensor **in)
@@ -443,15 +450,9 @@ typedef struct tally {
 static void tally_ops(tally *t, const sample *s)
 {
     for (int i = 0; i < s->nops; i++) {
-        int k = 0;
-        while (k < t->nops && strcmp(t->ops[k].op, s->ops[i].op)) k++;
-        if (k == t->nops) {
-            if (k == DUET_BENCH_MAX_OPS) k--; /* the table is full: into its last kind */
-            else t->ops[t->nops++] = (duet_bench_op){.ms_per_step = 0};
-            memcpy(t->ops[k].op, s->ops[i].op, sizeof t->ops[k].op);
-        }
-        t->ops[k].ms_per_step += s->ops[i].ms_per_step * s->n;
-        t->ops[k].calls_per_step += s->ops[i].calls_per_step * s->n;
+        duet_bench_op *o = op_slot(t->ops, &t->nops, s->ops[i].op);
+        o->ms_per_step += s->ops[i].ms_per_step * s->n;
+        o->calls_per_step += s->ops[i].calls_per_step * s->n;
     }
     t->op_steps += s->n;
 }
