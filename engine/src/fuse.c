@@ -371,16 +371,24 @@ bool duet_fused_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_ten
     if (fused->op == DUET_OP_FUSED_ROWS)
         return duet_rows_nonfinite_member(ctx, fused, in, member_out, member);
     const duet_fused_prog *prog = fused->attr.p;
-    int64_t n = duet_numel(member_out);
     duet_fused_prog cut = *prog;
     bool found = false;
     for (int s = 0; s < prog->nsteps && !found; s++) {
         cut.nsteps = s + 1;
         fused_kernel(ctx, &(duet_attrs){.p = &cut}, in, fused->nin, member_out);
-        for (int64_t i = 0; i < n && !found; i++) found = !isfinite(((float *)member_out->data)[i]);
-        if (found)
-            *member = (duet_node){.op = prog->step[s].op, .site = prog->step[s].site,
-                                  .scope = prog->step[s].scope, .grad_of = prog->step[s].grad_of};
+        found = duet_fused_step_nonfinite(prog, s, member_out, member);
     }
     return found;
+}
+
+bool duet_fused_step_nonfinite(const duet_fused_prog *prog, int s, const duet_tensor *out,
+                               duet_node *member)
+{
+    const float *v = out->data;
+    int64_t n = duet_numel(out), i = 0;
+    while (i < n && isfinite(v[i])) i++;
+    if (i == n) return false;
+    const duet_fused_step *st = &prog->step[s];
+    *member = (duet_node){.op = st->op, .site = st->site, .scope = st->scope, .grad_of = st->grad_of};
+    return true;
 }

@@ -26,7 +26,6 @@
  * a group whose every value is read outside (a bias add and its relu) is not made: it
  * would save no memory traffic. */
 #include <limits.h>
-#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -752,11 +751,7 @@ bool duet_rows_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tens
         cut_after(p, s, cut);
         if (rows_run(ctx, cut, in, fused->nin, rank, shape, member_out->data)) break;
         step_type(&p->step[s], rank, shape, member_out);
-        int64_t n = duet_numel(member_out);
-        for (int64_t i = 0; i < n && !found; i++) found = !isfinite(((float *)member_out->data)[i]);
-        if (found)
-            *member = (duet_node){.op = p->step[s].op, .site = p->step[s].site,
-                                  .scope = p->step[s].scope, .grad_of = p->step[s].grad_of};
+        found = duet_fused_step_nonfinite(p, s, member_out, member);
     }
     free(cut);
     return found;

@@ -188,6 +188,10 @@ duet_fused_prog *duet_fused_prog_build(duet_ctx *ctx, duet_graph *g, duet_node *
  * result of step DUET_FUSED_OUT_STEP (attribute slots). */
 enum { DUET_FUSED_OUT_INDEX = 0, DUET_FUSED_OUT_STEP = 1 };
 void duet_fuse_rows(duet_ctx *ctx, duet_graph *g);
+/* Whether out, step s's result (run by a cut of the program), holds a NaN or Inf:
+ * then *member is that step, rebuilt as a node (op, site, scope, gradient origin). */
+bool duet_fused_step_nonfinite(const duet_fused_prog *prog, int s, const duet_tensor *out,
+                               duet_node *member);
 bool duet_rows_nonfinite_member(duet_ctx *ctx, const duet_node *fused, duet_tensor *const *in,
                                 duet_tensor *member_out, duet_node *member);
 void duet_graph_compact(duet_graph *g, const bool *dead); /* drops dead, renumbers */
